@@ -1,0 +1,22 @@
+"""Shared test helpers.
+
+Optional test dependencies (PyTorch as the oracle, ...) are imported through
+:func:`require`: on a developer machine without them the dependent tests skip, but
+under CI (``CI`` set in the environment) a missing dependency is a failure, so the
+oracle tests can never silently vanish from a CI run.
+"""
+
+import importlib
+import os
+
+import pytest
+
+
+def require(module_name):
+    """Import ``module_name`` or skip the test; fail instead when running in CI."""
+    try:
+        return importlib.import_module(module_name)
+    except ImportError as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"{module_name} is required in CI but cannot be imported: {exc}")
+        pytest.skip(f"{module_name} is not installed")

@@ -1,0 +1,77 @@
+"""Dense (fully connected) layer, compatible with ``torch.nn.Linear``."""
+
+import numpy as np
+from sklearn.utils import check_random_state
+
+from .module import Module, ParameterSpec, check_dtype
+from .recurrent import _check_positive_int, as_finite_array
+
+
+class Linear(Module):
+    """Affine map ``y = x W^T + b`` over the last axis of the input.
+
+    Parameters
+    ----------
+    in_features, out_features : int
+        Sizes of the input and output feature axes.
+    dtype : {np.float32, np.float64}, default=np.float32
+    random_state : int, RandomState instance or None, default=None
+        Seeds PyTorch's initialisation, ``U(-1/sqrt(in_features), 1/sqrt(in_features))``
+        for weight and bias.
+
+    Notes
+    -----
+    State-dict keys ``weight`` (out_features, in_features) and ``bias``
+    (out_features,), as ``torch.nn.Linear``; the weight is stored transposed.
+    """
+
+    def __init__(self, in_features, out_features, dtype=np.float32, random_state=None):
+        self.in_features = _check_positive_int(in_features, "in_features")
+        self.out_features = _check_positive_int(out_features, "out_features")
+        self.dtype = check_dtype(dtype)
+        self.random_state = random_state
+        self._rng = check_random_state(random_state)
+        self._X = None
+        self._allocate()
+        self.reset_parameters()
+
+    def _parameter_specs(self):
+        return [
+            ParameterSpec("weight", (self.out_features, self.in_features), True),
+            ParameterSpec("bias", (self.out_features,)),
+        ]
+
+    def reset_parameters(self):
+        """PyTorch's initialisation (see the class docstring)."""
+        bound = 1.0 / np.sqrt(self.in_features)
+        for spec in self._parameter_specs():
+            spec.assign(self._params[spec.name], self._rng.uniform(-bound, bound, spec.shape))
+
+    def forward(self, X):
+        """``X @ W^T + b`` for ``X`` of shape (..., in_features)."""
+        X = as_finite_array(X, "X", self.dtype)
+        if X.ndim < 1 or X.shape[-1] != self.in_features:
+            raise ValueError(
+                f"Linear expects inputs with {self.in_features} features on the last axis, "
+                f"got shape {X.shape}"
+            )
+        self._X = X
+        return X @ self._params["weight"] + self._params["bias"]
+
+    def backward(self, dY):
+        """Accumulate ``dW``, ``db`` and return ``dX`` for the last forward pass."""
+        if self._X is None:
+            raise RuntimeError("Linear.backward needs a forward pass first")
+        X, self._X = self._X, None
+        dY = as_finite_array(dY, "dY", self.dtype)
+        expected = (*X.shape[:-1], self.out_features)
+        if dY.shape != expected:
+            raise ValueError(f"Linear.backward: dY must have shape {expected}, got {dY.shape}")
+        X2 = X.reshape(-1, self.in_features)
+        dY2 = dY.reshape(-1, self.out_features)
+        self._grads["weight"] += X2.T @ dY2
+        self._grads["bias"] += dY2.sum(axis=0, dtype=np.float64).astype(self.dtype)
+        return dY @ self._params["weight"].T
+
+    def __repr__(self):
+        return f"Linear({self.in_features}, {self.out_features})"

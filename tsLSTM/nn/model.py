@@ -1,0 +1,85 @@
+"""A model as "recurrent stack + dense head"."""
+
+import numpy as np
+
+from .linear import Linear
+from .module import Module
+from .recurrent import LSTM
+
+
+class SequenceModel(Module):
+    """A recurrent stack followed by a dense head, with one flat parameter buffer.
+
+    Parameters
+    ----------
+    rnn : LSTM or GRU
+        The recurrent stack; must be ``batch_first``.
+    head : Linear
+        Dense layer applied to the recurrent features.
+    output : {'last', 'sequence'}, default='last'
+        ``'last'`` (many-to-one): the head sees the top layer's final hidden state,
+        for a bidirectional stack the forward direction's state after the last step
+        concatenated with the reverse direction's after the first step (its final
+        state), giving predictions of shape (B, out_features). ``'sequence'``
+        (many-to-many): the head is applied at every step, giving (B, T, out_features).
+
+    Notes
+    -----
+    State-dict keys are the children's prefixed with ``rnn.`` and ``head.``, as a
+    ``torch.nn.Module`` with attributes ``rnn`` and ``head`` would have them. The
+    children are re-bound to slices of this model's buffers, so ``flat_params`` and
+    ``flat_grads`` cover the whole model.
+    """
+
+    def __init__(self, rnn, head, output="last"):
+        if not isinstance(rnn, LSTM) and not hasattr(rnn, "num_directions"):
+            raise ValueError(f"rnn must be an LSTM or GRU layer, got {type(rnn).__name__}")
+        if not rnn.batch_first:
+            raise ValueError("SequenceModel needs a batch_first recurrent stack")
+        if not isinstance(head, Linear):
+            raise ValueError(f"head must be a Linear layer, got {type(head).__name__}")
+        features = rnn.num_directions * rnn.hidden_size
+        if head.in_features != features:
+            raise ValueError(
+                f"head.in_features={head.in_features} does not match the recurrent "
+                f"features num_directions * hidden_size = {features}"
+            )
+        if output not in ("last", "sequence"):
+            raise ValueError(f"output must be 'last' or 'sequence', got {output!r}")
+        self.rnn = rnn
+        self.head = head
+        self.output = output
+        self._adopt_children()
+
+    def _submodules(self):
+        return [("rnn", self.rnn), ("head", self.head)]
+
+    def _recurrent(self, X, training):
+        result = self.rnn.forward(X, training=training)
+        output, states = result
+        h_n = states[0] if isinstance(states, tuple) else states
+        return output, h_n
+
+    def forward(self, X, training=False):
+        """Predictions (pre-activation: raw values or logits) for a batch ``X`` (B, T, I)."""
+        output, h_n = self._recurrent(X, training)
+        if self.output == "sequence":
+            return self.head.forward(output)
+        D = self.rnn.num_directions
+        features = h_n[-1] if D == 1 else np.concatenate([h_n[-2], h_n[-1]], axis=1)
+        return self.head.forward(features)
+
+    def backward(self, dY):
+        """Backpropagate ``dY`` (gradient w.r.t. the predictions); returns ``dX``."""
+        d_features = self.head.backward(dY)
+        if self.output == "sequence":
+            return self.rnn.backward(d_features)[0]
+        rnn = self.rnn
+        D, H = rnn.num_directions, rnn.hidden_size
+        d_h_n = np.zeros((rnn.num_layers * D, d_features.shape[0], H), dtype=self.dtype)
+        for direction in range(D):
+            d_h_n[-D + direction] = d_features[:, direction * H : (direction + 1) * H]
+        return rnn.backward(None, d_h_n)[0]
+
+    def __repr__(self):
+        return f"SequenceModel({self.rnn!r}, {self.head!r}, output={self.output!r})"

@@ -1,0 +1,454 @@
+"""Recurrent layers: stacked, optionally bidirectional LSTM and GRU.
+
+The layers mirror ``torch.nn.LSTM`` and ``torch.nn.GRU`` (constructor arguments,
+shapes of inputs, outputs and states, parameter names and initialisation) and add a
+``backward`` that returns the input and initial-state gradients and accumulates the
+parameter gradients. The per-direction work is done by the kernels in
+:mod:`tsLSTM.kernels`; this module validates, lays out buffers, stacks layers and
+directions, and applies dropout between layers.
+"""
+
+import numbers
+
+import numpy as np
+from sklearn.utils import check_random_state
+
+from ..kernels.gru import gru_backward, gru_forward
+from ..kernels.lstm import lstm_backward, lstm_forward
+from .module import Module, ParameterSpec, check_dtype
+
+
+def _check_positive_int(value, name):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def as_finite_array(X, name, dtype):
+    """``X`` as an array of ``dtype``; ValueError if it is not numeric and finite."""
+    try:
+        arr = np.asarray(X)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name} could not be converted to a numeric array: {exc}") from exc
+    if arr.dtype == object or not (
+        np.issubdtype(arr.dtype, np.number) or np.issubdtype(arr.dtype, np.bool_)
+    ):
+        raise ValueError(f"{name} must be numeric, got an array of dtype {arr.dtype}")
+    if np.iscomplexobj(arr):
+        raise ValueError(f"{name} must be real, got complex values")
+    arr = arr.astype(dtype, copy=False)
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} contains NaN or infinity")
+    return arr
+
+
+class _DirectionCache:
+    """What one direction of one layer saved in the forward pass."""
+
+    __slots__ = ("Hs", "Cs", "G", "HN")
+
+    def __init__(self, Hs, Cs=None, G=None, HN=None):
+        self.Hs, self.Cs, self.G, self.HN = Hs, Cs, G, HN
+
+
+class _Recurrent(Module):
+    """Shared driver of :class:`LSTM` and :class:`GRU`."""
+
+    _n_gates = 0
+    _has_cell_state = False
+
+    def __init__(
+        self,
+        input_size,
+        hidden_size,
+        num_layers=1,
+        bidirectional=False,
+        dropout=0.0,
+        batch_first=True,
+        dtype=np.float32,
+        random_state=None,
+    ):
+        self.input_size = _check_positive_int(input_size, "input_size")
+        self.hidden_size = _check_positive_int(hidden_size, "hidden_size")
+        self.num_layers = _check_positive_int(num_layers, "num_layers")
+        self.bidirectional = bool(bidirectional)
+        if not isinstance(dropout, numbers.Real) or not 0.0 <= dropout < 1.0:
+            raise ValueError(f"dropout must be a number in [0, 1), got {dropout!r}")
+        self.dropout = float(dropout)
+        self.batch_first = bool(batch_first)
+        self.dtype = check_dtype(dtype)
+        self.num_directions = 2 if self.bidirectional else 1
+        self.random_state = random_state
+        self._rng = check_random_state(random_state)
+        self._cache = None
+        self._allocate()
+        self.reset_parameters()
+
+    # -- parameters ------------------------------------------------------------
+
+    def _direction_names(self):
+        """``(layer, direction, suffix)`` in PyTorch's parameter order."""
+        for layer in range(self.num_layers):
+            for direction in range(self.num_directions):
+                yield layer, direction, f"_l{layer}" + ("_reverse" if direction else "")
+
+    def _layer_input_size(self, layer):
+        return self.input_size if layer == 0 else self.num_directions * self.hidden_size
+
+    def _parameter_specs(self):
+        GH = self._n_gates * self.hidden_size
+        specs = []
+        for layer, _, sfx in self._direction_names():
+            specs += [
+                ParameterSpec(f"weight_ih{sfx}", (GH, self._layer_input_size(layer)), True),
+                ParameterSpec(f"weight_hh{sfx}", (GH, self.hidden_size), True),
+                ParameterSpec(f"bias_ih{sfx}", (GH,)),
+                ParameterSpec(f"bias_hh{sfx}", (GH,)),
+            ]
+        return specs
+
+    def reset_parameters(self):
+        """PyTorch's initialisation: every parameter ~ U(-1/sqrt(H), 1/sqrt(H))."""
+        bound = 1.0 / np.sqrt(self.hidden_size)
+        for spec in self._parameter_specs():
+            value = self._rng.uniform(-bound, bound, size=spec.shape)
+            spec.assign(self._params[spec.name], value)
+
+    def _weights(self, sfx):
+        p = self._params
+        return p[f"weight_ih{sfx}"], p[f"weight_hh{sfx}"], p[f"bias_ih{sfx}"], p[f"bias_hh{sfx}"]
+
+    def _weight_grads(self, sfx):
+        g = self._grads
+        return g[f"weight_ih{sfx}"], g[f"weight_hh{sfx}"], g[f"bias_ih{sfx}"], g[f"bias_hh{sfx}"]
+
+    # -- validation --------------------------------------------------------------
+
+    def _to_time_major(self, arr):
+        return np.ascontiguousarray(arr.transpose(1, 0, 2) if self.batch_first else arr)
+
+    def _check_input(self, X):
+        name = type(self).__name__
+        X = as_finite_array(X, "X", self.dtype)
+        layout = "(batch, time, features)" if self.batch_first else "(time, batch, features)"
+        if X.ndim != 3:
+            raise ValueError(
+                f"{name} expects a 3-D input {layout}; got an array of shape {X.shape}. "
+                "Reshape a single sequence to (1, time, features)."
+            )
+        if X.shape[2] != self.input_size:
+            raise ValueError(
+                f"{name} was built for input_size={self.input_size} features, "
+                f"got input of shape {X.shape} with {X.shape[2]} features"
+            )
+        T, B = (X.shape[1], X.shape[0]) if self.batch_first else X.shape[:2]
+        if B == 0:
+            raise ValueError(f"{name} got an empty batch (input shape {X.shape})")
+        if T == 0:
+            raise ValueError(f"{name} got sequences with zero time steps (input shape {X.shape})")
+        return self._to_time_major(X)
+
+    def _check_state(self, state, name, batch):
+        shape = (self.num_layers * self.num_directions, batch, self.hidden_size)
+        if state is None:
+            return np.zeros(shape, dtype=self.dtype)
+        state = as_finite_array(state, name, self.dtype)
+        if state.shape != shape:
+            raise ValueError(
+                f"{name} must have shape (num_layers * num_directions, batch, hidden_size) "
+                f"= {shape}, got {state.shape}"
+            )
+        return np.ascontiguousarray(state)
+
+    # -- forward -------------------------------------------------------------------
+
+    def _run_forward(self, X, h0, c0, training):
+        """Time-major forward through all layers; returns output, h_n, c_n."""
+        T, B, _ = X.shape
+        H, D = self.hidden_size, self.num_directions
+        h_n = np.empty_like(h0)
+        c_n = np.empty_like(h0) if self._has_cell_state else None
+        inputs, caches, masks = [], [], []
+        layer_input = X
+        for layer in range(self.num_layers):
+            outputs, layer_caches = [], []
+            for direction in range(D):
+                idx = layer * D + direction
+                sfx = f"_l{layer}" + ("_reverse" if direction else "")
+                reverse = direction == 1
+                c0_dir = c0[idx] if self._has_cell_state else None
+                cache = self._forward_direction(layer_input, sfx, h0[idx], c0_dir, reverse)
+                out_start = 0 if reverse else 1
+                outputs.append(cache.Hs[out_start : out_start + T])
+                last = 0 if reverse else T
+                h_n[idx] = cache.Hs[last]
+                if self._has_cell_state:
+                    c_n[idx] = cache.Cs[last]
+                layer_caches.append(cache)
+            output = outputs[0] if D == 1 else np.concatenate(outputs, axis=2)
+            mask = None
+            if training and self.dropout > 0 and layer < self.num_layers - 1:
+                keep = 1.0 - self.dropout
+                mask = (self._rng.random_sample(output.shape) < keep) / keep
+                mask = mask.astype(self.dtype)
+                output = output * mask
+            inputs.append(layer_input)
+            caches.append(layer_caches)
+            masks.append(mask)
+            layer_input = output
+        self._cache = (inputs, caches, masks)
+        return layer_input, h_n, c_n
+
+    def _forward_direction(self, X, sfx, h0, c0, reverse):
+        raise NotImplementedError
+
+    # -- backward ------------------------------------------------------------------
+
+    def _run_backward(self, d_output, d_h_n, d_c_n):
+        """Time-major backward through all layers; returns dX, dh0, dc0."""
+        inputs, caches, masks = self._cache
+        self._cache = None
+        H, D = self.hidden_size, self.num_directions
+        dh0 = np.empty_like(d_h_n)
+        dc0 = np.empty_like(d_h_n) if self._has_cell_state else None
+        dY = d_output
+        for layer in reversed(range(self.num_layers)):
+            X = inputs[layer]
+            if masks[layer] is not None:
+                dY = dY * masks[layer]
+            dX = None
+            for direction in range(D):
+                idx = layer * D + direction
+                sfx = f"_l{layer}" + ("_reverse" if direction else "")
+                dH = dY if D == 1 else np.ascontiguousarray(dY[:, :, direction * H : (direction + 1) * H])
+                dX_dir = np.empty_like(X)
+                dc_n = d_c_n[idx] if self._has_cell_state else None
+                dh, dc = self._backward_direction(
+                    X, sfx, caches[layer][direction], dH, d_h_n[idx], dc_n, direction == 1, dX_dir
+                )
+                dh0[idx] = dh
+                if self._has_cell_state:
+                    dc0[idx] = dc
+                dX = dX_dir if dX is None else dX + dX_dir
+            dY = dX
+        return dY, dh0, dc0
+
+    def _backward_direction(self, X, sfx, cache, dH, dh_n, dc_n, reverse, dX):
+        raise NotImplementedError
+
+    # -- public API ----------------------------------------------------------------
+
+    def _forward(self, X, h0, c0, training):
+        X = self._check_input(X)
+        B = X.shape[1]
+        h0 = self._check_state(h0, "h0", B)
+        if self._has_cell_state:
+            c0 = self._check_state(c0, "c0", B)
+        output, h_n, c_n = self._run_forward(X, h0, c0, training)
+        self._shapes = (X.shape, output.shape)
+        if self.batch_first:
+            output = output.transpose(1, 0, 2)
+        return output, h_n, c_n
+
+    def _backward(self, d_output, d_h_n, d_c_n):
+        if self._cache is None:
+            raise RuntimeError(
+                f"{type(self).__name__}.backward needs a forward pass first "
+                "(each forward pass can be backpropagated once)"
+            )
+        (T, B, _), out_shape = self._shapes
+        name = type(self).__name__
+        if d_output is None:
+            d_output = np.zeros(out_shape, dtype=self.dtype)
+        else:
+            d_output = as_finite_array(d_output, "d_output", self.dtype)
+            expected = (B, T, out_shape[2]) if self.batch_first else out_shape
+            if d_output.shape != expected:
+                raise ValueError(
+                    f"{name}.backward: d_output must have the output's shape {expected}, "
+                    f"got {d_output.shape}"
+                )
+            d_output = self._to_time_major(d_output)
+        d_h_n = self._check_state(d_h_n, "d_h_n", B)
+        if self._has_cell_state:
+            d_c_n = self._check_state(d_c_n, "d_c_n", B)
+        dX, dh0, dc0 = self._run_backward(d_output, d_h_n, d_c_n)
+        if self.batch_first:
+            dX = dX.transpose(1, 0, 2)
+        return dX, dh0, dc0
+
+    def __repr__(self):
+        extra = ""
+        if self.num_layers != 1:
+            extra += f", num_layers={self.num_layers}"
+        if self.bidirectional:
+            extra += ", bidirectional=True"
+        if self.dropout:
+            extra += f", dropout={self.dropout}"
+        if self.dtype != np.float32:
+            extra += f", dtype={self.dtype}"
+        return f"{type(self).__name__}({self.input_size}, {self.hidden_size}{extra})"
+
+
+_SIGNATURE_DOC = """
+    Parameters
+    ----------
+    input_size : int
+        Number of features of each time step.
+    hidden_size : int
+        Number of hidden units ``H`` per direction.
+    num_layers : int, default=1
+        Number of stacked recurrent layers.
+    bidirectional : bool, default=False
+        Add a reverse-direction pass per layer; outputs then have ``2 * H`` features.
+    dropout : float, default=0.0
+        Inverted dropout on the outputs of every layer but the last, applied when
+        ``forward(..., training=True)``; masks come from the layer's random state.
+    batch_first : bool, default=True
+        Inputs and outputs are ``(batch, time, features)``; otherwise time-major.
+    dtype : {np.float32, np.float64}, default=np.float32
+        Floating-point type of parameters and computation.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the initial weights and the dropout masks.
+
+    Attributes
+    ----------
+    flat_params, flat_grads : ndarray of shape (n_parameters,)
+        All parameters and their accumulated gradients, each in one buffer.
+"""
+
+
+class LSTM(_Recurrent):
+    __doc__ = (
+        """Multi-layer long short-term memory network, compatible with ``torch.nn.LSTM``.
+
+    Gate order i, f, g, o; parameter names ``weight_ih_l{k}``, ``weight_hh_l{k}``,
+    ``bias_ih_l{k}``, ``bias_hh_l{k}`` (``_reverse`` for the backward direction).
+    """
+        + _SIGNATURE_DOC
+    )
+
+    _n_gates = 4
+    _has_cell_state = True
+
+    def forward(self, X, h0=None, c0=None, training=False):
+        """Run the network over a batch of sequences.
+
+        Parameters
+        ----------
+        X : array-like of shape (B, T, input_size)
+            Input (``(T, B, input_size)`` when ``batch_first=False``).
+        h0, c0 : array-like of shape (num_layers * D, B, H), optional
+            Initial states; zeros when omitted.
+        training : bool, default=False
+            Apply dropout between layers.
+
+        Returns
+        -------
+        output : ndarray of shape (B, T, D * H)
+            Top layer's hidden state at every step (both directions concatenated).
+        (h_n, c_n) : tuple of ndarray of shape (num_layers * D, B, H)
+            Final hidden and cell states of every layer and direction.
+        """
+        output, h_n, c_n = self._forward(X, h0, c0, training)
+        return output, (h_n, c_n)
+
+    def backward(self, d_output=None, d_h_n=None, d_c_n=None):
+        """Backpropagate through the last forward pass.
+
+        Parameter gradients are accumulated into ``flat_grads`` (call
+        :meth:`zero_grad` between steps, as in PyTorch).
+
+        Parameters
+        ----------
+        d_output : array-like of shape of ``output``, optional
+            Gradient of the loss w.r.t. the output; zeros when omitted.
+        d_h_n, d_c_n : array-like of shape (num_layers * D, B, H), optional
+            Gradients w.r.t. the final states; zeros when omitted.
+
+        Returns
+        -------
+        dX : ndarray of the input's shape
+        (dh0, dc0) : tuple of ndarray of shape (num_layers * D, B, H)
+        """
+        dX, dh0, dc0 = self._backward(d_output, d_h_n, d_c_n)
+        return dX, (dh0, dc0)
+
+    def _forward_direction(self, X, sfx, h0, c0, reverse):
+        T, B, _ = X.shape
+        W_ihT, W_hhT, b_ih, b_hh = self._weights(sfx)
+        Hs = np.empty((T + 1, B, self.hidden_size), dtype=self.dtype)
+        Cs = np.empty_like(Hs)
+        G = np.empty((T, B, 4 * self.hidden_size), dtype=self.dtype)
+        lstm_forward(X, W_ihT, W_hhT, b_ih, b_hh, h0, c0, reverse, Hs, Cs, G)
+        return _DirectionCache(Hs, Cs, G)
+
+    def _backward_direction(self, X, sfx, cache, dH, dh_n, dc_n, reverse, dX):
+        W_ihT, W_hhT, _, _ = self._weights(sfx)
+        W_hh = np.ascontiguousarray(W_hhT.T)
+        return lstm_backward(
+            X, W_ihT, W_hh, cache.Hs, cache.Cs, cache.G, dH, dh_n, dc_n, reverse,
+            *self._weight_grads(sfx), dX,
+        )  # fmt: skip
+
+
+class GRU(_Recurrent):
+    __doc__ = (
+        """Multi-layer gated recurrent unit network, compatible with ``torch.nn.GRU``.
+
+    Gate order r, z, n; ``n = tanh(W_in x + b_in + r * (W_hn h + b_hn))``, as PyTorch.
+    """
+        + _SIGNATURE_DOC
+    )
+
+    _n_gates = 3
+    _has_cell_state = False
+
+    def forward(self, X, h0=None, training=False):
+        """Run the network over a batch of sequences.
+
+        Parameters
+        ----------
+        X : array-like of shape (B, T, input_size)
+            Input (``(T, B, input_size)`` when ``batch_first=False``).
+        h0 : array-like of shape (num_layers * D, B, H), optional
+            Initial hidden state; zeros when omitted.
+        training : bool, default=False
+            Apply dropout between layers.
+
+        Returns
+        -------
+        output : ndarray of shape (B, T, D * H)
+        h_n : ndarray of shape (num_layers * D, B, H)
+        """
+        output, h_n, _ = self._forward(X, h0, None, training)
+        return output, h_n
+
+    def backward(self, d_output=None, d_h_n=None):
+        """Backpropagate through the last forward pass (see :meth:`LSTM.backward`).
+
+        Returns
+        -------
+        dX : ndarray of the input's shape
+        dh0 : ndarray of shape (num_layers * D, B, H)
+        """
+        dX, dh0, _ = self._backward(d_output, d_h_n, None)
+        return dX, dh0
+
+    def _forward_direction(self, X, sfx, h0, c0, reverse):
+        T, B, _ = X.shape
+        W_ihT, W_hhT, b_ih, b_hh = self._weights(sfx)
+        Hs = np.empty((T + 1, B, self.hidden_size), dtype=self.dtype)
+        G = np.empty((T, B, 3 * self.hidden_size), dtype=self.dtype)
+        HN = np.empty((T, B, self.hidden_size), dtype=self.dtype)
+        gru_forward(X, W_ihT, W_hhT, b_ih, b_hh, h0, reverse, Hs, G, HN)
+        return _DirectionCache(Hs, G=G, HN=HN)
+
+    def _backward_direction(self, X, sfx, cache, dH, dh_n, dc_n, reverse, dX):
+        W_ihT, W_hhT, _, _ = self._weights(sfx)
+        W_hh = np.ascontiguousarray(W_hhT.T)
+        dh0 = gru_backward(
+            X, W_ihT, W_hh, cache.Hs, cache.G, cache.HN, dH, dh_n, reverse,
+            *self._weight_grads(sfx), dX,
+        )  # fmt: skip
+        return dh0, None
