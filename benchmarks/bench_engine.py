@@ -194,8 +194,10 @@ def main(argv=None):
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; "
           f"threads: {args.threads}; numpy float32 GEMM 2048^3: {peak:.1f} GFLOP/s; "
           f"torch {torch.__version__}; median of {args.repeats} repeats")  # fmt: skip
-    header = f"{'case':14} {'B':>6} {'T':>4} {'I':>4} {'H':>4} {'L':>2} {'dir':>3} " \
-             f"{'tsLSTM ms':>10} {'torch ms':>10} {'torch/ours':>10} {'GFLOP/s':>8} {'of GEMM':>8}"  # fmt: skip
+    header = (
+        f"{'case':14} {'B':>6} {'T':>4} {'I':>4} {'H':>4} {'L':>2} {'dir':>3} "
+        f"{'tsLSTM ms':>10} {'torch ms':>10} {'torch/ours':>10} {'GFLOP/s':>8} {'of GEMM':>8}"
+    )
     print(header)
     print("-" * len(header))
     for r in rows:
@@ -206,8 +208,8 @@ def main(argv=None):
     if not args.no_compile_times:
         times = compile_times()
         result.update(times)
-        print(f"\nimport tsLSTM: {times['import_s']:.2f} s; first training step in a fresh process: "
-              f"{times['cold_first_step_s']:.1f} s with an empty numba cache (compiling), "
+        print(f"\nimport tsLSTM: {times['import_s']:.2f} s; first training step in a fresh "
+              f"process: {times['cold_first_step_s']:.1f} s with an empty numba cache (compiling), "
               f"{times['warm_first_step_s']:.2f} s with a warm cache")  # fmt: skip
     if args.json:
         with open(args.json, "w") as fh:

@@ -50,7 +50,8 @@ def recurrent_reference(cell, X, state_dict, num_layers, bidirectional, h0=None,
         outputs = []
         for direction in range(D):
             sfx = f"_l{layer}" + ("_reverse" if direction else "")
-            weights = [state_dict[f"{k}{sfx}"] for k in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
+            names = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+            weights = [state_dict[f"{k}{sfx}"] for k in names]
             idx = layer * D + direction
             out = np.zeros((B, T, H))
             for b in range(B):

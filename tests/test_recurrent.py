@@ -177,7 +177,7 @@ def test_dropout_masks_reproducible_from_random_state(cell):
 def test_chunked_sequence_equals_one_pass(cell, num_layers):
     whole = make(cell, I=3, H=5, num_layers=num_layers)
     X, h0, c0 = random_inputs(whole, B=2, T=9)
-    out, h_n, c_n = run(whole, X, h0, c0)
+    out, h_n, _ = run(whole, X, h0, c0)
     rng = np.random.default_rng(3)
     w_out = rng.standard_normal(out.shape)
     w_h, w_c = rng.standard_normal(h_n.shape), rng.standard_normal(h_n.shape)

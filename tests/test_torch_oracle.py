@@ -103,8 +103,10 @@ class TorchSequenceModel:
         if self.output == "sequence":
             return self.module.head(out)
         h_n = states[0] if isinstance(states, tuple) else states
-        features = h_n[-1] if not self.module.rnn.bidirectional else self.torch.cat(
-            [h_n[-2], h_n[-1]], dim=1
+        features = (
+            h_n[-1]
+            if not self.module.rnn.bidirectional
+            else self.torch.cat([h_n[-2], h_n[-1]], dim=1)
         )
         return self.module.head(features)
 

@@ -45,9 +45,8 @@ def main(argv=None):
     Y = Y - level[:, None]
 
     rng = np.random.RandomState(args.seed)
-    model = SequenceModel(
-        LSTM(1, args.hidden_size, random_state=rng), Linear(args.hidden_size, horizon, random_state=rng)
-    )
+    H = args.hidden_size
+    model = SequenceModel(LSTM(1, H, random_state=rng), Linear(H, horizon, random_state=rng))
     optimizer = Adam(model.flat_params, model.flat_grads, lr=0.01)
     print(f"airline passengers: {len(train)} training months, forecasting {horizon}")
     print(f"model: {model!r}, {model.n_parameters} parameters, {len(X)} training windows")

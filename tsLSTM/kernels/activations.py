@@ -44,7 +44,7 @@ def sigmoid(x):
     return 1.0 / (1.0 + np.exp(-x))
 
 
-@register_jitable
+@register_jitable(inline="always")
 def _tanh_f32(x):
     x = min(max(x, -_CLAMP), _CLAMP)
     x2 = x * x
@@ -61,17 +61,17 @@ def _tanh_f32(x):
     return p / q
 
 
-@register_jitable
+@register_jitable(inline="always")
 def _sigmoid_f32(x):
     return _HALF32 + _HALF32 * _tanh_f32(_HALF32 * x)
 
 
-@register_jitable
+@register_jitable(inline="always")
 def _tanh_f64(x):
     return np.tanh(x)
 
 
-@register_jitable
+@register_jitable(inline="always")
 def _sigmoid_f64(x):
     return _ONE64 / (_ONE64 + np.exp(-x))
 
@@ -80,14 +80,14 @@ def _is_float32(x):
     return isinstance(x, types.Float) and x.bitwidth == 32
 
 
-@overload(tanh)
+@overload(tanh, inline="always")
 def _ol_tanh(x):
     if _is_float32(x):
         return _tanh_f32
     return _tanh_f64
 
 
-@overload(sigmoid)
+@overload(sigmoid, inline="always")
 def _ol_sigmoid(x):
     if _is_float32(x):
         return _sigmoid_f32

@@ -22,6 +22,78 @@ from .activations import sigmoid, tanh
 
 
 @njit(**JIT_OPTIONS)
+def gru_cell_forward(a, gates, b_ih, b_hh, h_prev, h, hn):
+    """One GRU step for one sample (1-D rows, see :mod:`tsLSTM.kernels.lstm`).
+
+    Parameters
+    ----------
+    a : ndarray, shape (3H,)
+        ``h_{t-1} @ W_hhT``; used as scratch (overwritten).
+    gates : ndarray, shape (3H,)
+        In: the input projection ``x_t @ W_ihT``. Out: activations ``r, z, n``.
+    b_ih, b_hh : ndarray, shape (3H,)
+        Input and recurrent biases.
+    h_prev : ndarray, shape (H,)
+        Previous hidden state.
+    h, hn : ndarray, shape (H,)
+        Output: new hidden state and ``h_{t-1} W_hn^T + b_hn``.
+    """
+    nh = h.shape[0]
+    one = h.dtype.type(1.0)
+    for k in range(3 * nh):
+        a[k] += b_hh[k]
+    for k in range(2 * nh):
+        a[k] += gates[k] + b_ih[k]
+    for j in range(nh):
+        r = sigmoid(a[j])
+        z = sigmoid(a[nh + j])
+        n = tanh(gates[2 * nh + j] + b_ih[2 * nh + j] + r * a[2 * nh + j])
+        h[j] = (one - z) * n + z * h_prev[j]
+        hn[j] = a[2 * nh + j]
+        gates[j] = r
+        gates[nh + j] = z
+        gates[2 * nh + j] = n
+
+
+@njit(**JIT_OPTIONS)
+def gru_cell_backward(gates, hn, h_prev, dh_out, dh_rec, dgx, dgh, dh_direct):
+    """Backward through one GRU step for one sample.
+
+    Parameters
+    ----------
+    gates : ndarray, shape (3H,)
+        Saved activations ``r, z, n``.
+    hn : ndarray, shape (H,)
+        Saved ``h_{t-1} W_hn^T + b_hn``.
+    h_prev : ndarray, shape (H,)
+        Hidden state before the step.
+    dh_out, dh_rec : ndarray, shape (H,)
+        Gradient w.r.t. ``h_t`` from the layer above and from the following step.
+    dgx, dgh : ndarray, shape (3H,)
+        Output: gradient w.r.t. the input-side and recurrent-side pre-activations.
+    dh_direct : ndarray, shape (H,)
+        Output: the part of dL/dh_{t-1} that flows through ``z_t * h_{t-1}``.
+    """
+    nh = h_prev.shape[0]
+    one = h_prev.dtype.type(1.0)
+    for j in range(nh):
+        r = gates[j]
+        z = gates[nh + j]
+        n = gates[2 * nh + j]
+        dh = dh_out[j] + dh_rec[j]
+        dn = dh * (one - z) * (one - n * n)
+        dr = dn * hn[j] * r * (one - r)
+        dz = dh * (h_prev[j] - n) * z * (one - z)
+        dgx[j] = dr
+        dgx[nh + j] = dz
+        dgx[2 * nh + j] = dn
+        dgh[j] = dr
+        dgh[nh + j] = dz
+        dgh[2 * nh + j] = dn * r
+        dh_direct[j] = dh * z
+
+
+@njit(**JIT_OPTIONS)
 def gru_forward(X, W_ihT, W_hhT, b_ih, b_hh, h0, reverse, Hs, G, HN):
     """Run one GRU direction over a sequence, saving what BPTT needs.
 
@@ -50,7 +122,6 @@ def gru_forward(X, W_ihT, W_hhT, b_ih, b_hh, h0, reverse, Hs, G, HN):
     nh = W_hhT.shape[0]
     np.dot(X.reshape(T * B, I), W_ihT, G.reshape(T * B, 3 * nh))
     gh = np.empty((B, 3 * nh), dtype=G.dtype)
-    one = G.dtype.type(1.0)
     init, out_start, prev_start = state_slots(T, reverse)
     Hs[init] = h0
     for step in range(T):
@@ -59,22 +130,11 @@ def gru_forward(X, W_ihT, W_hhT, b_ih, b_hh, h0, reverse, Hs, G, HN):
         cur = out_start + t
         np.dot(Hs[prev], W_hhT, gh)
         for b in range(B):
-            for j in range(nh):
-                r = sigmoid(G[t, b, j] + b_ih[j] + gh[b, j] + b_hh[j])
-                z = sigmoid(G[t, b, nh + j] + b_ih[nh + j] + gh[b, nh + j] + b_hh[nh + j])
-                hn = gh[b, 2 * nh + j] + b_hh[2 * nh + j]
-                n = tanh(G[t, b, 2 * nh + j] + b_ih[2 * nh + j] + r * hn)
-                Hs[cur, b, j] = (one - z) * n + z * Hs[prev, b, j]
-                G[t, b, j] = r
-                G[t, b, nh + j] = z
-                G[t, b, 2 * nh + j] = n
-                HN[t, b, j] = hn
+            gru_cell_forward(gh[b], G[t, b], b_ih, b_hh, Hs[prev, b], Hs[cur, b], HN[t, b])
 
 
 @njit(**JIT_OPTIONS)
-def gru_backward(
-    X, W_ihT, W_hh, Hs, G, HN, dH, dh_n, reverse, dW_ihT, dW_hhT, db_ih, db_hh, dX
-):
+def gru_backward(X, W_ihT, W_hh, Hs, G, HN, dH, dh_n, reverse, dW_ihT, dW_hhT, db_ih, db_hh, dX):
     """Backpropagate through one GRU direction.
 
     Parameters
@@ -103,37 +163,23 @@ def gru_backward(
     """
     T, B, I = X.shape
     nh = W_hh.shape[1]
-    one = G.dtype.type(1.0)
     # Pre-activation gradients on the input side (dGx) and the recurrent side (dGh);
     # they differ only in the candidate block, where the recurrent side carries r.
     dGx = np.empty((T, B, 3 * nh), dtype=G.dtype)
     dGh = np.empty((T, B, 3 * nh), dtype=G.dtype)
     dh_rec = dh_n.copy()
     dh_direct = np.empty_like(dh_rec)  # dL/dh_{t-1} through h_t = ... + z_t h_{t-1}
-    _, out_start, prev_start = state_slots(T, reverse)
+    prev_start = state_slots(T, reverse)[2]
     for step in range(T):
         t = step if reverse else T - 1 - step
         prev = prev_start + t
         for b in range(B):
-            for j in range(nh):
-                r = G[t, b, j]
-                z = G[t, b, nh + j]
-                n = G[t, b, 2 * nh + j]
-                dh = dH[t, b, j] + dh_rec[b, j]
-                dn = dh * (one - z) * (one - n * n)
-                dr = dn * HN[t, b, j] * r * (one - r)
-                dz = dh * (Hs[prev, b, j] - n) * z * (one - z)
-                dGx[t, b, j] = dr
-                dGx[t, b, nh + j] = dz
-                dGx[t, b, 2 * nh + j] = dn
-                dGh[t, b, j] = dr
-                dGh[t, b, nh + j] = dz
-                dGh[t, b, 2 * nh + j] = dn * r
-                dh_direct[b, j] = dh * z
+            gru_cell_backward(
+                G[t, b], HN[t, b], Hs[prev, b], dH[t, b], dh_rec[b], dGx[t, b], dGh[t, b],
+                dh_direct[b],
+            )  # fmt: skip
         np.dot(dGh[t], W_hh, dh_rec)
-        for b in range(B):
-            for j in range(nh):
-                dh_rec[b, j] += dh_direct[b, j]
+        dh_rec += dh_direct
     dGx2 = dGx.reshape(T * B, 3 * nh)
     dGh2 = dGh.reshape(T * B, 3 * nh)
     dW_ihT += np.dot(X.reshape(T * B, I).T, dGx2)

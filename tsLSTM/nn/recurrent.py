@@ -45,7 +45,7 @@ def as_finite_array(X, name, dtype):
 class _DirectionCache:
     """What one direction of one layer saved in the forward pass."""
 
-    __slots__ = ("Hs", "Cs", "G", "HN")
+    __slots__ = ("Cs", "G", "HN", "Hs")
 
     def __init__(self, Hs, Cs=None, G=None, HN=None):
         self.Hs, self.Cs, self.G, self.HN = Hs, Cs, G, HN
@@ -164,8 +164,8 @@ class _Recurrent(Module):
 
     def _run_forward(self, X, h0, c0, training):
         """Time-major forward through all layers; returns output, h_n, c_n."""
-        T, B, _ = X.shape
-        H, D = self.hidden_size, self.num_directions
+        T = X.shape[0]
+        D = self.num_directions
         h_n = np.empty_like(h0)
         c_n = np.empty_like(h0) if self._has_cell_state else None
         inputs, caches, masks = [], [], []
@@ -220,7 +220,10 @@ class _Recurrent(Module):
             for direction in range(D):
                 idx = layer * D + direction
                 sfx = f"_l{layer}" + ("_reverse" if direction else "")
-                dH = dY if D == 1 else np.ascontiguousarray(dY[:, :, direction * H : (direction + 1) * H])
+                if D == 1:
+                    dH = dY
+                else:
+                    dH = np.ascontiguousarray(dY[:, :, direction * H : (direction + 1) * H])
                 dX_dir = np.empty_like(X)
                 dc_n = d_c_n[idx] if self._has_cell_state else None
                 dh, dc = self._backward_direction(
