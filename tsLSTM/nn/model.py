@@ -4,7 +4,7 @@ import numpy as np
 
 from .linear import Linear
 from .module import Module
-from .recurrent import LSTM
+from .recurrent import GRU, LSTM
 
 
 class SequenceModel(Module):
@@ -32,7 +32,7 @@ class SequenceModel(Module):
     """
 
     def __init__(self, rnn, head, output="last"):
-        if not isinstance(rnn, LSTM) and not hasattr(rnn, "num_directions"):
+        if not isinstance(rnn, (LSTM, GRU)):
             raise ValueError(f"rnn must be an LSTM or GRU layer, got {type(rnn).__name__}")
         if not rnn.batch_first:
             raise ValueError("SequenceModel needs a batch_first recurrent stack")
@@ -54,15 +54,10 @@ class SequenceModel(Module):
     def _submodules(self):
         return [("rnn", self.rnn), ("head", self.head)]
 
-    def _recurrent(self, X, training):
-        result = self.rnn.forward(X, training=training)
-        output, states = result
-        h_n = states[0] if isinstance(states, tuple) else states
-        return output, h_n
-
     def forward(self, X, training=False):
         """Predictions (pre-activation: raw values or logits) for a batch ``X`` (B, T, I)."""
-        output, h_n = self._recurrent(X, training)
+        output, states = self.rnn.forward(X, training=training)
+        h_n = states[0] if isinstance(self.rnn, LSTM) else states
         if self.output == "sequence":
             return self.head.forward(output)
         D = self.rnn.num_directions

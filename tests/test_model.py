@@ -1,0 +1,86 @@
+"""Dense head and the recurrent-stack + head container."""
+
+import numpy as np
+import pytest
+from test_recurrent import central_difference
+
+from tsLSTM.nn import GRU, LSTM, Linear, SequenceModel
+
+
+@pytest.mark.parametrize("output", ["last", "sequence"])
+@pytest.mark.parametrize("cell, bidirectional", [("lstm", False), ("lstm", True), ("gru", True)])
+def test_sequence_model_gradients_finite_differences(cell, bidirectional, output):
+    rnn_cls = LSTM if cell == "lstm" else GRU
+    D = 2 if bidirectional else 1
+    rnn = rnn_cls(2, 3, num_layers=2, bidirectional=bidirectional, dtype=np.float64, random_state=0)
+    model = SequenceModel(rnn, Linear(D * 3, 2, dtype=np.float64, random_state=1), output)
+    X = np.random.default_rng(0).standard_normal((3, 5, 2))
+    pred = model.forward(X)
+    assert pred.shape == ((3, 2) if output == "last" else (3, 5, 2))
+    w = np.random.default_rng(1).standard_normal(pred.shape)
+
+    def loss():
+        return np.sum(model.forward(X) * w)
+
+    model.zero_grad()
+    loss()
+    dX = model.backward(w)
+    np.testing.assert_allclose(
+        model.flat_grads, central_difference(loss, model.flat_params), rtol=1e-6, atol=1e-8
+    )
+    np.testing.assert_allclose(dX, central_difference(loss, X), rtol=1e-6, atol=1e-8)
+
+
+def test_container_owns_one_buffer_shared_with_children():
+    rnn = LSTM(2, 4, random_state=0)
+    head = Linear(4, 1, random_state=0)
+    rnn_values, head_values = rnn.state_dict(), head.state_dict()
+    model = SequenceModel(rnn, head)
+    assert model.flat_params.size == rnn.n_parameters + head.n_parameters
+    # the children's values survived the move, and their views now point into the model
+    for key, value in rnn_values.items():
+        np.testing.assert_array_equal(model.state_dict()[f"rnn.{key}"], value)
+    np.testing.assert_array_equal(model.state_dict()["head.weight"], head_values["weight"])
+    model.flat_params[:] = 0.5
+    assert np.all(rnn.state_dict()["weight_hh_l0"] == 0.5)
+    assert np.all(head.state_dict()["bias"] == 0.5)
+    assert np.shares_memory(rnn.flat_grads, model.flat_grads)
+    assert list(model.state_dict())[-2:] == ["head.weight", "head.bias"]
+
+
+def test_linear_forward_backward_on_3d_input():
+    layer = Linear(3, 2, dtype=np.float64, random_state=0)
+    X = np.random.default_rng(0).standard_normal((4, 5, 3))
+    sd = layer.state_dict()
+    Y = layer.forward(X)
+    np.testing.assert_allclose(Y, X @ sd["weight"].T + sd["bias"], rtol=1e-14)
+    dX = layer.backward(np.ones_like(Y))
+    np.testing.assert_allclose(dX, np.ones_like(Y) @ sd["weight"], rtol=1e-14)
+    np.testing.assert_allclose(layer.grad_dict()["bias"], np.full(2, 20.0))
+    np.testing.assert_allclose(layer.grad_dict()["weight"], np.tile(X.sum(axis=(0, 1)), (2, 1)))
+
+
+def test_bad_model_arguments_and_inputs():
+    rnn = LSTM(2, 4)
+    with pytest.raises(ValueError, match=r"head\.in_features=3 does not match"):
+        SequenceModel(rnn, Linear(3, 1))
+    with pytest.raises(ValueError, match="output must be 'last' or 'sequence'"):
+        SequenceModel(rnn, Linear(4, 1), output="first")
+    with pytest.raises(ValueError, match="share one dtype"):
+        SequenceModel(LSTM(2, 4), Linear(4, 1, dtype=np.float64))
+    with pytest.raises(ValueError, match="batch_first"):
+        SequenceModel(LSTM(2, 4, batch_first=False), Linear(4, 1))
+    with pytest.raises(ValueError, match="head must be a Linear layer"):
+        SequenceModel(rnn, rnn)
+    linear = Linear(3, 2)
+    with pytest.raises(ValueError, match="3 features on the last axis"):
+        linear.forward(np.zeros((4, 2)))
+    with pytest.raises(ValueError, match="NaN or infinity"):
+        linear.forward(np.full((4, 3), np.nan))
+    with pytest.raises(RuntimeError, match="forward pass first"):
+        linear.backward(np.zeros((4, 2)))
+    linear.forward(np.zeros((4, 3)))
+    with pytest.raises(ValueError, match=r"dY must have shape \(4, 2\)"):
+        linear.backward(np.zeros((4, 3)))
+    with pytest.raises(ValueError, match="rnn must be an LSTM or GRU"):
+        SequenceModel(Linear(4, 4), Linear(4, 1))
