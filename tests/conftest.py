@@ -11,6 +11,10 @@ import os
 
 import pytest
 
+# scikit-learn's check_array_api_input (numpy namespace) runs only with this set;
+# it must be set before scipy is first imported.
+os.environ.setdefault("SCIPY_ARRAY_API", "1")
+
 
 def require(module_name):
     """Import ``module_name`` or skip the test; fail instead when running in CI."""

@@ -58,6 +58,9 @@ class Linear(Module):
         self._X = X
         return X @ self._params["weight"] + self._params["bias"]
 
+    def _clear_own_cache(self):
+        self._X = None
+
     def backward(self, dY):
         """Accumulate ``dW``, ``db`` and return ``dX`` for the last forward pass."""
         if self._X is None:

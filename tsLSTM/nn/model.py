@@ -64,9 +64,19 @@ class SequenceModel(Module):
         features = h_n[-1] if D == 1 else np.concatenate([h_n[-2], h_n[-1]], axis=1)
         return self.head.forward(features)
 
+    def predict(self, X, batch_size=4096):
+        """Inference: :meth:`forward` in batches of ``batch_size``, keeping no cache."""
+        chunks = []
+        for start in range(0, len(X), batch_size):
+            chunks.append(self.forward(X[start : start + batch_size]))
+            self.clear_cache()
+        return np.concatenate(chunks, axis=0)
+
     def backward(self, dY):
         """Backpropagate ``dY`` (gradient w.r.t. the predictions); returns ``dX``."""
         d_features = self.head.backward(dY)
+        if not np.all(np.isfinite(d_features)):
+            raise FloatingPointError("the gradient overflowed in the dense head")
         if self.output == "sequence":
             return self.rnn.backward(d_features)[0]
         rnn = self.rnn

@@ -126,6 +126,15 @@ class Module:
             child._bind(flat_params[offset:end], flat_grads[offset:end])
             offset = end
 
+    def clear_cache(self):
+        """Drop what the last forward pass saved for backward, freeing its memory."""
+        self._clear_own_cache()
+        for _, child in self._submodules():
+            child.clear_cache()
+
+    def _clear_own_cache(self):
+        pass
+
     def zero_grad(self):
         """Reset every accumulated gradient to zero."""
         self.flat_grads[...] = 0

@@ -202,6 +202,9 @@ class _Recurrent(Module):
     def _forward_direction(self, X, sfx, h0, c0, reverse):
         raise NotImplementedError
 
+    def _clear_own_cache(self):
+        self._cache = None
+
     # -- backward ------------------------------------------------------------------
 
     def _run_backward(self, d_output, d_h_n, d_c_n):

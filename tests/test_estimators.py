@@ -1,0 +1,340 @@
+"""LSTMRegressor and LSTMClassifier: behaviour, sklearn integration, learning, errors."""
+
+import io
+import pickle
+import warnings
+from contextlib import redirect_stdout
+
+import joblib
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.base import clone
+from sklearn.compose import TransformedTargetRegressor
+from sklearn.datasets import load_digits
+from sklearn.exceptions import ConvergenceWarning, NotFittedError
+from sklearn.model_selection import GridSearchCV, TimeSeriesSplit, cross_val_score, train_test_split
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import FunctionTransformer
+
+from tsLSTM import LSTMClassifier, LSTMRegressor, TrainingDivergedWarning
+from tsLSTM.nn import SequenceModel
+
+FAST = {"hidden_size": 16, "max_epochs": 20, "learning_rate": 0.01, "random_state": 0}
+
+
+def sine_windows(n=600, window=20, noise=0.1, seed=0):
+    """Noisy sine: windows of ``window`` values -> the next value."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(n + window) * 0.1
+    s = np.sin(t) + noise * rng.standard_normal(t.size)
+    X = np.lib.stride_tricks.sliding_window_view(s[:-1], window)[:n]
+    return X, s[window : window + n]
+
+
+def trend_windows(n=400, seed=0):
+    """Keras-style binary problem: windows (10, 1), label = upward drift."""
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 2, n)
+    drift = np.where(y == 1, 0.15, -0.15)[:, None]
+    X = np.cumsum(drift + 0.3 * rng.standard_normal((n, 10)), axis=1)[:, :, None]
+    return X, y
+
+
+@pytest.fixture(scope="module")
+def sine():
+    X, y = sine_windows()
+    return X[:480], y[:480], X[480:], y[480:]
+
+
+# -- learning -----------------------------------------------------------------------
+
+
+def test_noisy_sine_next_value_regression(sine):
+    X, y, X_test, y_test = sine
+    reg = LSTMRegressor(hidden_size=32, max_epochs=40, learning_rate=0.01, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        reg.fit(X, y)
+    assert reg.score(X_test, y_test) >= 0.95
+
+
+def test_keras_style_binary_classification():
+    X, y = trend_windows()
+    clf = LSTMClassifier(hidden_size=32, max_epochs=30, learning_rate=0.01, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf.fit(X[:300], y[:300])
+    assert clf.model_.head.out_features == 1  # one logit, sigmoid
+    assert clf.score(X[300:], y[300:]) >= 0.9
+    proba = clf.predict_proba(X[300:])
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    np.testing.assert_array_equal(clf.classes_[proba.argmax(axis=1)], clf.predict(X[300:]))
+
+
+def test_digits_row_by_row_reaches_097():
+    """The MNIST recipe scaled down: hidden 128, 2 layers, Adam, lr 0.01, batch 100."""
+    digits = load_digits()
+    X = digits.images  # (n, 8 steps, 8 features)
+    X_train, X_test, y_train, y_test = train_test_split(
+        X, digits.target, test_size=0.25, stratify=digits.target, random_state=0
+    )
+    clf = LSTMClassifier(
+        hidden_size=128, num_layers=2, learning_rate=0.01, batch_size=100, max_epochs=40,
+        random_state=0,
+    )  # fmt: skip
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf.fit(X_train, y_train)
+    assert clf.model_.head.out_features == 10  # softmax over 10 classes
+    assert clf.score(X_test, y_test) >= 0.97
+
+
+# -- API ------------------------------------------------------------------------------
+
+
+def test_input_forms_2d_3d_pandas_lists(sine):
+    X, y, _, _ = sine
+    reg = LSTMRegressor(**FAST)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        reg.fit(X[:64], y[:64])
+        a = reg.predict(X[:5])
+        assert a.shape == (5,)
+        np.testing.assert_array_equal(reg.predict(X[:5, :, None]), a)  # 3-D, one feature
+        np.testing.assert_array_equal(reg.predict(pd.DataFrame(X[:5])), a)
+        np.testing.assert_array_equal(reg.predict(X[:5].tolist()), a)
+        assert reg.n_features_in_ == 20 and reg.n_timesteps_ == 20 and reg.n_step_features_ == 1
+
+
+def test_multi_output_regression_and_string_labels():
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((80, 6, 2))
+    Y = np.column_stack([X[:, :, 0].sum(axis=1), X[:, -1, 1]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        reg = LSTMRegressor(**FAST).fit(X, Y)
+        assert reg.predict(X).shape == (80, 2)
+        assert reg.predict(X[:3]).shape == (3, 2)
+        labels = np.array(["low", "mid", "high"])[rng.integers(0, 3, 80)]
+        clf = LSTMClassifier(**FAST).fit(X, labels)
+    assert set(clf.classes_) == {"low", "mid", "high"}
+    assert set(clf.predict(X)) <= set(labels)
+    assert clf.predict_proba(X).shape == (80, 3)
+
+
+def test_same_seed_same_predictions_and_refit_is_idempotent(sine):
+    X, y, X_test, _ = sine
+    params = {**FAST, "dropout": 0.2, "num_layers": 2, "early_stopping": True}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        a = LSTMRegressor(**params).fit(X, y)
+        b = LSTMRegressor(**params).fit(X, y)
+        p = a.predict(X_test)
+        np.testing.assert_array_equal(p, b.predict(X_test))
+        np.testing.assert_array_equal(a.fit(X, y).predict(X_test), p)
+        c = LSTMRegressor(**{**params, "random_state": 1}).fit(X, y)
+    assert not np.array_equal(c.predict(X_test), p)
+
+
+def test_early_stopping_records_scores_and_restores_best_weights():
+    # pure-noise targets: the validation score peaks early, then the net overfits
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((120, 8)), rng.standard_normal(120)
+    reg = LSTMRegressor(
+        **{**FAST, "max_epochs": 60}, early_stopping=True, n_iter_no_change=5,
+        validation_fraction=0.3,
+    )  # fmt: skip
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        reg.fit(X, y)
+    assert len(reg.validation_scores_) == reg.n_iter_ == len(reg.loss_curve_)
+    assert reg.best_validation_score_ == max(reg.validation_scores_)
+    best_epoch = int(np.argmax(reg.validation_scores_)) + 1
+    assert best_epoch < reg.n_iter_  # training went on past the best epoch...
+    # ...and the weights were restored: a run stopped at the best epoch predicts the same
+    stopped = clone(reg).set_params(max_epochs=best_epoch, n_iter_no_change=1000)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        stopped.fit(X, y)
+    np.testing.assert_array_equal(stopped.predict(X), reg.predict(X))
+
+
+def test_training_loss_convergence_and_warning(sine):
+    X, y, _, _ = sine
+    with pytest.warns(ConvergenceWarning, match="max_epochs=2 reached"):
+        LSTMRegressor(**{**FAST, "max_epochs": 2}).fit(X, y)
+    reg = LSTMRegressor(**{**FAST, "max_epochs": 500}, tol=10.0, n_iter_no_change=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        reg.fit(X, y)  # no improvement of 10.0: stops after 2 epochs, no warning
+    # the first epoch sets the best loss; two more without improvement stop the run
+    assert reg.n_iter_ == 3 and reg.validation_scores_ is None
+
+
+def test_warm_start_continues_and_partial_fit_accumulates(sine):
+    X, y, _, _ = sine
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        reg = LSTMRegressor(**{**FAST, "max_epochs": 3}, warm_start=True).fit(X, y)
+        first = reg.model_.flat_params.copy()
+        reg.fit(X, y)
+    assert reg.n_iter_ == 6 and len(reg.loss_curve_) == 6
+    assert not np.array_equal(reg.model_.flat_params, first)
+    reg.set_params(hidden_size=8)
+    with pytest.raises(ValueError, match=r"hidden_size=8 \(fitted with 16\)"):
+        reg.fit(X, y)
+
+    clf = LSTMClassifier(**FAST)
+    Xc, yc = trend_windows(120)
+    clf.partial_fit(Xc[:60], yc[:60], classes=[0, 1])
+    clf.partial_fit(Xc[60:], yc[60:])
+    assert clf.n_iter_ == 2 and len(clf.loss_curve_) == 2 and clf.validation_scores_ is None
+    # partial_fit with early_stopping=True trains (no hold-out) and a later fit still stops early
+    es = LSTMClassifier(**FAST, early_stopping=True)
+    es.partial_fit(Xc, yc, classes=[0, 1])
+    assert es.validation_scores_ is None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        es.fit(Xc, yc)
+    assert len(es.validation_scores_) == es.n_iter_
+
+
+def test_verbose_prints_one_line_per_epoch(sine):
+    X, y, _, _ = sine
+    out = io.StringIO()
+    with redirect_stdout(out), warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        LSTMRegressor(**{**FAST, "max_epochs": 3}, verbose=1, early_stopping=True).fit(X, y)
+    lines = out.getvalue().strip().splitlines()
+    assert len(lines) == 3
+    assert lines[0].startswith("Epoch 1: loss ") and "validation score" in lines[0]
+    assert lines[0].endswith(" s")
+
+
+def test_progress_bar_for_long_epochs():
+    from tsLSTM._progress import ProgressBar
+
+    stream = io.StringIO()
+    bar = ProgressBar(4, "epoch 1", stream=stream, delay=0.0, min_interval=0.0)
+    for _ in range(4):
+        bar.update()
+    bar.close()
+    assert "epoch 1 [" in stream.getvalue() and "4/4" in stream.getvalue()
+    silent = io.StringIO()
+    bar = ProgressBar(4, "epoch 1", stream=silent, delay=60.0)
+    bar.update(4)
+    bar.close()
+    assert silent.getvalue() == ""  # short loops draw nothing
+
+
+def test_trained_network_is_exposed():
+    X, y = trend_windows(64)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf = LSTMClassifier(**FAST, cell="gru", bidirectional=True).fit(X, y)
+    assert isinstance(clf.model_, SequenceModel)
+    assert "rnn.weight_hh_l0_reverse" in clf.model_.state_dict()
+
+
+# -- sklearn integration -----------------------------------------------------------
+
+
+def test_pipeline_gridsearch_cross_val_and_transformed_target(sine):
+    X, y, _, _ = sine
+    X, y = X[:240], y[:240]
+    warnings.simplefilter("ignore", ConvergenceWarning)
+    pipe = make_pipeline(FunctionTransformer(lambda a: a * 2.0), LSTMRegressor(**FAST))
+    assert pipe.fit(X, y).score(X, y) > 0.8
+    scores = cross_val_score(LSTMRegressor(**FAST), X, y, cv=TimeSeriesSplit(n_splits=3))
+    assert scores.shape == (3,) and np.all(scores > 0.5)
+    search = GridSearchCV(
+        LSTMRegressor(**FAST), {"hidden_size": [8, 16]}, cv=TimeSeriesSplit(2), n_jobs=2
+    ).fit(X, y)
+    assert search.best_params_["hidden_size"] in (8, 16)
+    assert search.best_estimator_.predict(X).shape == (240,)
+    ttr = TransformedTargetRegressor(LSTMRegressor(**FAST), func=np.exp, inverse_func=np.log)
+    assert ttr.fit(X, y).score(X, y) > 0.8
+
+
+def test_clone_pickle_joblib_round_trips(tmp_path):
+    X, y = trend_windows(80)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf = LSTMClassifier(**FAST).fit(X, y)
+    fresh = clone(clf)
+    assert not hasattr(fresh, "model_")  # clone returns an unfitted estimator
+    assert fresh.get_params() == clf.get_params()
+    expected = clf.predict_proba(X)
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(clf)).predict_proba(X), expected)
+    joblib.dump(clf, tmp_path / "clf.joblib")
+    np.testing.assert_array_equal(joblib.load(tmp_path / "clf.joblib").predict_proba(X), expected)
+
+
+# -- bad input ---------------------------------------------------------------------
+
+
+def test_bad_inputs_raise_clear_errors(sine):
+    X, y, _, _ = sine
+    reg = LSTMRegressor(**FAST)
+    with pytest.raises(NotFittedError):
+        reg.predict(X)
+    bad = X.copy()
+    bad[3, 4] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        reg.fit(bad, y)
+    with pytest.raises(ValueError, match="infinity"):
+        reg.fit(np.where(bad != bad, np.inf, bad), y)
+    with pytest.raises(ValueError, match="Expected 2D array, got 1D"):
+        reg.fit(X[0], y)
+    with pytest.raises(ValueError, match=r"X must be 2-D .* or 3-D .*shape \(4, 3, 2, 1\)"):
+        reg.fit(np.zeros((4, 3, 2, 1)), np.zeros(4))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        reg.fit(X, y)
+    with pytest.raises(ValueError, match="X has 10 features, but LSTMRegressor is expecting 20"):
+        reg.predict(X[:, :10])
+    with pytest.raises(ValueError, match=r"X has 20 time steps of 2 features, but .* 1 features"):
+        reg.predict(np.zeros((3, 20, 2)))
+    with pytest.raises(ValueError, match=r"needs at least 2 validation samples .* got 5 samples"):
+        LSTMRegressor(**FAST, early_stopping=True).fit(X[:5], y[:5])
+    with pytest.raises(ValueError, match="learning_rate"):
+        LSTMRegressor(learning_rate=-1.0).fit(X, y)
+
+
+def test_classifier_label_errors():
+    X, y = trend_windows(40)
+    with pytest.raises(ValueError, match=r"at least 2 classes .* only one class: 1.0"):
+        LSTMClassifier(**FAST).fit(X, np.ones(40))
+    clf = LSTMClassifier(**FAST)
+    with pytest.raises(ValueError, match="classes must be passed on the first call"):
+        clf.partial_fit(X, y)
+    clf.partial_fit(X, y, classes=[0, 1])
+    with pytest.raises(ValueError, match=r"labels not seen in the first fit: \[7\]"):
+        clf.partial_fit(X[:2], [0, 7])
+    with pytest.raises(ValueError, match="Unknown label type"):
+        LSTMClassifier(**FAST).fit(X, np.linspace(0, 1, 40))
+    with pytest.raises(ValueError, match=r"class_weight has labels that are not classes: \[5\]"):
+        LSTMClassifier(**FAST, class_weight={5: 2.0}).fit(X, y)
+
+
+def test_class_weight_shifts_predictions():
+    X, y = trend_windows(200)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        heavy = LSTMClassifier(**FAST, class_weight={0: 100.0, 1: 0.01}).fit(X, y)
+        balanced = LSTMClassifier(**FAST, class_weight="balanced").fit(X, y)
+    assert np.mean(heavy.predict(X) == 0) > 0.9
+    assert balanced.score(X, y) > 0.8
+
+
+def test_diverging_run_warns_and_keeps_finite_weights(sine):
+    X, y, _, _ = sine
+    reg = LSTMRegressor(
+        hidden_size=8, optimizer="sgd", learning_rate=1e6, clip_grad_norm=None, max_epochs=5,
+        random_state=0,
+    )  # fmt: skip
+    with pytest.warns(TrainingDivergedWarning, match="training diverged in epoch"):
+        reg.fit(X, y)
+    assert np.all(np.isfinite(reg.model_.flat_params))
+    assert np.all(np.isfinite(reg.predict(X)))

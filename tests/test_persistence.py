@@ -1,0 +1,160 @@
+"""Safe persistence: est.save(path) / tsLSTM.load(path)."""
+
+import io
+import json
+import warnings
+import zipfile
+
+import numpy as np
+import pytest
+from sklearn.exceptions import ConvergenceWarning
+
+import tsLSTM
+from tsLSTM import LSTMClassifier, LSTMRegressor
+
+FAST = {"hidden_size": 8, "max_epochs": 5, "learning_rate": 0.01, "random_state": 0}
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((60, 7, 3))
+    labels = np.array(["cat", "dog", "emu"])[rng.integers(0, 3, 60)]
+    Y = np.column_stack([X.sum(axis=(1, 2)), X[:, -1, 0]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf = LSTMClassifier(**FAST, class_weight={"cat": 2.0}, cell="gru").fit(X, labels)
+        reg = LSTMRegressor(**FAST, num_layers=2, bidirectional=True, dtype="float64").fit(X, Y)
+    return X, clf, reg
+
+
+def rewrite(src, dst, change):
+    """Copy a model archive, letting ``change(name, data)`` alter members."""
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w") as zout:
+        for info in zin.infolist():
+            data = change(info.filename, zin.read(info))
+            if data is not None:
+                zout.writestr(info.filename, data)
+
+
+def test_round_trip_gives_identical_predictions(fitted, tmp_path):
+    X, clf, reg = fitted
+    for est in (clf, reg):
+        path = tmp_path / f"{type(est).__name__}.tslstm"
+        est.save(path)
+        loaded = tsLSTM.load(path)
+        assert type(loaded) is type(est)
+        assert loaded.get_params() == est.get_params()
+        np.testing.assert_array_equal(loaded.predict(X), est.predict(X))
+        assert loaded.loss_curve_ == est.loss_curve_ and loaded.n_iter_ == est.n_iter_
+    loaded = tsLSTM.load(tmp_path / "LSTMClassifier.tslstm")
+    np.testing.assert_array_equal(loaded.predict_proba(X), clf.predict_proba(X))
+    assert loaded.classes_.tolist() == ["cat", "dog", "emu"]
+    assert loaded.class_weight == {"cat": 2.0}
+
+
+def test_loaded_model_can_continue_training(fitted, tmp_path):
+    X, _, reg = fitted
+    reg.save(tmp_path / "m.tslstm")
+    loaded = tsLSTM.load(tmp_path / "m.tslstm")
+    loaded.partial_fit(X, np.column_stack([X.sum(axis=(1, 2)), X[:, -1, 0]]))
+    assert loaded.n_iter_ == reg.n_iter_ + 1
+
+
+def test_archive_holds_no_pickle(fitted, tmp_path):
+    _, clf, _ = fitted
+    clf.save(tmp_path / "m.tslstm")
+    with zipfile.ZipFile(tmp_path / "m.tslstm") as archive:
+        names = archive.namelist()
+        meta = json.loads(archive.read("meta.json"))
+        for name in names:
+            if name.endswith(".npy"):
+                np.load(io.BytesIO(archive.read(name)), allow_pickle=False)
+    assert meta["format"] == "tsLSTM-model" and meta["format_version"] == 1
+    assert "param/rnn.weight_ih_l0.npy" in names and "attr/classes_.npy" in names
+
+
+def test_truncated_file_is_refused(fitted, tmp_path):
+    _, clf, _ = fitted
+    clf.save(tmp_path / "m.tslstm")
+    data = (tmp_path / "m.tslstm").read_bytes()
+    (tmp_path / "cut.tslstm").write_bytes(data[: len(data) // 2])
+    with pytest.raises(ValueError, match="truncated or corrupt"):
+        tsLSTM.load(tmp_path / "cut.tslstm")
+    (tmp_path / "text.tslstm").write_text("hello")
+    with pytest.raises(ValueError, match="not a tsLSTM model file"):
+        tsLSTM.load(tmp_path / "text.tslstm")
+
+
+def test_tampered_files_are_refused(fitted, tmp_path):
+    _, clf, _ = fitted
+    src = tmp_path / "m.tslstm"
+    clf.save(src)
+    bad = tmp_path / "bad.tslstm"
+
+    def flip_weight(name, data):
+        if name == "param/head.bias.npy":
+            return data[:-1] + bytes([data[-1] ^ 1])
+        return data
+
+    rewrite(src, bad, flip_weight)
+    with pytest.raises(ValueError, match=r"param/head.bias fails its SHA-256 check"):
+        tsLSTM.load(bad)
+
+    rewrite(src, bad, lambda name, data: None if name == "param/head.bias.npy" else data)
+    with pytest.raises(ValueError, match="do not match those recorded"):
+        tsLSTM.load(bad)
+
+    pickled = io.BytesIO()
+    np.save(pickled, np.array([{"a": 1}], dtype=object), allow_pickle=True)
+
+    def add_member(name, data):
+        if name == "meta.json":
+            meta = json.loads(data)
+            import hashlib
+
+            meta["arrays"]["attr/x_mean_"]["sha256"] = hashlib.sha256(
+                pickled.getvalue()
+            ).hexdigest()
+            return json.dumps(meta)
+        if name == "attr/x_mean_.npy":
+            return pickled.getvalue()
+        return data
+
+    rewrite(src, bad, add_member)
+    with pytest.raises(ValueError, match="not a plain numpy array"):
+        tsLSTM.load(bad)
+
+
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (lambda m: m.update(format_version=99), "format version 99; this tsLSTM reads version 1"),
+        (lambda m: m.update(format="other"), "not a tsLSTM model file"),
+        (lambda m: m.update(estimator="os.system"), "unknown estimator 'os.system'"),
+        (lambda m: m["params"].update(hidden_size=-3), "invalid estimator parameters"),
+        (lambda m: m["params"].update(hidden_size=9), "does not fit the estimator"),
+        (lambda m: m["attributes"].update(__class__=1), "unexpected attribute"),
+    ],
+)
+def test_incompatible_metadata_is_refused(fitted, tmp_path, edit, message):
+    _, clf, _ = fitted
+    src = tmp_path / "m.tslstm"
+    clf.save(src)
+
+    def change(name, data):
+        if name != "meta.json":
+            return data
+        meta = json.loads(data)
+        edit(meta)
+        return json.dumps(meta)
+
+    rewrite(src, tmp_path / "bad.tslstm", change)
+    with pytest.raises(ValueError, match=message):
+        tsLSTM.load(tmp_path / "bad.tslstm")
+
+
+def test_save_unfitted_or_unsaveable(tmp_path):
+    with pytest.raises(ValueError, match="not fitted yet"):
+        LSTMRegressor().save(tmp_path / "m.tslstm")
+    assert not (tmp_path / "m.tslstm").exists()

@@ -1,0 +1,416 @@
+"""What the recurrent estimators share: parameters, input checks, the training loop.
+
+The chain follows scikit-learn's ``MLPClassifier``: ``fit`` / ``partial_fit`` ->
+``_fit`` (validation, network and optimizer set-up) -> ``_fit_epochs`` (minibatch
+loop, early stopping, convergence) -> the network's ``forward`` / ``backward`` and the
+optimizer's ``step``. Subclasses supply the target encoding, the loss, the output
+size and the score.
+"""
+
+import numbers
+import time
+import warnings
+
+import numpy as np
+from sklearn.base import BaseEstimator
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import train_test_split
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+
+from .._progress import ProgressBar
+from ..nn import GRU, LSTM, Linear, SequenceModel
+from ..optim import OPTIMIZERS, clip_grad_norm
+
+
+class TrainingDivergedWarning(RuntimeWarning):
+    """Training stopped because the loss or the gradients became NaN or infinite."""
+
+
+# Architecture parameters: a warm start or partial_fit must find them unchanged.
+_ARCHITECTURE = ("hidden_size", "num_layers", "cell", "bidirectional", "dtype")
+
+# Batches per epoch above which ``verbose`` also draws a progress bar.
+_PROGRESS_BAR_MIN_BATCHES = 50
+
+
+class BaseRecurrentEstimator(BaseEstimator):
+    """Shared implementation of :class:`LSTMRegressor` and :class:`LSTMClassifier`."""
+
+    _parameter_constraints = {
+        "hidden_size": [Interval(numbers.Integral, 1, None, closed="left")],
+        "num_layers": [Interval(numbers.Integral, 1, None, closed="left")],
+        "cell": [StrOptions({"lstm", "gru"})],
+        "bidirectional": ["boolean"],
+        "dropout": [Interval(numbers.Real, 0, 1, closed="left")],
+        "optimizer": [StrOptions(set(OPTIMIZERS))],
+        "learning_rate": [Interval(numbers.Real, 0, None, closed="neither")],
+        "batch_size": [Interval(numbers.Integral, 1, None, closed="left")],
+        "max_epochs": [Interval(numbers.Integral, 1, None, closed="left")],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(numbers.Real, 0, 1, closed="neither")],
+        "n_iter_no_change": [Interval(numbers.Integral, 1, None, closed="left")],
+        "tol": [Interval(numbers.Real, 0, None, closed="left")],
+        "clip_grad_norm": [Interval(numbers.Real, 0, None, closed="neither"), None],
+        "weight_decay": [Interval(numbers.Real, 0, None, closed="left")],
+        "dtype": [StrOptions({"float32", "float64"})],
+        "device": [StrOptions({"cpu"})],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+        "warm_start": ["boolean"],
+    }
+
+    def __init__(
+        self,
+        hidden_size=64,
+        num_layers=1,
+        cell="lstm",
+        bidirectional=False,
+        dropout=0.0,
+        optimizer="adam",
+        learning_rate=1e-3,
+        batch_size=32,
+        max_epochs=200,
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=10,
+        tol=1e-4,
+        clip_grad_norm=1.0,
+        weight_decay=0.0,
+        dtype="float32",
+        device="cpu",
+        random_state=None,
+        verbose=0,
+        warm_start=False,
+    ):
+        self.hidden_size = hidden_size
+        self.num_layers = num_layers
+        self.cell = cell
+        self.bidirectional = bidirectional
+        self.dropout = dropout
+        self.optimizer = optimizer
+        self.learning_rate = learning_rate
+        self.batch_size = batch_size
+        self.max_epochs = max_epochs
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
+        self.clip_grad_norm = clip_grad_norm
+        self.weight_decay = weight_decay
+        self.dtype = dtype
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+        self.warm_start = warm_start
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.three_d_array = True
+        tags.non_deterministic = False
+        return tags
+
+    # -- subclass hooks ------------------------------------------------------------
+
+    _y_numeric = False  # validate_data converts y to numbers (regression)
+
+    def _encode_targets(self, y, first_call, classes=None):
+        """Validate ``y``; return the network's targets. Sets target attributes."""
+        raise NotImplementedError
+
+    def _loss(self, targets, outputs, sample_weight):
+        """``(value, d_outputs)`` of the training loss."""
+        raise NotImplementedError
+
+    def _n_outputs(self):
+        raise NotImplementedError
+
+    def _validation_score(self, X, targets):
+        """Score on held-out windows (already validated, standardised, 3-D)."""
+        raise NotImplementedError
+
+    def _stratify(self, targets):
+        return None
+
+    # -- input -------------------------------------------------------------------------
+
+    def _validate_X(self, X, y=None, reset=True):
+        """Validate ``X`` (and ``y``): returns 3-D ``X`` (n, T, F) and ``y`` as given.
+
+        2-D ``X`` holds univariate sequences ``(n_samples, n_timesteps)``; 3-D ``X``
+        is ``(n_samples, n_timesteps, n_features)``.
+        """
+        kwargs = {"allow_nd": True, "dtype": [np.float64, np.float32], "reset": reset}
+        if y is None:
+            X = validate_data(self, X, **kwargs)
+        else:
+            X, y = validate_data(self, X, y, multi_output=True, y_numeric=self._y_numeric, **kwargs)
+        if X.ndim not in (2, 3):
+            raise ValueError(
+                f"X must be 2-D (n_samples, n_timesteps) or 3-D (n_samples, n_timesteps, "
+                f"n_features); got an array of shape {X.shape}"
+            )
+        X = X[:, :, None] if X.ndim == 2 else X
+        if reset:
+            self.n_timesteps_, self.n_step_features_ = X.shape[1], X.shape[2]
+        elif X.shape[1:] != (self.n_timesteps_, self.n_step_features_):
+            raise ValueError(
+                f"X has {X.shape[1]} time steps of {X.shape[2]} features, but "
+                f"{type(self).__name__} was fitted on {self.n_timesteps_} time steps of "
+                f"{self.n_step_features_} features"
+            )
+        return X, y
+
+    def _standardise(self, X):
+        """Scale ``X`` with the statistics learned in the first fit, as network dtype."""
+        return ((X - self.x_mean_) / self.x_scale_).astype(self.dtype)
+
+    def _learn_scaling(self, X):
+        self.x_mean_ = X.mean(axis=(0, 1))
+        scale = X.std(axis=(0, 1))
+        self.x_scale_ = np.where(scale > 0, scale, 1.0)
+
+    # -- network -------------------------------------------------------------------------
+
+    def _build_network(self, rng):
+        rnn_class = LSTM if self.cell == "lstm" else GRU
+        rnn = rnn_class(
+            self.n_step_features_, self.hidden_size, num_layers=self.num_layers,
+            bidirectional=self.bidirectional, dropout=self.dropout, dtype=self.dtype,
+            random_state=rng,
+        )  # fmt: skip
+        features = rnn.num_directions * self.hidden_size
+        head = Linear(features, self._n_outputs(), dtype=self.dtype, random_state=rng)
+        self.model_ = SequenceModel(rnn, head, output="last")
+        self._architecture = {name: getattr(self, name) for name in _ARCHITECTURE}
+
+    def _make_optimizer(self):
+        kwargs = {"lr": self.learning_rate}
+        if self.weight_decay or self.optimizer == "adamw":
+            kwargs["weight_decay"] = self.weight_decay
+        return OPTIMIZERS[self.optimizer](self.model_.flat_params, self.model_.flat_grads, **kwargs)
+
+    def _check_architecture_unchanged(self):
+        changed = [
+            f"{name}={getattr(self, name)!r} (fitted with {value!r})"
+            for name, value in self._architecture.items()
+            if getattr(self, name) != value
+        ]
+        if changed:
+            raise ValueError(
+                "warm_start / partial_fit continue training the fitted network, but these "
+                "parameters changed: " + ", ".join(changed) + ". Refit with warm_start=False."
+            )
+
+    def _set_training_rng(self):
+        # The layers share this RandomState for dropout masks, as do shuffles.
+        self._rng = check_random_state(self.random_state)
+        if not isinstance(self.random_state, np.random.RandomState):
+            # an int or None: draw a private RandomState so refits repeat exactly
+            self._rng = np.random.RandomState(self._rng.randint(np.iinfo(np.int32).max))
+
+    # -- training --------------------------------------------------------------------------
+
+    def _fit(self, X, y, sample_weight=None, incremental=False, classes=None):
+        if y is None:
+            raise ValueError(
+                f"{type(self).__name__} requires y to be passed, but the target y is None"
+            )
+        fitted = hasattr(self, "model_")
+        first_call = not fitted or (not self.warm_start and not incremental)
+        X, y = self._validate_X(X, y, reset=first_call)
+        targets = self._encode_targets(y, first_call, classes)
+        sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64)
+        if not sample_weight.sum() > 0:
+            raise ValueError("sample_weight sums to zero: there is nothing to fit")
+        sample_weight = self._class_weighted(targets, sample_weight)
+
+        if first_call:
+            self._set_training_rng()
+            self._learn_scaling(X)
+            self._build_network(self._rng)
+            self.loss_curve_ = []
+            self.n_iter_ = 0
+            self.t_ = 0
+            self.best_loss_ = np.inf
+            self.validation_scores_ = [] if self.early_stopping and not incremental else None
+            self.best_validation_score_ = -np.inf if self.validation_scores_ is not None else None
+            self._optimizer = None
+        else:
+            self._check_architecture_unchanged()
+        if not incremental or self._optimizer is None:
+            self._optimizer = self._make_optimizer()
+
+        X = self._standardise(X)
+        early_stopping = self.early_stopping and not incremental
+        if early_stopping:
+            X, X_val, targets, t_val, sample_weight, _ = self._split_validation(
+                X, targets, sample_weight
+            )
+            if self.validation_scores_ is None:
+                self.validation_scores_, self.best_validation_score_ = [], -np.inf
+        else:
+            X_val = t_val = None
+        epochs = 1 if incremental else self.max_epochs
+        self._fit_epochs(X, targets, sample_weight, X_val, t_val, epochs, incremental)
+        return self
+
+    def _class_weighted(self, targets, sample_weight):
+        return sample_weight
+
+    def _split_validation(self, X, targets, sample_weight):
+        n = X.shape[0]
+        n_val = int(np.ceil(self.validation_fraction * n))
+        if n - n_val < 1 or n_val < 2:
+            raise ValueError(
+                f"early_stopping with validation_fraction={self.validation_fraction} needs at "
+                f"least 2 validation samples and 1 training sample; got {n} samples. Use more "
+                "data, a larger validation_fraction, or early_stopping=False."
+            )
+        stratify = self._stratify(targets)
+        try:
+            return train_test_split(
+                X, targets, sample_weight, test_size=n_val, random_state=self._rng,
+                stratify=stratify,
+            )  # fmt: skip
+        except ValueError as exc:
+            raise ValueError(
+                f"cannot hold out a stratified validation_fraction={self.validation_fraction} "
+                f"of {n} samples: {exc}"
+            ) from exc
+
+    def _fit_epochs(self, X, targets, sample_weight, X_val, t_val, epochs, incremental):
+        model = self.model_
+        n = X.shape[0]
+        batch_size = min(self.batch_size, n)
+        n_batches = -(-n // batch_size)
+        total_weight = sample_weight.sum()
+        best_params = None
+        no_improvement = 0
+        for _ in range(epochs):
+            start_time = time.perf_counter()
+            order = self._rng.permutation(n)
+            last_good = model.flat_params.copy()
+            epoch_loss = 0.0
+            bar = ProgressBar(
+                n_batches, f"epoch {self.n_iter_ + 1}",
+                enabled=bool(self.verbose) and n_batches >= _PROGRESS_BAR_MIN_BATCHES,
+            )  # fmt: skip
+            for start in range(0, n, batch_size):
+                idx = order[start : start + batch_size]
+                w = sample_weight[idx]
+                if not w.sum() > 0:
+                    bar.update()
+                    continue
+                loss = self._train_step(X[idx], targets[idx], w)
+                if loss is None:
+                    bar.close()
+                    return self._diverged(last_good)
+                epoch_loss += loss * w.sum()
+                bar.update()
+            bar.close()
+            model.clear_cache()
+            if not np.all(np.isfinite(model.flat_params)):
+                return self._diverged(last_good)
+
+            self.n_iter_ += 1
+            self.t_ += n
+            self.loss_curve_.append(epoch_loss / total_weight)
+            message = f"Epoch {self.n_iter_}: loss {self.loss_curve_[-1]:.6f}"
+            if X_val is not None:
+                score = self._validation_score(X_val, t_val)
+                self.validation_scores_.append(score)
+                message += f", validation score {score:.6f}"
+                improved = score > self.best_validation_score_ + self.tol
+                if score > self.best_validation_score_:
+                    self.best_validation_score_ = score
+                    best_params = model.flat_params.copy()
+            else:
+                improved = self.loss_curve_[-1] < self.best_loss_ - self.tol
+            self.best_loss_ = min(self.best_loss_, self.loss_curve_[-1])
+            no_improvement = 0 if improved else no_improvement + 1
+            if self.verbose:
+                print(f"{message}, {time.perf_counter() - start_time:.2f} s", flush=True)
+            if incremental:
+                break
+            if no_improvement >= self.n_iter_no_change:
+                if self.verbose:
+                    what = "Validation score" if X_val is not None else "Training loss"
+                    print(f"{what} did not improve more than tol={self.tol} for "
+                          f"{self.n_iter_no_change} consecutive epochs. Stopping.")  # fmt: skip
+                break
+        else:
+            if not incremental:
+                warnings.warn(
+                    f"{type(self).__name__}: max_epochs={self.max_epochs} reached and the "
+                    "optimization has not converged yet.",
+                    ConvergenceWarning,
+                    stacklevel=3,
+                )
+        if best_params is not None:
+            model.flat_params[...] = best_params  # early stopping keeps the best epoch
+        return self
+
+    def _train_step(self, X, targets, sample_weight):
+        """One minibatch update; returns the loss, or None if anything overflowed."""
+        model = self.model_
+        model.zero_grad()
+        with np.errstate(over="ignore", invalid="ignore"):
+            outputs = model.forward(X, training=True)
+            if not np.all(np.isfinite(outputs)):
+                return None
+            loss, d_outputs = self._loss(targets, outputs, sample_weight)
+            if not np.isfinite(loss):
+                return None
+            try:
+                model.backward(d_outputs)
+            except FloatingPointError:
+                return None
+            norm = clip_grad_norm(model.flat_grads, self.clip_grad_norm or np.inf)
+            if not np.isfinite(norm):
+                return None
+            self._optimizer.step()
+        return loss
+
+    def _diverged(self, last_good):
+        self.model_.flat_params[...] = last_good
+        self.model_.zero_grad()
+        self.model_.clear_cache()
+        warnings.warn(
+            f"{type(self).__name__}: training diverged in epoch {self.n_iter_ + 1} (the "
+            "outputs, loss, gradients or weights overflowed to NaN or infinity); stopped and "
+            "kept the weights from the start of that epoch. Lower learning_rate or set "
+            "clip_grad_norm.",
+            TrainingDivergedWarning,
+            stacklevel=4,
+        )
+        if not self.loss_curve_:
+            self.loss_curve_.append(np.nan)
+        return self
+
+    # -- prediction ------------------------------------------------------------------------
+
+    def _network_outputs(self, X):
+        """Validated, standardised ``X`` -> raw network outputs (n, n_outputs), float64."""
+        check_is_fitted(self, "model_")
+        X, _ = self._validate_X(X, reset=False)
+        outputs = self.model_.predict(self._standardise(X)).astype(np.float64)
+        if not np.all(np.isfinite(outputs)):
+            raise RuntimeError(
+                f"{type(self).__name__} produced non-finite outputs; the fitted weights are "
+                "unusable (retrain with a lower learning_rate)"
+            )
+        return outputs
+
+    # -- persistence -----------------------------------------------------------------------
+
+    def save(self, path):
+        """Save the fitted estimator to ``path`` in tsLSTM's safe format.
+
+        The file holds arrays and JSON only (no pickle); :func:`tsLSTM.load` reads it
+        back. See the README's "Saved model format".
+        """
+        from ..persistence import save_estimator
+
+        save_estimator(self, path)

@@ -1,0 +1,150 @@
+"""LSTMRegressor: recurrent network + linear head trained with mean squared error."""
+
+import numpy as np
+from sklearn.base import RegressorMixin
+from sklearn.metrics import r2_score
+
+from ..losses import mean_squared_error
+from ._base import BaseRecurrentEstimator
+
+_DOC_PARAMETERS = """
+    Parameters
+    ----------
+    hidden_size : int, default=64
+        Hidden units per recurrent layer and direction.
+    num_layers : int, default=1
+        Stacked recurrent layers.
+    cell : {'lstm', 'gru'}, default='lstm'
+    bidirectional : bool, default=False
+    dropout : float in [0, 1), default=0.0
+        Dropout between recurrent layers during training.
+    optimizer : {'adam', 'adamw', 'sgd', 'rmsprop', 'adagrad'}, default='adam'
+    learning_rate : float, default=1e-3
+    batch_size : int, default=32
+        Minibatch size (capped at the number of training samples).
+    max_epochs : int, default=200
+        Maximum passes over the training data per ``fit``.
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the training data, stop when the
+        validation score has not improved by ``tol`` for ``n_iter_no_change`` epochs,
+        and restore the weights of the best epoch. Without it, training stops when
+        the training loss has not improved by ``tol`` for ``n_iter_no_change`` epochs.
+    validation_fraction : float in (0, 1), default=0.1
+    n_iter_no_change : int, default=10
+    tol : float, default=1e-4
+    clip_grad_norm : float or None, default=1.0
+        Clip the global L2 norm of the gradient; None disables clipping.
+    weight_decay : float, default=0.0
+        L2 penalty (decoupled for 'adamw', whose torch default 0.01 is *not* applied:
+        the value given here is used).
+    dtype : {'float32', 'float64'}, default='float32'
+    device : {'cpu'}, default='cpu'
+    random_state : int, RandomState instance or None, default=None
+        Seeds the weights, the shuffling, the validation split and dropout: the same
+        seed and data give identical predictions.
+    verbose : int, default=0
+        Print one line per epoch (loss, validation score, time) and, for epochs of
+        50 or more minibatches, a progress bar on stderr.
+    warm_start : bool, default=False
+        Continue from the fitted network on the next ``fit`` (as MLP's warm_start).
+"""
+
+_DOC_ATTRIBUTES = """
+    Attributes
+    ----------
+    model_ : tsLSTM.nn.SequenceModel
+        The trained network (recurrent stack + dense head on the last step).
+    loss_curve_ : list of float
+        Training loss of every epoch.
+    validation_scores_ : list of float or None
+        Validation score of every epoch with early stopping.
+    best_validation_score_ : float or None
+    best_loss_ : float
+    n_iter_ : int
+        Epochs run (accumulates over warm starts and partial_fit calls).
+    t_ : int
+        Training samples seen.
+    n_features_in_ : int
+        ``X.shape[1]`` at fit time, scikit-learn's convention: the number of time
+        steps ``n_timesteps_``.
+    n_timesteps_, n_step_features_ : int
+        Sequence length and features per step the network was built for.
+    x_mean_, x_scale_ : ndarray of shape (n_step_features_,)
+        Per-feature standardisation learned on the first fit and applied to every
+        input (the network sees standardised sequences).
+"""
+
+
+class LSTMRegressor(RegressorMixin, BaseRecurrentEstimator):
+    __doc__ = (
+        """Recurrent network regressor (LSTM or GRU) with a mean-squared-error loss.
+
+    ``X`` is 2-D ``(n_samples, n_timesteps)`` for univariate sequences or 3-D
+    ``(n_samples, n_timesteps, n_features)``; ``y`` is 1-D or 2-D (multi-output).
+    Inputs are standardised per feature and targets per output inside the estimator,
+    so raw data trains well; predictions are in the original units.
+    """
+        + _DOC_PARAMETERS
+        + _DOC_ATTRIBUTES
+        + """    y_mean_, y_scale_ : ndarray of shape (n_outputs_,)
+        Target standardisation.
+    n_outputs_ : int
+    """
+    )
+
+    _parameter_constraints = {**BaseRecurrentEstimator._parameter_constraints}
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        return tags
+
+    def fit(self, X, y, sample_weight=None):
+        """Train on sequences ``X`` and targets ``y``; returns self."""
+        self._validate_params()
+        return self._fit(X, y, sample_weight)
+
+    def partial_fit(self, X, y, sample_weight=None):
+        """One epoch over ``(X, y)``, continuing from the current weights."""
+        if not hasattr(self, "model_"):
+            self._validate_params()
+        return self._fit(X, y, sample_weight, incremental=True)
+
+    def predict(self, X):
+        """Predicted targets, shape (n_samples,) or (n_samples, n_outputs_)."""
+        outputs = self._network_outputs(X) * self.y_scale_ + self.y_mean_
+        return outputs.ravel() if self._y_1d else outputs
+
+    # -- hooks -----------------------------------------------------------------------------
+
+    _y_numeric = True
+
+    def _encode_targets(self, y, first_call, classes=None):
+        y = np.asarray(y, dtype=np.float64)
+        if y.ndim not in (1, 2):
+            raise ValueError(f"y must be 1-D or 2-D, got shape {y.shape}")
+        y_1d = y.ndim == 1
+        Y = y[:, None] if y_1d else y
+        if first_call:
+            self._y_1d = y_1d
+            self.n_outputs_ = Y.shape[1]
+            self.y_mean_ = Y.mean(axis=0)
+            scale = Y.std(axis=0)
+            self.y_scale_ = np.where(scale > 0, scale, 1.0)
+        elif Y.shape[1] != self.n_outputs_:
+            raise ValueError(
+                f"y has {Y.shape[1]} outputs, but {type(self).__name__} was fitted with "
+                f"{self.n_outputs_}"
+            )
+        return ((Y - self.y_mean_) / self.y_scale_).astype(self.dtype)
+
+    def _n_outputs(self):
+        return self.n_outputs_
+
+    def _loss(self, targets, outputs, sample_weight):
+        return mean_squared_error(targets, outputs, sample_weight)
+
+    def _validation_score(self, X, targets):
+        # R^2 is invariant to the target standardisation: score in network units
+        outputs = self.model_.predict(X).astype(np.float64)
+        return r2_score(targets, outputs)

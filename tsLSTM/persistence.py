@@ -1,0 +1,214 @@
+"""Saving and loading fitted estimators in a format that loading cannot execute.
+
+A saved model is a ZIP archive of ``.npy`` arrays (numpy's format, read with
+``allow_pickle=False``) plus one JSON document, ``meta``:
+
+``meta``
+    ``format`` ("tsLSTM-model"), ``format_version``, ``tslstm_version``,
+    ``estimator`` (class name, from a fixed list), ``params`` (``get_params()``),
+    ``attributes`` (JSON-able fitted attributes), and ``arrays``: for each array
+    member its dtype, shape and SHA-256.
+
+array members
+    ``param/<state-dict key>`` for the network's weights in PyTorch's layout, and
+    ``attr/<name>`` for array-valued fitted attributes (scaling statistics,
+    ``classes_``).
+
+Loading refuses, with a ``ValueError`` naming the problem, a file that is not such an
+archive or is truncated, an unknown format version or estimator, members that are
+missing, unexpected, or whose bytes do not match their recorded SHA-256, and
+parameters or weights that the estimator would not accept.
+"""
+
+import hashlib
+import io
+import json
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+FORMAT = "tsLSTM-model"
+FORMAT_VERSION = 1
+
+# Fitted attributes stored as JSON / as arrays; anything else is rebuilt on load.
+_JSON_ATTRIBUTES = (
+    "n_features_in_", "n_timesteps_", "n_step_features_", "n_iter_", "t_", "loss_curve_",
+    "best_loss_", "validation_scores_", "best_validation_score_", "n_outputs_", "_y_1d",
+)  # fmt: skip
+_ARRAY_ATTRIBUTES = ("x_mean_", "x_scale_", "y_mean_", "y_scale_", "classes_")
+
+
+def _estimator_classes():
+    from .estimators import LSTMClassifier, LSTMRegressor
+
+    return {cls.__name__: cls for cls in (LSTMRegressor, LSTMClassifier)}
+
+
+def _to_json(value):
+    """Plain-JSON form of a parameter or attribute value (numpy scalars unwrapped)."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, float) and not np.isfinite(value):
+        return {"__float__": repr(value)}
+    if isinstance(value, (list, tuple)):
+        return [_to_json(v) for v in value]
+    if isinstance(value, dict):  # keys may be labels of any JSON type: keep them typed
+        return {"__items__": [[_to_json(k), _to_json(v)] for k, v in value.items()]}
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    raise ValueError(f"cannot save a value of type {type(value).__name__}: {value!r}")
+
+
+def _from_json(value):
+    if isinstance(value, list):
+        return [_from_json(v) for v in value]
+    if isinstance(value, dict):
+        if set(value) == {"__float__"} and value["__float__"] in ("inf", "-inf", "nan"):
+            return float(value["__float__"])
+        if set(value) == {"__items__"}:
+            return {_from_json(k): _from_json(v) for k, v in value["__items__"]}
+        raise ValueError(f"unexpected JSON object {value!r}")
+    return value
+
+
+def _npy_bytes(array):
+    buffer = io.BytesIO()
+    np.save(buffer, array, allow_pickle=False)
+    return buffer.getvalue()
+
+
+def save_estimator(estimator, path):
+    """Write a fitted estimator to ``path`` (see the module docstring for the format)."""
+    from . import __version__
+
+    if not hasattr(estimator, "model_"):
+        raise ValueError(f"{type(estimator).__name__} is not fitted yet: nothing to save")
+    params = estimator.get_params()
+    if not isinstance(params.get("random_state"), (int, type(None))):
+        params["random_state"] = None  # a RandomState object is not data; drop it
+    arrays = {f"param/{k}": v for k, v in estimator.model_.state_dict().items()}
+    for name in _ARRAY_ATTRIBUTES:
+        if hasattr(estimator, name):
+            value = np.asarray(getattr(estimator, name))
+            if value.dtype == object:
+                try:
+                    value = np.array(value.tolist())
+                except (TypeError, ValueError):
+                    pass
+                if value.dtype == object:
+                    raise ValueError(
+                        f"cannot save {name} of mixed or non-primitive types: {value.tolist()}"
+                    )
+            arrays[f"attr/{name}"] = value
+    members = {name: _npy_bytes(value) for name, value in arrays.items()}
+    meta = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "tslstm_version": __version__,
+        "estimator": type(estimator).__name__,
+        "params": {name: _to_json(value) for name, value in params.items()},
+        "attributes": {
+            name: _to_json(getattr(estimator, name))
+            for name in _JSON_ATTRIBUTES
+            if hasattr(estimator, name)
+        },
+        "arrays": {
+            name: {"sha256": hashlib.sha256(data).hexdigest()} for name, data in members.items()
+        },
+    }
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("meta.json", json.dumps(meta, indent=1))
+        for name, data in members.items():
+            archive.writestr(name + ".npy", data)
+    tmp.replace(path)  # atomic: a failure leaves any previous file intact
+
+
+def _read_archive(path):
+    try:
+        with zipfile.ZipFile(path) as archive:
+            contents = {info.filename: archive.read(info) for info in archive.infolist()}
+    except FileNotFoundError:
+        raise
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError) as exc:
+        raise ValueError(
+            f"{path} is not a tsLSTM model file, or it is truncated or corrupt: {exc}"
+        ) from exc
+    if "meta.json" not in contents:
+        raise ValueError(f"{path} is not a tsLSTM model file (no meta.json)")
+    try:
+        meta = json.loads(contents.pop("meta.json"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"{path}: meta.json is not valid JSON: {exc}") from exc
+    return meta, contents
+
+
+def load(path):
+    """Load an estimator saved with ``save``; nothing in the file is executed.
+
+    Raises
+    ------
+    ValueError
+        If the file is not a tsLSTM model, is truncated or tampered with, or was
+        written by an incompatible format version.
+    """
+    meta, contents = _read_archive(path)
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise ValueError(f"{path} is not a tsLSTM model file (format {meta.get('format')!r})")
+    version = meta.get("format_version")
+    if version != FORMAT_VERSION:
+        raise ValueError(
+            f"{path} has model format version {version!r}; this tsLSTM reads version "
+            f"{FORMAT_VERSION} (it was written by tsLSTM {meta.get('tslstm_version')})"
+        )
+    for key in ("params", "attributes", "arrays"):
+        if not isinstance(meta.get(key), dict):
+            raise ValueError(f"{path}: meta.json has no valid {key!r} section")
+    classes = _estimator_classes()
+    if meta.get("estimator") not in classes:
+        raise ValueError(f"{path}: unknown estimator {meta.get('estimator')!r}")
+    recorded = meta["arrays"]
+    stored = {name[: -len(".npy")]: data for name, data in contents.items()}
+    if set(stored) != set(recorded) or len(stored) != len(contents):
+        raise ValueError(
+            f"{path}: the archive's members {sorted(contents)} do not match those recorded "
+            f"in meta.json {sorted(recorded)}; the file was altered"
+        )
+    arrays = {}
+    for name, data in stored.items():
+        entry = recorded[name]
+        if not isinstance(entry, dict) or hashlib.sha256(data).hexdigest() != entry.get("sha256"):
+            raise ValueError(f"{path}: member {name} fails its SHA-256 check; the file was altered")
+        try:
+            arrays[name] = np.load(io.BytesIO(data), allow_pickle=False)
+        except ValueError as exc:
+            raise ValueError(f"{path}: member {name} is not a plain numpy array: {exc}") from exc
+
+    estimator = classes[meta["estimator"]]()
+    try:
+        estimator.set_params(**{k: _from_json(v) for k, v in meta["params"].items()})
+        estimator._validate_params()
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"{path}: invalid estimator parameters: {exc}") from exc
+    for name, value in meta["attributes"].items():
+        if name not in _JSON_ATTRIBUTES:
+            raise ValueError(f"{path}: unexpected attribute {name!r}")
+        setattr(estimator, name, _from_json(value))
+    for name, value in arrays.items():
+        kind, _, key = name.partition("/")
+        if kind == "attr":
+            if key not in _ARRAY_ATTRIBUTES:
+                raise ValueError(f"{path}: unexpected attribute {key!r}")
+            setattr(estimator, key, value)
+    try:
+        estimator._set_training_rng()
+        estimator._build_network(estimator._rng)
+        estimator.model_.load_state_dict(
+            {k.partition("/")[2]: v for k, v in arrays.items() if k.startswith("param/")}
+        )
+    except (AttributeError, KeyError, ValueError) as exc:
+        raise ValueError(f"{path}: the stored network does not fit the estimator: {exc}") from exc
+    estimator._optimizer = None
+    return estimator
