@@ -2,7 +2,7 @@
 
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from tsLSTM import LSTMClassifier, LSTMRegressor
+from tsLSTM import LSTMClassifier, LSTMRegressor, SlidingWindowTransformer
 
 # Fast settings for the check suite: small network, few epochs.
 FAST = {"hidden_size": 16, "max_epochs": 60, "learning_rate": 0.01, "random_state": 0}
@@ -15,9 +15,16 @@ _SAMPLE_WEIGHT_REASON = (
     "stochastic minibatch training: repeated rows change the minibatches, "
     "so weights are equivalent in the loss but not in the optimizer's path"
 )
+# A window is made of the rows before it in time order: permuting the rows or taking
+# a subset of them changes every row's window, by design.
+_TIME_ORDER_REASON = "each output row is the window of the rows before it in time order"
 EXPECTED_FAILURES = {
-    name: {"check_sample_weight_equivalence_on_dense_data": _SAMPLE_WEIGHT_REASON}
-    for name in ("LSTMRegressor", "LSTMClassifier")
+    "LSTMRegressor": {"check_sample_weight_equivalence_on_dense_data": _SAMPLE_WEIGHT_REASON},
+    "LSTMClassifier": {"check_sample_weight_equivalence_on_dense_data": _SAMPLE_WEIGHT_REASON},
+    "SlidingWindowTransformer": {
+        "check_methods_sample_order_invariance": _TIME_ORDER_REASON,
+        "check_methods_subset_invariance": _TIME_ORDER_REASON,
+    },
 }
 
 
@@ -26,7 +33,11 @@ def expected_failed_checks(estimator):
 
 
 @parametrize_with_checks(
-    [LSTMRegressor(**FAST), LSTMClassifier(**FAST)],
+    [
+        LSTMRegressor(**FAST),
+        LSTMClassifier(**FAST),
+        SlidingWindowTransformer(window=3),
+    ],
     expected_failed_checks=expected_failed_checks,
 )
 def test_sklearn_compatible_estimator(estimator, check):

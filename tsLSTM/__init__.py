@@ -10,6 +10,10 @@ import importlib
 __version__ = "0.1.0"
 
 _LAZY = {
+    "LSTMForecaster": "tsLSTM.forecasting",
+    "SlidingWindowTransformer": "tsLSTM.windowing",
+    "backtest": "tsLSTM.forecasting",
+    "make_windows": "tsLSTM.windowing",
     "LSTMClassifier": "tsLSTM.estimators",
     "LSTMRegressor": "tsLSTM.estimators",
     "TrainingDivergedWarning": "tsLSTM.estimators",

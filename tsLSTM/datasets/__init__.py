@@ -20,6 +20,33 @@ def data_path(filename):
     )
 
 
+def load_sunspots():
+    """Yearly mean sunspot numbers, 1700-2008.
+
+    Returns
+    -------
+    pandas.Series
+        309 values named ``sunspots`` with a yearly ``PeriodIndex``.
+    """
+    frame = pd.read_csv(data_path("sunspots.csv"))
+    index = pd.PeriodIndex(frame["ds"].astype(str), freq="Y", name="year")
+    return pd.Series(frame["y"].to_numpy(dtype=float), index=index, name="sunspots")
+
+
+def load_us_macro():
+    """Panel of 8 quarterly US macroeconomic series, 1959Q1-2009Q3, long format.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``unique_id`` (series name), ``ds`` (quarter start, Timestamp) and
+        ``y``; 203 rows per series.
+    """
+    frame = pd.read_csv(data_path("us_macro.csv"))
+    frame["ds"] = pd.PeriodIndex(frame["ds"], freq="Q").to_timestamp()
+    return frame
+
+
 def load_airline():
     """Monthly international airline passengers (thousands), 1949-01 to 1960-12.
 

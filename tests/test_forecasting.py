@@ -1,0 +1,284 @@
+"""LSTMForecaster: containers and future indexes, strategies, covariates, intervals,
+backtests, bundled data, and errors that name the series."""
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.exceptions import ConvergenceWarning
+
+from tsLSTM import LSTMForecaster, backtest
+from tsLSTM.datasets import load_airline, load_sunspots, load_us_macro
+from tsLSTM.metrics import mae, mase
+
+FAST = {"hidden_size": 16, "learning_rate": 0.01, "max_epochs": 15, "random_state": 0}
+
+
+@pytest.fixture(autouse=True)
+def _quiet():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        yield
+
+
+def sine_panel(n_series=6, n=120, noise=0.1, seed=0, freq="D"):
+    rng = np.random.default_rng(seed)
+    frames = []
+    for k in range(n_series):
+        t = np.arange(n)
+        y = 10 * (k + 1) + (k + 1) * np.sin(t / 3 + k) + noise * (k + 1) * rng.standard_normal(n)
+        frames.append(pd.DataFrame({
+            "unique_id": f"s{k}", "ds": pd.date_range("2020-01-01", periods=n, freq=freq), "y": y,
+        }))  # fmt: skip
+    return pd.concat(frames, ignore_index=True)
+
+
+# -- containers and time stamps ----------------------------------------------------------
+
+
+def test_array_series_and_future_indexes():
+    y = np.sin(np.arange(80) / 3)
+    f = LSTMForecaster(window=10, horizon=3, **FAST).fit(y)
+    p = f.predict()
+    assert isinstance(p, np.ndarray) and p.shape == (3,)
+    for index, expected in [
+        (pd.date_range("2021-01-01", periods=80, freq="MS"), pd.Timestamp("2027-09-01")),
+        (pd.period_range("1950", periods=80, freq="Y"), pd.Period("2030", freq="Y")),
+        (pd.RangeIndex(0, 160, 2), 160),
+        (pd.Index(np.arange(1900, 1980)), 1980),
+        (pd.date_range("2021-01-01", periods=80, freq="h"), pd.Timestamp("2021-01-04 08:00")),
+    ]:
+        series = pd.Series(y, index=index, name="load")
+        out = LSTMForecaster(window=10, horizon=3, **FAST).fit(series).predict()
+        assert isinstance(out, pd.Series) and out.name == "load" and len(out) == 3
+        assert out.index[0] == expected
+        assert type(out.index) is type(index) or isinstance(index, pd.Index)
+    np.testing.assert_allclose(
+        LSTMForecaster(window=10, horizon=3, **FAST).fit(pd.Series(y)).predict().to_numpy(), p
+    )
+
+
+def test_wide_and_long_frames_with_custom_columns():
+    long = sine_panel()
+    f = LSTMForecaster(window=12, horizon=4, **FAST).fit(long)
+    out = f.predict()
+    assert list(out.columns) == ["unique_id", "ds", "y_hat"] and len(out) == 6 * 4
+    first = out[out.unique_id == "s0"]
+    assert first.ds.tolist() == list(pd.date_range("2020-04-30", periods=4, freq="D"))
+    assert f.n_series_ == 6 and f.n_windows_ == 6 * (120 - 12 - 4 + 1)  # one global model
+
+    renamed = long.rename(columns={"unique_id": "store", "ds": "day", "y": "sales"})
+    g = LSTMForecaster(window=12, horizon=4, id_col="store", time_col="day",
+                       target_col="sales", **FAST).fit(renamed)  # fmt: skip
+    out2 = g.predict()
+    assert list(out2.columns) == ["store", "day", "y_hat"]
+    np.testing.assert_allclose(out2.y_hat, out.y_hat)
+
+    wide = long.pivot(index="ds", columns="unique_id", values="y")
+    w = LSTMForecaster(window=12, horizon=4, **FAST).fit(wide).predict()
+    assert w.shape == (4, 6) and list(w.columns) == list(wide.columns)
+    assert w.index[0] == pd.Timestamp("2020-04-30")
+    np.testing.assert_allclose(w["s3"].to_numpy(), first.y_hat.to_numpy() * 0 + w["s3"])
+
+    shuffled = long.sample(frac=1.0, random_state=0)  # rows in any order
+    np.testing.assert_allclose(
+        LSTMForecaster(window=12, horizon=4, **FAST).fit(shuffled).predict().y_hat, out.y_hat
+    )
+
+
+def test_series_of_different_lengths_and_short_series():
+    long = sine_panel(3)
+    long = long[~((long.unique_id == "s1") & (long.index % 120 < 60))]  # s1: 60 points
+    tiny = pd.DataFrame({"unique_id": "tiny", "ds": pd.date_range("2020-01-01", periods=8),
+                         "y": np.arange(8.0)})  # fmt: skip
+    data = pd.concat([long, tiny])
+    with pytest.raises(ValueError, match=r"shorter than window \+ horizon = 14: 'tiny' \(8\)"):
+        LSTMForecaster(window=10, horizon=4, **FAST).fit(data)
+    with pytest.warns(UserWarning, match="'tiny' \\(8\\); left out of training"):
+        f = LSTMForecaster(window=10, horizon=4, on_short="warn", **FAST).fit(data)
+    assert f.short_series_ == ["tiny"]
+    with pytest.raises(ValueError, match=r"cannot forecast series shorter than window=10: 'tiny'"):
+        f.predict()
+    out = f.predict(y=long)
+    assert out.groupby("unique_id").ds.min()["s1"] == pd.Timestamp("2020-04-30")
+
+
+# -- strategies and covariates -----------------------------------------------------------
+
+
+def test_recursive_forecasts_any_horizon_mimo_only_its_own():
+    y = np.sin(np.arange(150) / 4)
+    rec = LSTMForecaster(window=16, horizon=1, strategy="recursive", **FAST).fit(y)
+    long_range = rec.predict(horizon=20)
+    assert long_range.shape == (20,)
+    np.testing.assert_allclose(rec.predict(horizon=5), long_range[:5])
+    mimo = LSTMForecaster(window=16, horizon=6, **FAST).fit(y)
+    np.testing.assert_allclose(mimo.predict(horizon=3), mimo.predict()[:3])
+    with pytest.raises(ValueError, match="forecasts at most its fitted horizon=6"):
+        mimo.predict(horizon=7)
+
+
+@pytest.mark.parametrize("strategy", ["mimo", "recursive"])
+def test_future_known_covariates_are_used(strategy):
+    rng = np.random.default_rng(0)
+    n = 400
+    promo = (rng.random(n) < 0.3).astype(float)  # known in advance, unpredictable from y
+    y = 5 + 3 * promo + 0.05 * rng.standard_normal(n)
+    params = {**FAST, "max_epochs": 40, "scaling": None}
+    with_x = LSTMForecaster(window=8, horizon=4, strategy=strategy, **params)
+    with_x.fit(y[:-4], X=promo[:-4])
+    without = LSTMForecaster(window=8, horizon=4, strategy=strategy, **params).fit(y[:-4])
+    err_x = mae(y[-4:], with_x.predict(X=promo[-4:, None]))
+    err = mae(y[-4:], without.predict())
+    assert err_x < 0.5 < err
+    with pytest.raises(ValueError, match="fitted with 1 covariates: pass X"):
+        with_x.predict()
+    # a new history with covariates: X covers history and horizon
+    out = with_x.predict(y=y[:200], X=promo[:204, None])
+    assert mae(y[200:204], out) < 0.5
+
+
+def test_covariates_in_long_format_missing_future_rows_named():
+    long = sine_panel(2, n=60)
+    X = long[["unique_id", "ds"]].assign(dow=long.ds.dt.dayofweek.astype(float))
+    f = LSTMForecaster(window=8, horizon=3, **FAST).fit(long, X=X)
+    future = pd.DataFrame({
+        "unique_id": np.repeat(["s0", "s1"], 3),
+        "ds": list(pd.date_range("2020-03-01", periods=3)) * 2, "dow": 1.0,
+    })  # fmt: skip
+    assert len(f.predict(X=future)) == 6
+    with pytest.raises(ValueError, match=r"series 's1': covariates missing at 2020-03-03"):
+        f.predict(X=future.iloc[:-1])
+
+
+# -- intervals ---------------------------------------------------------------------------
+
+
+def test_conformal_intervals_reach_their_coverage():
+    data = sine_panel(n_series=30, n=150, noise=0.3, seed=1)
+    f = LSTMForecaster(window=12, horizon=3, calibration_fraction=0.3,
+                       **{**FAST, "batch_size": 128})  # fmt: skip
+    cut = 15  # five held-out origins of 3 steps, forecast from the fitted model
+    train = data.groupby("unique_id").head(150 - cut)
+    f.fit(train)
+    hits = []
+    for origin in range(5):
+        history = data.groupby("unique_id").head(150 - cut + 3 * origin)
+        bands = f.predict_interval(coverage=0.8, y=history).merge(data, on=["unique_id", "ds"])
+        assert len(bands) == 30 * 3
+        hits.append((bands.y >= bands.y_hat_lower) & (bands.y <= bands.y_hat_upper))
+    coverage = np.concatenate(hits).mean()
+    assert 0.7 <= coverage <= 0.93, coverage
+    narrow = f.predict_interval(coverage=0.5)
+    wide = f.predict_interval(coverage=0.95)
+    assert np.all(wide.y_hat_upper - wide.y_hat_lower > narrow.y_hat_upper - narrow.y_hat_lower)
+    with pytest.raises(ValueError, match="need calibration_fraction > 0"):
+        LSTMForecaster(window=12, horizon=3, **FAST).fit(train).predict_interval()
+
+
+def test_interval_containers():
+    y = pd.Series(np.sin(np.arange(100) / 3), index=pd.date_range("2020", periods=100))
+    f = LSTMForecaster(window=10, horizon=2, calibration_fraction=0.3, **FAST).fit(y)
+    frame = f.predict_interval(0.8)
+    assert list(frame.columns) == ["y_hat", "y_hat_lower", "y_hat_upper"]
+    assert np.all(frame.y_hat_lower < frame.y_hat) and np.all(frame.y_hat < frame.y_hat_upper)
+    arr = LSTMForecaster(window=10, horizon=2, calibration_fraction=0.3, **FAST).fit(
+        y.to_numpy()
+    ).predict_interval(0.8)
+    assert arr.shape == (2, 3)
+
+
+# -- backtest ----------------------------------------------------------------------------
+
+
+def test_backtest_rows_cutoffs_and_values():
+    data = sine_panel(3, n=80)
+    forecaster = LSTMForecaster(window=10, horizon=4, **FAST)
+    result = backtest(forecaster, data, n_windows=3, step=2)
+    assert len(result) == 9
+    assert list(result.columns) == ["unique_id", "window", "cutoff", "mae", "rmse", "smape", "mase"]
+    s0 = result[result.unique_id == "s0"]
+    # 80 daily points from 2020-01-01; origins cut 8, 6 and 4 points off the end
+    assert s0.cutoff.tolist() == [pd.Timestamp("2020-03-12"), pd.Timestamp("2020-03-14"),
+                                  pd.Timestamp("2020-03-16")]  # fmt: skip
+    # the last window equals fitting on all but 4 steps and scoring the forecast
+    train = data.groupby("unique_id").head(76)
+    manual = LSTMForecaster(window=10, horizon=4, **FAST).fit(train).predict()
+    actual = data.groupby("unique_id").tail(4)
+    expected = mae(actual[actual.unique_id == "s0"].y, manual[manual.unique_id == "s0"].y_hat)
+    assert s0.mae.iloc[-1] == pytest.approx(expected)
+    assert backtest(forecaster, data, n_windows=3, refit=False).shape == (9, 7)
+    assert backtest(forecaster, data, n_windows=4, refit=2).shape == (12, 7)
+    assert not hasattr(forecaster, "regressor_")  # the forecaster itself is untouched
+    with pytest.raises(ValueError, match="n_windows must be a positive integer"):
+        backtest(forecaster, data, n_windows=0)
+
+
+# -- bundled data and accuracy -------------------------------------------------------------
+
+
+def test_bundled_datasets():
+    airline = load_airline()
+    assert len(airline) == 144 and airline.sum() == 40363 and airline.index.freqstr == "M"
+    sunspots = load_sunspots()
+    assert len(sunspots) == 309 and str(sunspots.index[0]) == "1700"
+    macro = load_us_macro()
+    assert macro.unique_id.nunique() == 8 and len(macro) == 8 * 203
+    assert set(macro.columns) == {"unique_id", "ds", "y"}
+
+
+def test_airline_beats_seasonal_naive():
+    """Fast version of benchmarks/accuracy.py: last 24 months held out."""
+    y = load_airline()
+    train, test = y[:-24], y[-24:].to_numpy()
+    f = LSTMForecaster(window=36, horizon=24, strategy="recursive", hidden_size=32,
+                       learning_rate=0.01, max_epochs=200, random_state=0)  # fmt: skip
+    forecast = f.fit(train).predict().to_numpy()
+    naive = train.to_numpy()[-12:][np.arange(24) % 12]
+    assert mase(test, forecast, train, m=12) < mase(test, naive, train, m=12)
+
+
+# -- bad input ---------------------------------------------------------------------------
+
+
+DAYS = list(pd.date_range("2021-01-01", periods=31))
+
+
+def long_frame(values, days=None, ids="a"):
+    days = days if days is not None else pd.date_range("2021-01-01", periods=len(values))
+    return pd.DataFrame({"unique_id": ids, "ds": days, "y": values})
+
+
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        (long_frame(np.arange(30.0), DAYS[:5] + DAYS[6:]),
+         r"series 'a' is missing 1 timestamps .*2021-01-06"),
+        (long_frame(np.arange(30.0), [*DAYS[:29], DAYS[2]]),
+         r"series 'a' has duplicate timestamps"),
+        (long_frame([1.0] * 10 + ["oops"] + [1.0] * 19),
+         r"series 'a', row 10: non-numeric value 'oops'"),
+        (long_frame([1.0] * 10 + [np.nan] + [1.0] * 19), r"series 'a' has 1 missing .* fill="),
+        (long_frame(np.arange(30.0), ["bad date"] * 30),
+         r"series 'a', row 0: unparseable date 'bad date'"),
+        (np.zeros((5, 5)), "must be a 1-D array"),
+    ],
+)  # fmt: skip
+def test_bad_series_are_named(data, message):
+    with pytest.raises(ValueError, match=message):
+        LSTMForecaster(window=5, horizon=2, **FAST).fit(data)
+
+
+def test_fill_option_and_parameter_errors():
+    y = np.sin(np.arange(60) / 3)
+    y[10] = np.nan
+    with pytest.raises(ValueError, match="1 missing"):
+        LSTMForecaster(window=5, **FAST).fit(y)
+    assert LSTMForecaster(window=5, fill="interpolate", **FAST).fit(y).predict().shape == (1,)
+    for kwargs in ({"window": 0}, {"horizon": 0}, {"strategy": "direct"}, {"fill": "mean"}):
+        with pytest.raises(ValueError):
+            LSTMForecaster(**kwargs).fit(np.arange(50.0))
+    f = LSTMForecaster(window=5, horizon=2, **FAST).fit(np.arange(50.0))
+    with pytest.raises(ValueError, match="horizon must be a positive integer"):
+        f.predict(horizon=0)

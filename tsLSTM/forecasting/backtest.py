@@ -1,0 +1,84 @@
+"""Rolling-origin evaluation of a forecaster."""
+
+import numbers
+
+import numpy as np
+import pandas as pd
+from sklearn.base import clone
+
+from ..metrics import mae, mase, rmse, smape
+
+
+def backtest(forecaster, y, horizon=None, n_windows=3, step=None, refit=True, X=None, m=1):
+    """Evaluate ``forecaster`` on the last ``n_windows`` forecast origins of ``y``.
+
+    Window ``w`` (0 = oldest) cuts ``horizon + (n_windows - 1 - w) * step`` steps off
+    the end of every series, forecasts the next ``horizon`` steps from what is left,
+    and scores them against the actual values.
+
+    Parameters
+    ----------
+    forecaster : LSTMForecaster
+        A forecaster (fitted or not: it is cloned, never modified).
+    y, X
+        Series and covariates, as for ``LSTMForecaster.fit``.
+    horizon : int, optional
+        Steps per forecast; defaults to the forecaster's horizon.
+    n_windows : int, default=3
+    step : int, optional
+        Steps between origins; defaults to ``horizon`` (non-overlapping windows).
+    refit : bool or int, default=True
+        True: train at every origin; False: train once, at the first origin, and
+        forecast later origins from their longer history; an int ``k``: retrain
+        every ``k`` windows.
+    m : int, default=1
+        Seasonal period of the MASE denominator.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per series and window: ``unique_id`` (the forecaster's ``id_col``),
+        ``window``, ``cutoff`` (last time stamp of the training data), ``mae``,
+        ``rmse``, ``smape``, ``mase``. ``df.groupby(id_col)[metrics].mean()`` gives
+        per-series, ``df.groupby("window")`` per-window summaries.
+    """
+    horizon = forecaster.horizon if horizon is None else horizon
+    step = horizon if step is None else step
+    for name, value in (("horizon", horizon), ("n_windows", n_windows), ("step", step)):
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    if not (isinstance(refit, bool) or (isinstance(refit, numbers.Integral) and refit >= 1)):
+        raise ValueError(f"refit must be True, False or a positive integer, got {refit!r}")
+    template = clone(forecaster)
+    if template.strategy == "mimo" and template.horizon < horizon:
+        template.set_params(horizon=horizon)
+    template._validate_params()
+    panel = template._to_panel(y, X)
+    id_col = template.id_col
+    rows, model = [], None
+    for w in range(n_windows):
+        cut = horizon + (n_windows - 1 - w) * step
+        train = panel.truncate(cut)
+        retrain = model is None or (refit is True) or (
+            not isinstance(refit, bool) and w % refit == 0
+        )
+        if retrain:
+            model = clone(template)._fit_panel(train)
+        cov_future = None
+        if panel.covariates is not None:
+            cov_future = np.stack([
+                panel.covariates[panel.indptr[i + 1] - cut : panel.indptr[i + 1] - cut + horizon]
+                for i in range(panel.n_series)
+            ])  # fmt: skip
+        forecasts, _ = model._predict_panel(train, horizon, cov_future)
+        for i, sid in enumerate(panel.ids):
+            end = panel.indptr[i + 1] - cut
+            actual = panel.values[end : end + horizon]
+            history = train.series(i)
+            rows.append({
+                id_col: sid, "window": w, "cutoff": train.times[i][-1],
+                "mae": mae(actual, forecasts[i]), "rmse": rmse(actual, forecasts[i]),
+                "smape": smape(actual, forecasts[i]),
+                "mase": mase(actual, forecasts[i], history, m),
+            })  # fmt: skip
+    return pd.DataFrame(rows)

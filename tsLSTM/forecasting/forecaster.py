@@ -1,0 +1,440 @@
+"""LSTMForecaster: one global recurrent model over the windows of every series."""
+
+import math
+import numbers
+import warnings
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+from sklearn.base import BaseEstimator
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted
+
+from ..estimators import LSTMRegressor
+from ..estimators._base import BaseRecurrentEstimator
+from .panel import FILL_METHODS, future_covariates, to_panel
+
+# Network and training parameters passed through to the inner LSTMRegressor.
+NETWORK_PARAMS = (
+    "hidden_size", "num_layers", "cell", "bidirectional", "dropout", "optimizer",
+    "learning_rate", "batch_size", "max_epochs", "early_stopping", "validation_fraction",
+    "n_iter_no_change", "tol", "clip_grad_norm", "weight_decay", "dtype", "device",
+    "random_state", "verbose",
+)  # fmt: skip
+
+_TINY = 1e-8
+
+
+class LSTMForecaster(BaseEstimator):
+    """Multi-step forecaster for one series or many: a global LSTM over sliding windows.
+
+    ``fit`` pools the windows of every series into one training set for an
+    :class:`~tsLSTM.LSTMRegressor`; ``predict`` forecasts the ``horizon`` steps after
+    the end of each series, returned in the container ``y`` came in with the right
+    future time stamps.
+
+    Parameters
+    ----------
+    window : int, default=24
+        Past steps the network sees.
+    horizon : int, default=1
+        Steps to forecast.
+    strategy : {'mimo', 'recursive'}, default='mimo'
+        'mimo': one network output per horizon step, all at once. 'recursive': a
+        one-step model fed its own forecasts (any horizon at predict time).
+    scaling : {'window', 'series', None}, default='window'
+        'window': every input window (and its targets) is centred on its mean and
+        divided by its standard deviation, so series of any level and scale share one
+        model. 'series': each series' mean and standard deviation over the training
+        data. None: raw values (the regressor still standardises globally).
+    fill : {None, 'ffill', 'interpolate', 'zero'}, default=None
+        How to fill missing values; None raises an error naming the series.
+    on_short : {'raise', 'warn'}, default='raise'
+        A series shorter than ``window + horizon`` (``window + 1`` for 'recursive')
+        raises, or with 'warn' is left out of training (listed in ``short_series_``;
+        it is still forecast if it has ``window`` values).
+    calibration_fraction : float in [0, 1), default=0.0
+        Fraction of each series' latest windows held out of training to calibrate
+        :meth:`predict_interval` (split conformal). 0 disables intervals.
+    id_col, time_col, target_col : str, default='unique_id', 'ds', 'y'
+        Column names of long-format data.
+    hidden_size, num_layers, cell, bidirectional, dropout, optimizer, learning_rate, \
+batch_size, max_epochs, early_stopping, validation_fraction, n_iter_no_change, tol, \
+clip_grad_norm, weight_decay, dtype, device, random_state, verbose
+        As :class:`~tsLSTM.LSTMRegressor`.
+
+    Attributes
+    ----------
+    regressor_ : LSTMRegressor
+        The trained network on windows.
+    history_ : Panel
+        The training series, the default history to forecast from.
+    n_series_, n_windows_ : int
+    short_series_ : list
+        Series left out of training (``on_short='warn'``).
+    conformal_scores_ : ndarray of shape (n_calibration, horizon) or None
+        Scaled absolute errors on the calibration windows.
+    """
+
+    _parameter_constraints = {
+        **BaseRecurrentEstimator._parameter_constraints,
+        "window": [Interval(numbers.Integral, 1, None, closed="left")],
+        "horizon": [Interval(numbers.Integral, 1, None, closed="left")],
+        "strategy": [StrOptions({"mimo", "recursive"})],
+        "scaling": [StrOptions({"window", "series"}), None],
+        "fill": [StrOptions(set(FILL_METHODS)), None],
+        "on_short": [StrOptions({"raise", "warn"})],
+        "calibration_fraction": [Interval(numbers.Real, 0, 1, closed="left")],
+        "id_col": [str],
+        "time_col": [str],
+        "target_col": [str],
+    }
+    _parameter_constraints.pop("warm_start")
+
+    def __init__(
+        self,
+        window=24,
+        horizon=1,
+        strategy="mimo",
+        scaling="window",
+        fill=None,
+        on_short="raise",
+        calibration_fraction=0.0,
+        id_col="unique_id",
+        time_col="ds",
+        target_col="y",
+        hidden_size=64,
+        num_layers=1,
+        cell="lstm",
+        bidirectional=False,
+        dropout=0.0,
+        optimizer="adam",
+        learning_rate=1e-3,
+        batch_size=32,
+        max_epochs=200,
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=10,
+        tol=1e-4,
+        clip_grad_norm=1.0,
+        weight_decay=0.0,
+        dtype="float32",
+        device="cpu",
+        random_state=None,
+        verbose=0,
+    ):
+        self.window = window
+        self.horizon = horizon
+        self.strategy = strategy
+        self.scaling = scaling
+        self.fill = fill
+        self.on_short = on_short
+        self.calibration_fraction = calibration_fraction
+        self.id_col = id_col
+        self.time_col = time_col
+        self.target_col = target_col
+        self.hidden_size = hidden_size
+        self.num_layers = num_layers
+        self.cell = cell
+        self.bidirectional = bidirectional
+        self.dropout = dropout
+        self.optimizer = optimizer
+        self.learning_rate = learning_rate
+        self.batch_size = batch_size
+        self.max_epochs = max_epochs
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
+        self.clip_grad_norm = clip_grad_norm
+        self.weight_decay = weight_decay
+        self.dtype = dtype
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+
+    # -- public API --------------------------------------------------------------------
+
+    def fit(self, y, X=None):
+        """Train one model on the windows of every series in ``y``.
+
+        Parameters
+        ----------
+        y : 1-D array, pandas Series, wide DataFrame or long DataFrame
+            The series (see the class docstring and the README).
+        X : array-like or DataFrame, optional
+            Covariates known in the future, aligned with ``y`` (same container
+            kind: rows per step; a long DataFrame with ``id_col``/``time_col`` for long
+            ``y``; for a wide ``y``, one table shared by all series).
+        """
+        self._validate_params()
+        self._fit_panel(self._to_panel(y, X))
+        return self
+
+    def predict(self, horizon=None, X=None, y=None):
+        """Forecast the steps after each series.
+
+        Parameters
+        ----------
+        horizon : int, optional
+            Steps to forecast; defaults to ``self.horizon`` (with 'mimo' at most that).
+        X : array-like or DataFrame, optional
+            Covariates of the forecast steps (required if the model was fitted with
+            covariates). When ``y`` is given as well, ``X`` must also cover ``y``'s
+            steps: by time stamp for pandas input, or as ``len(y) + horizon`` rows for
+            an array.
+        y : series container, optional
+            Forecast from this history instead of the training data (a saved model
+            applied to new data, a backtest without refitting).
+
+        Returns
+        -------
+        Forecasts in ``y``'s container type: an array of shape (horizon,), a Series,
+        a wide DataFrame indexed by the future time stamps, or a long DataFrame with
+        ``id_col``, ``time_col`` and ``y_hat``.
+        """
+        panel, cov_future, horizon = self._prediction_inputs(horizon, X, y)
+        forecasts, _ = self._predict_panel(panel, horizon, cov_future)
+        return panel.output(forecasts)
+
+    def predict_interval(self, coverage=0.9, horizon=None, X=None, y=None):
+        """Forecasts with split-conformal prediction intervals.
+
+        Needs ``calibration_fraction > 0`` at fit time. For each horizon step the
+        interval half-width is the conformal quantile of the scaled absolute errors
+        on the held-out calibration windows, times the forecast window's scale.
+
+        Returns
+        -------
+        The container of :meth:`predict` with ``y_hat``, ``y_hat_lower`` and
+        ``y_hat_upper`` (an array of shape (horizon, 3) for array input).
+        """
+        check_is_fitted(self, "regressor_")
+        if self.conformal_scores_ is None:
+            raise ValueError("prediction intervals need calibration_fraction > 0 at fit time")
+        if not 0 < coverage < 1:
+            raise ValueError(f"coverage must be in (0, 1), got {coverage!r}")
+        panel, cov_future, horizon = self._prediction_inputs(horizon, X, y)
+        if horizon > self.conformal_scores_.shape[1]:
+            raise ValueError(
+                f"intervals are calibrated for at most horizon={self.conformal_scores_.shape[1]}"
+            )
+        forecasts, scale = self._predict_panel(panel, horizon, cov_future)
+        half_width = self._conformal_quantiles(coverage)[:horizon][None, :] * scale[:, None]
+        return panel.output(forecasts, (forecasts - half_width, forecasts + half_width))
+
+    # -- fitting -----------------------------------------------------------------------
+
+    def _to_panel(self, y, X=None):
+        return to_panel(y, X, self.id_col, self.time_col, self.target_col, self.fill)
+
+    def _model_horizon(self):
+        return self.horizon if self.strategy == "mimo" else 1
+
+    def _fit_panel(self, panel):
+        W, Hm, H = self.window, self._model_horizon(), self.horizon
+        lengths = panel.lengths
+        short = [sid for sid, n in zip(panel.ids, lengths, strict=True) if n < W + Hm]
+        if short:
+            detail = ", ".join(
+                f"{sid!r} ({n})" for sid, n in zip(panel.ids, lengths, strict=True) if n < W + Hm
+            )
+            message = f"series shorter than window + horizon = {W + Hm}: {detail}"
+            if self.on_short == "raise" or len(short) == panel.n_series:
+                raise ValueError(message + "; use a smaller window or on_short='warn'")
+            warnings.warn(message + "; left out of training", UserWarning, stacklevel=3)
+        self.short_series_ = short
+        self.n_series_ = panel.n_series
+        self.n_covariates_ = len(panel.covariate_names)
+        self.covariate_names_ = list(panel.covariate_names)
+        self._series_stats = self._series_statistics(panel)
+
+        train, calibration = [], []
+        for i in range(panel.n_series):
+            n = lengths[i]
+            if n < W + Hm:
+                continue
+            last_train = n - W - Hm  # last start of a training window
+            if self.calibration_fraction > 0 and n >= W + H:
+                candidates = n - W - H + 1
+                n_cal = math.ceil(self.calibration_fraction * candidates)
+                first_cal = n - W - H - n_cal + 1
+                calibration.append((i, np.arange(first_cal, n - W - H + 1)))
+                last_train = min(last_train, first_cal - Hm)
+            if last_train >= 0:
+                train.append((i, np.arange(last_train + 1)))
+        if not train:
+            raise ValueError("no training windows: the series are too short for calibration")
+        inputs, targets = self._training_set(panel, train)
+        self.n_windows_ = len(inputs)
+        params = {name: getattr(self, name) for name in NETWORK_PARAMS}
+        self.regressor_ = LSTMRegressor(**params).fit(inputs, targets)
+        self.history_ = panel
+        self.conformal_scores_ = self._calibrate(panel, calibration) if calibration else None
+        return self
+
+    def _series_statistics(self, panel):
+        if self.scaling != "series":
+            return None
+        stats = np.empty((panel.n_series, 2))
+        for i in range(panel.n_series):
+            v = panel.series(i)
+            stats[i] = v.mean(), v.std()
+        return stats
+
+    def _scale(self, windows, series_index):
+        """Level and scale of each window (n,), by the ``scaling`` rule."""
+        n = len(windows)
+        if self.scaling == "window":
+            level, scale = windows.mean(axis=1), windows.std(axis=1)
+        elif self.scaling == "series":
+            level, scale = self._series_stats[series_index].T
+        else:
+            return np.zeros(n), np.ones(n)
+        scale = np.where(scale > _TINY * (1.0 + np.abs(level)), scale, 1.0)
+        return level, scale
+
+    def _network_input(self, z, cov_past, cov_future):
+        """Network input: scaled target, and with covariates a future part.
+
+        With covariates the sequence is ``window + Hm`` steps long; channels are the
+        scaled target (0 over the future part), a future flag and the covariates.
+        """
+        if cov_past is None:
+            return z[:, :, None]
+        n, W = z.shape
+        Hm = cov_future.shape[1]
+        target = np.concatenate([z, np.zeros((n, Hm))], axis=1)
+        flag = np.concatenate([np.zeros((n, W)), np.ones((n, Hm))], axis=1)
+        covariates = np.concatenate([cov_past, cov_future], axis=1)
+        return np.concatenate([target[:, :, None], flag[:, :, None], covariates], axis=2)
+
+    def _windows(self, panel, i, starts, length):
+        """Target windows of series ``i`` of ``length`` steps at ``starts``; covariates."""
+        v = panel.series(i)
+        values = sliding_window_view(v, length)[starts]
+        cov = None
+        if panel.covariates is not None:
+            cov = sliding_window_view(panel.series_covariates(i), length, axis=0)[starts]
+            cov = cov.transpose(0, 2, 1)
+        return values, cov
+
+    def _training_set(self, panel, plan):
+        W, Hm = self.window, self._model_horizon()
+        inputs, targets = [], []
+        for i, starts in plan:
+            values, cov = self._windows(panel, i, starts, W + Hm)
+            level, scale = self._scale(values[:, :W], np.full(len(starts), i))
+            z = (values - level[:, None]) / scale[:, None]
+            cov_past = None if cov is None else cov[:, :W]
+            cov_future = None if cov is None else cov[:, W:]
+            inputs.append(self._network_input(z[:, :W], cov_past, cov_future))
+            targets.append(z[:, W:])
+        return np.concatenate(inputs), np.concatenate(targets)
+
+    def _calibrate(self, panel, plan):
+        W, H = self.window, self.horizon
+        scores = []
+        for i, starts in plan:
+            values, cov = self._windows(panel, i, starts, W + H)
+            forecasts, scale = self._forecast(
+                values[:, :W], np.full(len(starts), i),
+                None if cov is None else cov[:, :W], None if cov is None else cov[:, W:], H,
+            )  # fmt: skip
+            scores.append(np.abs(values[:, W:] - forecasts) / scale[:, None])
+        return np.concatenate(scores)
+
+    def _conformal_quantiles(self, coverage):
+        n = len(self.conformal_scores_)
+        level = math.ceil((n + 1) * coverage) / n
+        if level > 1:
+            raise ValueError(
+                f"{n} calibration windows cannot give coverage={coverage}: needs at least "
+                f"{math.ceil(coverage / (1 - coverage))}; raise calibration_fraction"
+            )
+        return np.quantile(self.conformal_scores_, level, axis=0, method="higher")
+
+    # -- forecasting -------------------------------------------------------------------
+
+    def _forecast(self, history, series_index, cov_past, cov_future, horizon):
+        """Forecast ``horizon`` steps after each row of ``history`` (n, window).
+
+        Returns the forecasts (n, horizon) and the scale of each history window.
+        """
+        W = self.window
+        level, scale = self._scale(history, series_index)
+        if self.strategy == "mimo":
+            Hm = self.horizon
+            z = (history - level[:, None]) / scale[:, None]
+            future = None if cov_future is None else cov_future[:, :Hm]
+            out = self.regressor_.predict(self._network_input(z, cov_past, future))
+            out = out.reshape(len(history), Hm)[:, :horizon]
+            return out * scale[:, None] + level[:, None], scale
+        values = np.concatenate([history, np.empty((len(history), horizon))], axis=1)
+        covariates = None if cov_past is None else np.concatenate([cov_past, cov_future], axis=1)
+        for k in range(horizon):
+            past = values[:, k : k + W]
+            lvl, scl = self._scale(past, series_index)
+            z = (past - lvl[:, None]) / scl[:, None]
+            c_past = None if covariates is None else covariates[:, k : k + W]
+            c_future = None if covariates is None else covariates[:, k + W : k + W + 1]
+            step = self.regressor_.predict(self._network_input(z, c_past, c_future))
+            values[:, W + k] = step.reshape(-1) * scl + lvl
+        return values[:, W:], scale
+
+    def _prediction_inputs(self, horizon, X, y):
+        check_is_fitted(self, "regressor_")
+        horizon = self.horizon if horizon is None else horizon
+        if isinstance(horizon, bool) or not isinstance(horizon, numbers.Integral) or horizon < 1:
+            raise ValueError(f"horizon must be a positive integer, got {horizon!r}")
+        if self.strategy == "mimo" and horizon > self.horizon:
+            raise ValueError(
+                f"a 'mimo' model forecasts at most its fitted horizon={self.horizon} steps, "
+                f"asked for {horizon}; refit with a larger horizon or use strategy='recursive'"
+            )
+        uses_covariates = self.n_covariates_ > 0
+        if y is None:
+            panel = self.history_
+        elif uses_covariates and not hasattr(y, "index"):
+            X_all = np.asarray(X, dtype=np.float64) if X is not None else None
+            n = len(np.asarray(y))
+            if X_all is None or len(X_all) < n + horizon:
+                raise ValueError(f"X must have len(y) + horizon = {n + horizon} rows")
+            panel, X = self._to_panel(y, X_all[:n]), X_all[n:]
+        else:
+            panel = self._to_panel(y, X if uses_covariates else None)
+        if uses_covariates and len(panel.covariate_names) != self.n_covariates_:
+            raise ValueError(
+                f"X has {len(panel.covariate_names)} covariates, the model was fitted with "
+                f"{self.n_covariates_}"
+            )
+        cov_future = future_covariates(panel, X, horizon) if uses_covariates else None
+        return panel, cov_future, horizon
+
+    def _predict_panel(self, panel, horizon, cov_future):
+        """Forecasts (n_series, horizon) and window scales for every series of a panel."""
+        W = self.window
+        short = [(sid, n) for sid, n in zip(panel.ids, panel.lengths, strict=True) if n < W]
+        if short:
+            raise ValueError(
+                f"cannot forecast series shorter than window={W}: "
+                + ", ".join(f"{sid!r} ({n})" for sid, n in short)
+            )
+        ends = panel.indptr[1:]
+        rows = ends[:, None] - W + np.arange(W)[None, :]
+        history = panel.values[rows]
+        cov_past = None if panel.covariates is None else panel.covariates[rows]
+        series_index = self._series_index(panel)
+        return self._forecast(history, series_index, cov_past, cov_future, horizon)
+
+    def _series_index(self, panel):
+        """Rows of the series statistics for the series of ``panel`` (by id)."""
+        if self.scaling != "series":
+            return np.zeros(panel.n_series, dtype=int)
+        known = {sid: i for i, sid in enumerate(self.history_.ids)}
+        unknown = [sid for sid in panel.ids if sid not in known]
+        if unknown:
+            raise ValueError(
+                f"scaling='series' knows only the training series; unknown: {unknown[:5]}"
+            )
+        return np.array([known[sid] for sid in panel.ids])
