@@ -179,8 +179,12 @@ def test_warm_start_continues_and_partial_fit_accumulates(sine):
         reg = LSTMRegressor(**{**FAST, "max_epochs": 3}, warm_start=True).fit(X, y)
         first = reg.model_.flat_params.copy()
         reg.fit(X, y)
+        cold = LSTMRegressor(**{**FAST, "max_epochs": 3}).fit(X, y)
     assert reg.n_iter_ == 6 and len(reg.loss_curve_) == 6
     assert not np.array_equal(reg.model_.flat_params, first)
+    # the second fit continued: it starts near where the first ended, not from scratch
+    assert reg.loss_curve_[3] < 0.5 * cold.loss_curve_[0]
+    assert reg.loss_curve_[3] < 1.5 * reg.loss_curve_[2]
     reg.set_params(hidden_size=8)
     with pytest.raises(ValueError, match=r"hidden_size=8 \(fitted with 16\)"):
         reg.fit(X, y)
@@ -190,14 +194,59 @@ def test_warm_start_continues_and_partial_fit_accumulates(sine):
     clf.partial_fit(Xc[:60], yc[:60], classes=[0, 1])
     clf.partial_fit(Xc[60:], yc[60:])
     assert clf.n_iter_ == 2 and len(clf.loss_curve_) == 2 and clf.validation_scores_ is None
-    # partial_fit with early_stopping=True trains (no hold-out) and a later fit still stops early
+    # as scikit-learn's MLP: partial_fit refuses early stopping, which fit then still does
     es = LSTMClassifier(**FAST, early_stopping=True)
-    es.partial_fit(Xc, yc, classes=[0, 1])
-    assert es.validation_scores_ is None
+    with pytest.raises(ValueError, match="partial_fit does not support early_stopping"):
+        es.partial_fit(Xc, yc, classes=[0, 1])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         es.fit(Xc, yc)
     assert len(es.validation_scores_) == es.n_iter_
+
+
+def test_warm_start_with_early_stopping_keeps_the_best_weights():
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((120, 8)), rng.standard_normal(120)  # noise: overfits fast
+    reg = LSTMRegressor(**FAST, early_stopping=True, warm_start=True, n_iter_no_change=3,
+                        validation_fraction=0.3)  # fmt: skip
+    reg.fit(X, y)
+    best = reg.model_.flat_params.copy()
+    best_score = reg.best_validation_score_
+    reg.fit(X, y)  # the continued run may not beat the first run's best score...
+    if reg.best_validation_score_ == best_score:
+        np.testing.assert_array_equal(reg.model_.flat_params, best)  # ...then those weights stay
+    assert reg.best_validation_score_ == max(reg.validation_scores_)
+
+
+def test_failed_fit_leaves_a_fitted_estimator_unchanged(sine):
+    X, y, X_test, _ = sine
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        reg = LSTMRegressor(**FAST).fit(X, y)
+    before = reg.predict(X_test)
+    state = {k: v for k, v in vars(reg).items() if not k.startswith("_")}
+    with pytest.raises(ValueError, match="needs at least 2 validation samples"):
+        reg.set_params(early_stopping=True).fit(X[:5], y[:5])
+    with pytest.raises(ValueError, match=r"Negative values in data passed to .sample_weight"):
+        reg.set_params(early_stopping=False, warm_start=True).fit(
+            X, y, sample_weight=-np.ones(len(y))
+        )
+    np.testing.assert_array_equal(reg.predict(X_test), before)
+    assert {k: v for k, v in vars(reg).items() if not k.startswith("_")}.keys() == state.keys()
+    assert reg.n_iter_ == state["n_iter_"]
+
+    clf = LSTMClassifier(**FAST)
+    Xc, yc = trend_windows(60)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf.fit(Xc, yc)
+    with pytest.raises(ValueError, match="only one class"):
+        clf.fit(np.zeros((10, 12)), np.ones(10))
+    assert clf.n_timesteps_ == 10 and clf.predict(Xc).shape == (60,)
+    for weights, message in [({0: 0.0, 1: 0.0}, "sum to zero"), ({0: np.nan}, "finite number"),
+                             ({0: "a"}, "finite number")]:  # fmt: skip
+        with pytest.raises(ValueError, match=message):
+            LSTMClassifier(**FAST, class_weight=weights).fit(Xc, yc)
 
 
 def test_verbose_prints_one_line_per_epoch(sine):
@@ -266,9 +315,16 @@ def test_clone_pickle_joblib_round_trips(tmp_path):
     assert not hasattr(fresh, "model_")  # clone returns an unfitted estimator
     assert fresh.get_params() == clf.get_params()
     expected = clf.predict_proba(X)
-    np.testing.assert_array_equal(pickle.loads(pickle.dumps(clf)).predict_proba(X), expected)
+    copy = pickle.loads(pickle.dumps(clf))
+    np.testing.assert_array_equal(copy.predict_proba(X), expected)
     joblib.dump(clf, tmp_path / "clf.joblib")
     np.testing.assert_array_equal(joblib.load(tmp_path / "clf.joblib").predict_proba(X), expected)
+    # the unpickled network still trains: its named weights are views of its flat buffer
+    assert np.shares_memory(copy.model_.rnn._params["weight_ih_l0"], copy.model_.flat_params)
+    copy.partial_fit(X, y)
+    clf.partial_fit(X, y)
+    np.testing.assert_array_equal(copy.predict_proba(X), clf.predict_proba(X))
+    assert not np.array_equal(copy.predict_proba(X), expected)
 
 
 # -- bad input ---------------------------------------------------------------------
@@ -338,3 +394,27 @@ def test_diverging_run_warns_and_keeps_finite_weights(sine):
         reg.fit(X, y)
     assert np.all(np.isfinite(reg.model_.flat_params))
     assert np.all(np.isfinite(reg.predict(X)))
+
+
+def test_divergence_after_a_good_epoch_restores_the_best_weights(sine, monkeypatch):
+    X, y, _, _ = sine
+    reg = LSTMRegressor(**{**FAST, "max_epochs": 6}, early_stopping=True, n_iter_no_change=100)
+    stopped = clone(reg).set_params(max_epochs=4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        stopped.fit(X, y)
+    calls = {"n": 0}
+    original = LSTMRegressor._train_step
+
+    def overflow_in_epoch_5(self, *args):
+        calls["n"] += 1
+        n_batches = -(-(len(X) - int(np.ceil(0.1 * len(X)))) // self.batch_size)
+        return None if calls["n"] > 4 * n_batches else original(self, *args)
+
+    monkeypatch.setattr(LSTMRegressor, "_train_step", overflow_in_epoch_5)
+    with pytest.warns(TrainingDivergedWarning):
+        reg.fit(X, y)
+    assert reg.n_iter_ == 4
+    best = int(np.argmax(reg.validation_scores_)) + 1
+    if best == 4:  # then the weights are exactly those of a clean 4-epoch run
+        np.testing.assert_array_equal(reg.predict(X), stopped.predict(X))

@@ -183,9 +183,11 @@ def test_interval_containers():
     frame = f.predict_interval(0.8)
     assert list(frame.columns) == ["y_hat", "y_hat_lower", "y_hat_upper"]
     assert np.all(frame.y_hat_lower < frame.y_hat) and np.all(frame.y_hat < frame.y_hat_upper)
-    arr = LSTMForecaster(window=10, horizon=2, calibration_fraction=0.3, **FAST).fit(
-        y.to_numpy()
-    ).predict_interval(0.8)
+    arr = (
+        LSTMForecaster(window=10, horizon=2, calibration_fraction=0.3, **FAST)
+        .fit(y.to_numpy())
+        .predict_interval(0.8)
+    )
     assert arr.shape == (2, 3)
 
 

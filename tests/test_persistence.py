@@ -158,3 +158,50 @@ def test_save_unfitted_or_unsaveable(tmp_path):
     with pytest.raises(ValueError, match="not fitted yet"):
         LSTMRegressor().save(tmp_path / "m.tslstm")
     assert not (tmp_path / "m.tslstm").exists()
+
+
+def test_consistently_forged_attributes_are_refused(fitted, tmp_path):
+    """Edits that also rewrite the recorded SHA-256 still meet the attribute checks."""
+    import hashlib
+
+    _, _, reg = fitted
+    src = tmp_path / "m.tslstm"
+    reg.save(src)
+
+    def forge(member, array=None, attributes=None):
+        def change(name, data):
+            if name == "meta.json":
+                meta = json.loads(data)
+                if array is not None:
+                    meta["arrays"][member]["sha256"] = hashlib.sha256(array).hexdigest()
+                if attributes is not None:
+                    meta["attributes"].update(attributes)
+                return json.dumps(meta)
+            if array is not None and name == member + ".npy":
+                return array
+            return data
+
+        rewrite(src, tmp_path / "forged.tslstm", change)
+        return tmp_path / "forged.tslstm"
+
+    buffer = io.BytesIO()
+    np.save(buffer, np.ones(3))
+    with pytest.raises(ValueError, match=r"y_scale_ must be a finite float array of shape \(2,\)"):
+        tsLSTM.load(forge("attr/y_scale_", buffer.getvalue()))
+    buffer = io.BytesIO()
+    np.save(buffer, np.zeros(3))
+    with pytest.raises(ValueError, match=r"x_scale_ must be .* > 0"):
+        tsLSTM.load(forge("attr/x_scale_", buffer.getvalue()))
+    with pytest.raises(ValueError, match="n_timesteps_ must be a positive integer"):
+        tsLSTM.load(forge("", attributes={"n_timesteps_": "x"}))
+    with pytest.raises(ValueError, match="loss_curve_ must be a list of numbers"):
+        tsLSTM.load(forge("", attributes={"loss_curve_": {"__items__": []}}))
+
+
+def test_numpy_integer_random_state_is_kept(tmp_path):
+    X = np.random.default_rng(0).standard_normal((20, 4))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        reg = LSTMRegressor(**{**FAST, "random_state": np.int64(3)}).fit(X, X[:, 0])
+    reg.save(tmp_path / "m.tslstm")
+    assert tsLSTM.load(tmp_path / "m.tslstm").random_state == 3

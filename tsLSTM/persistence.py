@@ -16,13 +16,17 @@ array members
 
 Loading refuses, with a ``ValueError`` naming the problem, a file that is not such an
 archive or is truncated, an unknown format version or estimator, members that are
-missing, unexpected, or whose bytes do not match their recorded SHA-256, and
-parameters or weights that the estimator would not accept.
+missing, unexpected, or whose bytes do not match their recorded SHA-256, fitted
+attributes of the wrong type, shape or range, and parameters or weights that the
+estimator would not accept. The SHA-256 values live in the same file: they catch
+corruption and edits of one member, not a deliberate forgery of the whole file, which
+can still only yield a model made of plain numbers (nothing in it is executed).
 """
 
 import hashlib
 import io
 import json
+import numbers
 import zipfile
 from pathlib import Path
 
@@ -85,7 +89,10 @@ def save_estimator(estimator, path):
     if not hasattr(estimator, "model_"):
         raise ValueError(f"{type(estimator).__name__} is not fitted yet: nothing to save")
     params = estimator.get_params()
-    if not isinstance(params.get("random_state"), (int, type(None))):
+    random_state = params.get("random_state")
+    if isinstance(random_state, numbers.Integral) and not isinstance(random_state, bool):
+        params["random_state"] = int(random_state)
+    elif random_state is not None:
         params["random_state"] = None  # a RandomState object is not data; drop it
     arrays = {f"param/{k}": v for k, v in estimator.model_.state_dict().items()}
     for name in _ARRAY_ATTRIBUTES:
@@ -202,8 +209,10 @@ def load(path):
             if key not in _ARRAY_ATTRIBUTES:
                 raise ValueError(f"{path}: unexpected attribute {key!r}")
             setattr(estimator, key, value)
+    _check_fitted_attributes(estimator, path)
     try:
-        estimator._set_training_rng()
+        estimator._rng = estimator._new_rng()
+        estimator._best_params = None
         estimator._build_network(estimator._rng)
         estimator.model_.load_state_dict(
             {k.partition("/")[2]: v for k, v in arrays.items() if k.startswith("param/")}
@@ -212,3 +221,56 @@ def load(path):
         raise ValueError(f"{path}: the stored network does not fit the estimator: {exc}") from exc
     estimator._optimizer = None
     return estimator
+
+
+def _is_int(value, minimum):
+    return isinstance(value, int) and not isinstance(value, bool) and value >= minimum
+
+
+def _is_number(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _check_fitted_attributes(estimator, path):
+    """Refuse fitted attributes of the wrong type, shape or range."""
+    problems = []
+
+    def need(name, ok, what):
+        if not hasattr(estimator, name):
+            problems.append(f"missing attribute {name}")
+        elif not ok(getattr(estimator, name)):
+            problems.append(f"{name} must be {what}")
+
+    for name in ("n_features_in_", "n_timesteps_", "n_step_features_"):
+        need(name, lambda v: _is_int(v, 1), "a positive integer")
+    for name in ("n_iter_", "t_"):
+        need(name, lambda v: _is_int(v, 0), "a non-negative integer")
+    need("loss_curve_", lambda v: isinstance(v, list) and all(map(_is_number, v)),
+         "a list of numbers")  # fmt: skip
+    need("best_loss_", _is_number, "a number")
+    need("validation_scores_", lambda v: v is None or (
+        isinstance(v, list) and all(map(_is_number, v))), "None or a list of numbers")  # fmt: skip
+    need("best_validation_score_", lambda v: v is None or _is_number(v), "None or a number")
+    if problems:
+        raise ValueError(f"{path}: " + "; ".join(problems))
+    F = estimator.n_step_features_
+
+    def vector(name, size, positive=False):
+        need(name, lambda v: isinstance(v, np.ndarray) and v.shape == (size,)
+             and v.dtype.kind == "f" and np.all(np.isfinite(v)) and (not positive or np.all(v > 0)),
+             f"a finite float array of shape ({size},)" + (" > 0" if positive else ""))  # fmt: skip
+
+    vector("x_mean_", F)
+    vector("x_scale_", F, positive=True)
+    if type(estimator).__name__ == "LSTMRegressor":
+        need("n_outputs_", lambda v: _is_int(v, 1), "a positive integer")
+        need("_y_1d", lambda v: isinstance(v, bool), "a boolean")
+        if not problems:
+            vector("y_mean_", estimator.n_outputs_)
+            vector("y_scale_", estimator.n_outputs_, positive=True)
+    else:
+        need("classes_", lambda v: isinstance(v, np.ndarray) and v.ndim == 1 and len(v) >= 2
+             and np.array_equal(np.unique(v), v),
+             "a sorted array of at least 2 distinct labels")  # fmt: skip
+    if problems:
+        raise ValueError(f"{path}: " + "; ".join(problems))

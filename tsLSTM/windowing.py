@@ -91,9 +91,7 @@ def make_windows(y, window, horizon=1, stride=1, X=None):
         X = _as_series_array(X, "X")
         X2 = X[:, None] if X.ndim == 1 else X
         if X2.ndim != 2 or X2.shape[0] != n:
-            raise ValueError(
-                f"X must have one row per step of y ({n}), got shape {np.shape(X)}"
-            )
+            raise ValueError(f"X must have one row per step of y ({n}), got shape {np.shape(X)}")
         covariates = sliding_window_view(X2[:limit], window, axis=0)[::stride]
         inputs = np.concatenate([inputs, covariates.transpose(0, 2, 1)], axis=2)
     return inputs, targets

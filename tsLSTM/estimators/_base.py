@@ -20,6 +20,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from .._progress import ProgressBar
+from ..kernels.optim import sum_of_squares
 from ..nn import GRU, LSTM, Linear, SequenceModel
 from ..optim import OPTIMIZERS, clip_grad_norm
 
@@ -126,8 +127,8 @@ class BaseRecurrentEstimator(BaseEstimator):
     def _n_outputs(self):
         raise NotImplementedError
 
-    def _validation_score(self, X, targets):
-        """Score on held-out windows (already validated, standardised, 3-D)."""
+    def _validation_score(self, X, targets, sample_weight):
+        """Weighted score on held-out sequences (validated, standardised, 3-D)."""
         raise NotImplementedError
 
     def _stratify(self, targets):
@@ -167,8 +168,12 @@ class BaseRecurrentEstimator(BaseEstimator):
         return ((X - self.x_mean_) / self.x_scale_).astype(self.dtype)
 
     def _learn_scaling(self, X):
-        self.x_mean_ = X.mean(axis=(0, 1))
-        scale = X.std(axis=(0, 1))
+        X = X.astype(np.float64, copy=False)
+        with np.errstate(over="ignore", invalid="ignore"):
+            mean, scale = X.mean(axis=(0, 1)), X.std(axis=(0, 1))
+        if not (np.all(np.isfinite(mean)) and np.all(np.isfinite(scale))):
+            raise ValueError("X has values too large to standardise (overflow in float64)")
+        self.x_mean_ = mean
         self.x_scale_ = np.where(scale > 0, scale, 1.0)
 
     # -- network -------------------------------------------------------------------------
@@ -203,63 +208,92 @@ class BaseRecurrentEstimator(BaseEstimator):
                 "parameters changed: " + ", ".join(changed) + ". Refit with warm_start=False."
             )
 
-    def _set_training_rng(self):
-        # The layers share this RandomState for dropout masks, as do shuffles.
-        self._rng = check_random_state(self.random_state)
-        if not isinstance(self.random_state, np.random.RandomState):
-            # an int or None: draw a private RandomState so refits repeat exactly
-            self._rng = np.random.RandomState(self._rng.randint(np.iinfo(np.int32).max))
+    def _new_rng(self):
+        """The training RandomState: shared by weights, shuffles, split and dropout."""
+        rng = check_random_state(self.random_state)
+        if isinstance(self.random_state, np.random.RandomState):
+            return rng
+        # an int or None: a private RandomState, so that refits repeat exactly
+        return np.random.RandomState(rng.randint(np.iinfo(np.int32).max))
 
     # -- training --------------------------------------------------------------------------
+
+    def fit(self, X, y, sample_weight=None):
+        """Train on sequences ``X`` and targets ``y``; returns self.
+
+        With ``warm_start=True`` and a fitted network, training continues from it.
+        """
+        self._validate_params()
+        return self._fit(X, y, sample_weight)
 
     def _fit(self, X, y, sample_weight=None, incremental=False, classes=None):
         if y is None:
             raise ValueError(
                 f"{type(self).__name__} requires y to be passed, but the target y is None"
             )
-        fitted = hasattr(self, "model_")
-        first_call = not fitted or (not self.warm_start and not incremental)
-        X, y = self._validate_X(X, y, reset=first_call)
-        targets = self._encode_targets(y, first_call, classes)
-        sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64)
-        if not sample_weight.sum() > 0:
-            raise ValueError("sample_weight sums to zero: there is nothing to fit")
-        sample_weight = self._class_weighted(targets, sample_weight)
+        if incremental and self.early_stopping:
+            raise ValueError("partial_fit does not support early_stopping=True")
+        first_call = not hasattr(self, "model_") or (not self.warm_start and not incremental)
+        # Validate everything before changing the estimator: a failed fit leaves a
+        # fitted estimator as it was.
+        saved = dict(self.__dict__)
+        try:
+            X, y = self._validate_X(X, y, reset=first_call)
+            targets = self._encode_targets(y, first_call, classes)
+            sample_weight = _check_sample_weight(
+                sample_weight, X, dtype=np.float64, ensure_non_negative=True
+            )
+            sample_weight = self._class_weighted(targets, sample_weight)
+            if not sample_weight.sum() > 0:
+                raise ValueError("the sample weights (times class_weight) sum to zero")
+            if first_call:
+                self._learn_scaling(X)
+            else:
+                self._check_architecture_unchanged()
+            X = self._standardise(X)
+            rng = self._new_rng() if first_call else self._rng
+            validation = None
+            if self.early_stopping:
+                X, *validation, targets, sample_weight = self._split_validation(
+                    X, targets, sample_weight, rng
+                )
+        except BaseException:
+            self.__dict__.clear()
+            self.__dict__.update(saved)
+            raise
 
+        self._rng = rng
         if first_call:
-            self._set_training_rng()
-            self._learn_scaling(X)
-            self._build_network(self._rng)
+            self._build_network(rng)
             self.loss_curve_ = []
             self.n_iter_ = 0
             self.t_ = 0
             self.best_loss_ = np.inf
-            self.validation_scores_ = [] if self.early_stopping and not incremental else None
-            self.best_validation_score_ = -np.inf if self.validation_scores_ is not None else None
+            self.validation_scores_ = None
+            self.best_validation_score_ = None
+            self._best_params = None
             self._optimizer = None
-        else:
-            self._check_architecture_unchanged()
+        self.model_.rnn.dropout = float(self.dropout)  # not architecture: may change
+        if validation is not None and self.validation_scores_ is None:
+            self.validation_scores_, self.best_validation_score_ = [], -np.inf
         if not incremental or self._optimizer is None:
             self._optimizer = self._make_optimizer()
-
-        X = self._standardise(X)
-        early_stopping = self.early_stopping and not incremental
-        if early_stopping:
-            X, X_val, targets, t_val, sample_weight, _ = self._split_validation(
-                X, targets, sample_weight
-            )
-            if self.validation_scores_ is None:
-                self.validation_scores_, self.best_validation_score_ = [], -np.inf
-        else:
-            X_val = t_val = None
         epochs = 1 if incremental else self.max_epochs
-        self._fit_epochs(X, targets, sample_weight, X_val, t_val, epochs, incremental)
+        self._fit_epochs(X, targets, sample_weight, validation, epochs, incremental)
+        if validation is not None and self._best_params is not None:
+            self.model_.flat_params[...] = self._best_params  # the best epoch's weights
         return self
+
+    def _partial_fit(self, X, y, sample_weight=None, classes=None):
+        if not hasattr(self, "model_"):
+            self._validate_params()
+        return self._fit(X, y, sample_weight, incremental=True, classes=classes)
 
     def _class_weighted(self, targets, sample_weight):
         return sample_weight
 
-    def _split_validation(self, X, targets, sample_weight):
+    def _split_validation(self, X, targets, sample_weight, rng):
+        """``X_train, X_val, t_val, w_val, t_train, w_train`` (early stopping)."""
         n = X.shape[0]
         n_val = int(np.ceil(self.validation_fraction * n))
         if n - n_val < 1 or n_val < 2:
@@ -268,25 +302,24 @@ class BaseRecurrentEstimator(BaseEstimator):
                 f"least 2 validation samples and 1 training sample; got {n} samples. Use more "
                 "data, a larger validation_fraction, or early_stopping=False."
             )
-        stratify = self._stratify(targets)
         try:
-            return train_test_split(
-                X, targets, sample_weight, test_size=n_val, random_state=self._rng,
-                stratify=stratify,
+            X_train, X_val, t_train, t_val, w_train, w_val = train_test_split(
+                X, targets, sample_weight, test_size=n_val, random_state=rng,
+                stratify=self._stratify(targets),
             )  # fmt: skip
         except ValueError as exc:
             raise ValueError(
                 f"cannot hold out a stratified validation_fraction={self.validation_fraction} "
                 f"of {n} samples: {exc}"
             ) from exc
+        return X_train, X_val, t_val, w_val, t_train, w_train
 
-    def _fit_epochs(self, X, targets, sample_weight, X_val, t_val, epochs, incremental):
+    def _fit_epochs(self, X, targets, sample_weight, validation, epochs, incremental):
         model = self.model_
         n = X.shape[0]
         batch_size = min(self.batch_size, n)
         n_batches = -(-n // batch_size)
         total_weight = sample_weight.sum()
-        best_params = None
         no_improvement = 0
         for _ in range(epochs):
             start_time = time.perf_counter()
@@ -300,32 +333,28 @@ class BaseRecurrentEstimator(BaseEstimator):
             for start in range(0, n, batch_size):
                 idx = order[start : start + batch_size]
                 w = sample_weight[idx]
-                if not w.sum() > 0:
-                    bar.update()
-                    continue
-                loss = self._train_step(X[idx], targets[idx], w)
-                if loss is None:
-                    bar.close()
-                    return self._diverged(last_good)
-                epoch_loss += loss * w.sum()
+                if w.sum() > 0:
+                    loss = self._train_step(X[idx], targets[idx], w)
+                    if loss is None:
+                        bar.close()
+                        return self._diverged(last_good)
+                    epoch_loss += loss * w.sum()
                 bar.update()
             bar.close()
             model.clear_cache()
-            if not np.all(np.isfinite(model.flat_params)):
-                return self._diverged(last_good)
 
             self.n_iter_ += 1
             self.t_ += n
             self.loss_curve_.append(epoch_loss / total_weight)
             message = f"Epoch {self.n_iter_}: loss {self.loss_curve_[-1]:.6f}"
-            if X_val is not None:
-                score = self._validation_score(X_val, t_val)
+            if validation is not None:
+                score = self._validation_score(*validation)
                 self.validation_scores_.append(score)
                 message += f", validation score {score:.6f}"
                 improved = score > self.best_validation_score_ + self.tol
                 if score > self.best_validation_score_:
                     self.best_validation_score_ = score
-                    best_params = model.flat_params.copy()
+                    self._best_params = model.flat_params.copy()
             else:
                 improved = self.loss_curve_[-1] < self.best_loss_ - self.tol
             self.best_loss_ = min(self.best_loss_, self.loss_curve_[-1])
@@ -333,23 +362,19 @@ class BaseRecurrentEstimator(BaseEstimator):
             if self.verbose:
                 print(f"{message}, {time.perf_counter() - start_time:.2f} s", flush=True)
             if incremental:
-                break
+                return self
             if no_improvement >= self.n_iter_no_change:
                 if self.verbose:
-                    what = "Validation score" if X_val is not None else "Training loss"
+                    what = "Validation score" if validation is not None else "Training loss"
                     print(f"{what} did not improve more than tol={self.tol} for "
                           f"{self.n_iter_no_change} consecutive epochs. Stopping.")  # fmt: skip
-                break
-        else:
-            if not incremental:
-                warnings.warn(
-                    f"{type(self).__name__}: max_epochs={self.max_epochs} reached and the "
-                    "optimization has not converged yet.",
-                    ConvergenceWarning,
-                    stacklevel=3,
-                )
-        if best_params is not None:
-            model.flat_params[...] = best_params  # early stopping keeps the best epoch
+                return self
+        warnings.warn(
+            f"{type(self).__name__}: max_epochs={self.max_epochs} reached and the "
+            "optimization has not converged yet.",
+            ConvergenceWarning,
+            stacklevel=4,
+        )
         return self
 
     def _train_step(self, X, targets, sample_weight):
@@ -367,23 +392,29 @@ class BaseRecurrentEstimator(BaseEstimator):
                 model.backward(d_outputs)
             except FloatingPointError:
                 return None
-            norm = clip_grad_norm(model.flat_grads, self.clip_grad_norm or np.inf)
+            if self.clip_grad_norm is None:
+                norm = np.sqrt(sum_of_squares(model.flat_grads))
+            else:
+                norm = clip_grad_norm(model.flat_grads, self.clip_grad_norm)
             if not np.isfinite(norm):
                 return None
             self._optimizer.step()
+            if not np.all(np.isfinite(model.flat_params)):
+                return None
         return loss
 
     def _diverged(self, last_good):
+        """Stop training: keep the last finite (or, with early stopping, best) weights."""
         self.model_.flat_params[...] = last_good
         self.model_.zero_grad()
         self.model_.clear_cache()
         warnings.warn(
             f"{type(self).__name__}: training diverged in epoch {self.n_iter_ + 1} (the "
             "outputs, loss, gradients or weights overflowed to NaN or infinity); stopped and "
-            "kept the weights from the start of that epoch. Lower learning_rate or set "
-            "clip_grad_norm.",
+            "kept the weights from the start of that epoch (or the best epoch's, with early "
+            "stopping). Lower learning_rate or set clip_grad_norm.",
             TrainingDivergedWarning,
-            stacklevel=4,
+            stacklevel=5,
         )
         if not self.loss_curve_:
             self.loss_curve_.append(np.nan)

@@ -1,5 +1,7 @@
 """LSTMClassifier: recurrent network + logits head trained with cross-entropy."""
 
+import numbers
+
 import numpy as np
 from sklearn.base import ClassifierMixin
 from sklearn.utils._param_validation import StrOptions
@@ -80,21 +82,14 @@ class LSTMClassifier(ClassifierMixin, BaseRecurrentEstimator):
         )  # fmt: skip
         self.class_weight = class_weight
 
-    def fit(self, X, y, sample_weight=None):
-        """Train on sequences ``X`` and labels ``y``; returns self."""
-        self._validate_params()
-        return self._fit(X, y, sample_weight)
-
     def partial_fit(self, X, y, classes=None, sample_weight=None):
         """One epoch over ``(X, y)``, continuing from the current weights.
 
         ``classes`` (all labels that will ever appear) is required on the first call.
         """
-        if not hasattr(self, "model_"):
-            self._validate_params()
-            if classes is None:
-                raise ValueError("classes must be passed on the first call to partial_fit")
-        return self._fit(X, y, sample_weight, incremental=True, classes=classes)
+        if not hasattr(self, "model_") and classes is None:
+            raise ValueError("classes must be passed on the first call to partial_fit")
+        return self._partial_fit(X, y, sample_weight, classes)
 
     def predict_proba(self, X):
         """Class probabilities, shape (n_samples, n_classes), columns as ``classes_``."""
@@ -138,10 +133,15 @@ class LSTMClassifier(ClassifierMixin, BaseRecurrentEstimator):
                 f"y contains labels not seen in the first fit: {unseen.tolist()} "
                 f"(known classes: {self.classes_.tolist()})"
             )
-        if self.class_weight is not None and not isinstance(self.class_weight, str):
+        if isinstance(self.class_weight, dict):
             unknown = [k for k in self.class_weight if k not in set(self.classes_.tolist())]
             if unknown:
                 raise ValueError(f"class_weight has labels that are not classes: {unknown}")
+            for label, weight in self.class_weight.items():
+                if not (isinstance(weight, numbers.Real) and np.isfinite(weight) and weight >= 0):
+                    raise ValueError(
+                        f"class_weight[{label!r}] must be a finite number >= 0, got {weight!r}"
+                    )
         return np.searchsorted(self.classes_, y)
 
     def _class_weighted(self, targets, sample_weight):
@@ -166,6 +166,6 @@ class LSTMClassifier(ClassifierMixin, BaseRecurrentEstimator):
             return binary_cross_entropy_with_logits(targets[:, None], outputs, sample_weight)
         return softmax_cross_entropy_with_logits(targets, outputs, sample_weight)
 
-    def _validation_score(self, X, targets):
+    def _validation_score(self, X, targets, sample_weight):
         predicted = self._predict_indices(self.model_.predict(X))
-        return float(np.mean(predicted == targets))
+        return float(np.average(predicted == targets, weights=sample_weight))

@@ -99,20 +99,16 @@ class LSTMRegressor(RegressorMixin, BaseRecurrentEstimator):
         tags.target_tags.multi_output = True
         return tags
 
-    def fit(self, X, y, sample_weight=None):
-        """Train on sequences ``X`` and targets ``y``; returns self."""
-        self._validate_params()
-        return self._fit(X, y, sample_weight)
-
     def partial_fit(self, X, y, sample_weight=None):
         """One epoch over ``(X, y)``, continuing from the current weights."""
-        if not hasattr(self, "model_"):
-            self._validate_params()
-        return self._fit(X, y, sample_weight, incremental=True)
+        return self._partial_fit(X, y, sample_weight)
 
     def predict(self, X):
         """Predicted targets, shape (n_samples,) or (n_samples, n_outputs_)."""
-        outputs = self._network_outputs(X) * self.y_scale_ + self.y_mean_
+        with np.errstate(over="ignore"):
+            outputs = self._network_outputs(X) * self.y_scale_ + self.y_mean_
+        if not np.all(np.isfinite(outputs)):
+            raise RuntimeError("predictions overflow float64 after undoing the target scaling")
         return outputs.ravel() if self._y_1d else outputs
 
     # -- hooks -----------------------------------------------------------------------------
@@ -126,10 +122,13 @@ class LSTMRegressor(RegressorMixin, BaseRecurrentEstimator):
         y_1d = y.ndim == 1
         Y = y[:, None] if y_1d else y
         if first_call:
+            with np.errstate(over="ignore", invalid="ignore"):
+                mean, scale = Y.mean(axis=0), Y.std(axis=0)
+            if not (np.all(np.isfinite(mean)) and np.all(np.isfinite(scale))):
+                raise ValueError("y has values too large to standardise (overflow in float64)")
             self._y_1d = y_1d
             self.n_outputs_ = Y.shape[1]
-            self.y_mean_ = Y.mean(axis=0)
-            scale = Y.std(axis=0)
+            self.y_mean_ = mean
             self.y_scale_ = np.where(scale > 0, scale, 1.0)
         elif Y.shape[1] != self.n_outputs_:
             raise ValueError(
@@ -144,7 +143,7 @@ class LSTMRegressor(RegressorMixin, BaseRecurrentEstimator):
     def _loss(self, targets, outputs, sample_weight):
         return mean_squared_error(targets, outputs, sample_weight)
 
-    def _validation_score(self, X, targets):
+    def _validation_score(self, X, targets, sample_weight):
         # R^2 is invariant to the target standardisation: score in network units
         outputs = self.model_.predict(X).astype(np.float64)
-        return r2_score(targets, outputs)
+        return r2_score(targets, outputs, sample_weight=sample_weight)

@@ -59,8 +59,8 @@ def backtest(forecaster, y, horizon=None, n_windows=3, step=None, refit=True, X=
     for w in range(n_windows):
         cut = horizon + (n_windows - 1 - w) * step
         train = panel.truncate(cut)
-        retrain = model is None or (refit is True) or (
-            not isinstance(refit, bool) and w % refit == 0
+        retrain = (
+            model is None or (refit is True) or (not isinstance(refit, bool) and w % refit == 0)
         )
         if retrain:
             model = clone(template)._fit_panel(train)

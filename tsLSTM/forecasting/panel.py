@@ -297,9 +297,7 @@ def _parse_times(column, series_id, rows, name):
 
 def _covariate_array(X, n, series_id, index=None):
     """Covariates aligned with a series of ``n`` steps (by position or by ``index``)."""
-    if isinstance(X, pd.DataFrame) and index is not None and not isinstance(
-        X.index, pd.RangeIndex
-    ):
+    if isinstance(X, pd.DataFrame) and index is not None and not isinstance(X.index, pd.RangeIndex):
         aligned = X.reindex(index)
         missing = aligned.isna().any(axis=1).to_numpy()
         if missing.any():

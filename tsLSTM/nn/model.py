@@ -64,8 +64,17 @@ class SequenceModel(Module):
         features = h_n[-1] if D == 1 else np.concatenate([h_n[-2], h_n[-1]], axis=1)
         return self.head.forward(features)
 
-    def predict(self, X, batch_size=4096):
-        """Inference: :meth:`forward` in batches of ``batch_size``, keeping no cache."""
+    def predict(self, X, memory_budget=64 * 2**20):
+        """Inference: :meth:`forward` in batches, keeping no cache afterwards.
+
+        Batches are sized so that the activations a forward pass saves stay within
+        ``memory_budget`` bytes.
+        """
+        rnn = self.rnn
+        T = np.shape(X)[1]
+        per_sample = (T + 1) * rnn.num_layers * rnn.num_directions * rnn.hidden_size
+        per_sample *= (rnn._n_gates + 3) * self.dtype.itemsize
+        batch_size = max(1, memory_budget // per_sample)
         chunks = []
         for start in range(0, len(X), batch_size):
             chunks.append(self.forward(X[start : start + batch_size]))

@@ -75,7 +75,18 @@ class Module:
     :meth:`_adopt_children` (containers) from ``__init__``.
     """
 
-    dtype = np.dtype(np.float32)
+    def __getstate__(self):
+        # The named views are rebuilt on unpickling: pickled separately they would
+        # become independent copies, detached from the flat buffers.
+        state = dict(self.__dict__)
+        for key in ("_params", "_grads"):
+            state.pop(key, None)
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        if "flat_params" in state:
+            self._bind(self.flat_params, self.flat_grads)
 
     def _parameter_specs(self):
         """The module's own parameters, in PyTorch's registration order."""

@@ -24,6 +24,11 @@ def _check_positive_int(value, name):
     return int(value)
 
 
+def _suffix(layer, direction):
+    """PyTorch's parameter-name suffix: ``_l0``, ``_l1_reverse``, ..."""
+    return f"_l{layer}" + ("_reverse" if direction else "")
+
+
 def as_finite_array(X, name, dtype):
     """``X`` as an array of ``dtype``; ValueError if it is not numeric and finite."""
     try:
@@ -90,7 +95,7 @@ class _Recurrent(Module):
         """``(layer, direction, suffix)`` in PyTorch's parameter order."""
         for layer in range(self.num_layers):
             for direction in range(self.num_directions):
-                yield layer, direction, f"_l{layer}" + ("_reverse" if direction else "")
+                yield layer, direction, _suffix(layer, direction)
 
     def _layer_input_size(self, layer):
         return self.input_size if layer == 0 else self.num_directions * self.hidden_size
@@ -174,7 +179,7 @@ class _Recurrent(Module):
             outputs, layer_caches = [], []
             for direction in range(D):
                 idx = layer * D + direction
-                sfx = f"_l{layer}" + ("_reverse" if direction else "")
+                sfx = _suffix(layer, direction)
                 reverse = direction == 1
                 c0_dir = c0[idx] if self._has_cell_state else None
                 cache = self._forward_direction(layer_input, sfx, h0[idx], c0_dir, reverse)
@@ -222,7 +227,7 @@ class _Recurrent(Module):
             dX = None
             for direction in range(D):
                 idx = layer * D + direction
-                sfx = f"_l{layer}" + ("_reverse" if direction else "")
+                sfx = _suffix(layer, direction)
                 if D == 1:
                     dH = dY
                 else:
