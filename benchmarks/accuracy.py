@@ -1,10 +1,11 @@
-"""Learning benchmarks of the estimators: accuracy and fit time on small classic tasks.
+"""Learning and forecasting benchmarks: accuracy and fit time on small classic tasks.
 
 Usage::
 
-    python benchmarks/accuracy.py [--seeds 3] [--json out.json]
+    python benchmarks/accuracy.py [--seeds 3] [--suite all|estimators|forecasting]
+                                  [--json out.json]
 
-Tasks (each averaged over ``--seeds`` random states, median fit time reported):
+Estimator tasks (each averaged over ``--seeds`` random states, median fit time):
 
 - digits: sklearn's 8x8 digits read row by row (8 steps x 8 features), the MNIST
   recipe scaled down (hidden 128, 2 layers, Adam, lr 0.01, batch 100), accuracy on a
@@ -12,6 +13,18 @@ Tasks (each averaged over ``--seeds`` random states, median fit time reported):
 - trend: a Keras-style binary problem, LSTM(32) + sigmoid on windows of shape (10, 1)
   (label: upward or downward drift under noise), accuracy on a 25% holdout;
 - sine: noisy sine next-value regression from windows of 20, R^2 on the last 20%.
+
+Forecasting tasks (LSTMForecaster, mean MASE over the seeds, next to baselines;
+statsmodels from the ``compare`` extra):
+
+- airline: monthly passengers, the last 24 months held out, MASE with m=12, against
+  the seasonal naive forecast and Holt-Winters (additive trend, multiplicative
+  seasonality);
+- sunspots: yearly, the last 20 years held out, MASE with m=1, against the naive and
+  seasonal naive (11-year) forecasts;
+- US macro panel: 8 quarterly series, the last 8 quarters held out, per-series and mean
+  MASE (m=1) of one global model, against the naive forecast and a damped Holt trend
+  per series.
 """
 
 import argparse
@@ -26,7 +39,9 @@ from sklearn.datasets import load_digits
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 
-from tsLSTM import LSTMClassifier, LSTMRegressor
+from tsLSTM import LSTMClassifier, LSTMForecaster, LSTMRegressor
+from tsLSTM.datasets import load_airline, load_sunspots, load_us_macro
+from tsLSTM.metrics import mase
 
 
 def digits_task(seed):
@@ -70,11 +85,97 @@ TASKS = {
 }
 
 
+def _ets(train, horizon, **kwargs):
+    from statsmodels.tsa.holtwinters import ExponentialSmoothing
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return ExponentialSmoothing(np.asarray(train, float), **kwargs).fit().forecast(horizon)
+
+
+def forecasting_suite(seeds):
+    """Rows of (task, series, method, MASE)."""
+    rows = []
+
+    def lstm(train, horizon, m, **params):
+        scores, times = [], []
+        for seed in range(seeds):
+            start = time.perf_counter()
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", ConvergenceWarning)
+                f = LSTMForecaster(horizon=horizon, hidden_size=32, learning_rate=0.01,
+                                   random_state=seed, **params).fit(train)  # fmt: skip
+            times.append(time.perf_counter() - start)
+            scores.append(f.predict())
+        return scores, statistics.median(times)
+
+    y = load_airline()
+    train, test = y[:-24], y[-24:].to_numpy()
+    h = 24
+    for strategy in ("mimo", "recursive"):
+        forecasts, fit_s = lstm(train, h, 12, window=36, strategy=strategy)
+        score = np.mean([mase(test, f.to_numpy(), train, 12) for f in forecasts])
+        rows.append(("airline", "-", f"LSTMForecaster {strategy}", score, fit_s))
+    naive = train.to_numpy()[-12:][np.arange(h) % 12]
+    rows.append(("airline", "-", "seasonal naive", mase(test, naive, train, 12), 0.0))
+    hw = _ets(train, h, trend="add", seasonal="mul", seasonal_periods=12)
+    rows.append(("airline", "-", "Holt-Winters (statsmodels)", mase(test, hw, train, 12), 0.0))
+
+    s = load_sunspots()
+    train, test = s[:-20], s[-20:].to_numpy()
+    for strategy in ("mimo", "recursive"):
+        forecasts, fit_s = lstm(train, 20, 1, window=40, strategy=strategy)
+        score = np.mean([mase(test, f.to_numpy(), train, 1) for f in forecasts])
+        rows.append(("sunspots", "-", f"LSTMForecaster {strategy}", score, fit_s))
+    last = train.to_numpy()
+    rows.append(("sunspots", "-", "naive", mase(test, np.repeat(last[-1], 20), last, 1), 0.0))
+    snaive = last[-11:][np.arange(20) % 11]
+    rows.append(("sunspots", "-", "seasonal naive (11)", mase(test, snaive, last, 1), 0.0))
+
+    panel = load_us_macro()
+    train = panel.groupby("unique_id").head(203 - 8)
+    test = panel.groupby("unique_id").tail(8)
+    forecasts, fit_s = lstm(train, 8, 1, window=24)
+    for sid in sorted(panel.unique_id.unique()):
+        history = train[train.unique_id == sid].y.to_numpy()
+        actual = test[test.unique_id == sid].y.to_numpy()
+        score = np.mean([
+            mase(actual, f[f.unique_id == sid].y_hat.to_numpy(), history, 1) for f in forecasts
+        ])  # fmt: skip
+        rows.append(("us_macro", sid, "LSTMForecaster mimo (global)", score, fit_s))
+        rows.append(("us_macro", sid, "naive", mase(actual, np.repeat(history[-1], 8), history, 1),
+                     0.0))  # fmt: skip
+        holt = _ets(history, 8, trend="add", damped_trend=True)
+        rows.append(("us_macro", sid, "damped Holt (statsmodels)", mase(actual, holt, history, 1),
+                     0.0))  # fmt: skip
+    for method in ("LSTMForecaster mimo (global)", "naive", "damped Holt (statsmodels)"):
+        scores = [r[3] for r in rows if r[0] == "us_macro" and r[2] == method]
+        rows.append(("us_macro", "mean", method, float(np.mean(scores)), 0.0))
+    return rows
+
+
+def print_forecasting(rows, seeds):
+    print(f"\nforecast accuracy (MASE, lower is better; LSTM: mean of {seeds} seeds, fit s median)")
+    print(f"{'data':10} {'series':10} {'method':32} {'MASE':>7} {'fit s':>6}")
+    for data, sid, method, score, fit_s in rows:
+        fit = f"{fit_s:6.2f}" if fit_s else ""
+        print(f"{data:10} {sid:10} {method:32} {score:7.3f} {fit:>6}")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--suite", choices=["all", "estimators", "forecasting"], default="all")
     parser.add_argument("--json")
     args = parser.parse_args(argv)
+    result = {}
+    if args.suite in ("all", "forecasting"):
+        forecast_rows = forecasting_suite(args.seeds)
+        result["forecasting"] = [dict(zip(("data", "series", "method", "mase", "fit_s"), r,
+                                          strict=True)) for r in forecast_rows]  # fmt: skip
+    if args.suite == "forecasting":
+        print_forecasting(forecast_rows, args.seeds)
+        return _dump(args.json, result)
     rows = []
     for name, make in TASKS.items():
         scores, times, epochs = [], [], []
@@ -99,9 +200,16 @@ def main(argv=None):
         print(f"{r['task']:26} {r['train']:>6} {r['test']:>6} {r['score_mean']:>11.4f} "
               f"{r['score_min']:>10.4f} {r['fit_s_median']:>7.2f} "
               f"{r['epochs_median']:>7.0f}")  # fmt: skip
-    if args.json:
-        with open(args.json, "w") as fh:
-            json.dump(rows, fh, indent=2)
+    result["estimators"] = rows
+    if args.suite == "all":
+        print_forecasting(forecast_rows, args.seeds)
+    return _dump(args.json, result)
+
+
+def _dump(path, result):
+    if path:
+        with open(path, "w") as fh:
+            json.dump(result, fh, indent=2, default=str)
     return 0
 
 

@@ -141,7 +141,7 @@ def test_future_known_covariates_are_used(strategy):
 
 def test_covariates_in_long_format_missing_future_rows_named():
     long = sine_panel(2, n=60)
-    X = long[["unique_id", "ds"]].assign(dow=long.ds.dt.dayofweek.astype(float))
+    X = long[["unique_id", "ds"]].assign(dow=long.ds.dt.day_of_week.astype(float))
     f = LSTMForecaster(window=8, horizon=3, **FAST).fit(long, X=X)
     future = pd.DataFrame({
         "unique_id": np.repeat(["s0", "s1"], 3),
