@@ -83,6 +83,24 @@ class Panel:
         """The ``horizon`` time stamps after series ``i``."""
         return future_index(self.times[i], self.steps[i], horizon)
 
+    def all_future_times(self, horizon):
+        """Future time stamps of every series, series after series (n_series * horizon)."""
+        first = self.times[0]
+        shared = all(s == self.steps[0] for s in self.steps) and all(
+            type(t) is type(first) for t in self.times
+        )
+        if not shared or not isinstance(first, (pd.DatetimeIndex, pd.PeriodIndex)):
+            return np.concatenate([self.future_times(i, horizon) for i in range(self.n_series)])
+        last = pd.Index([t[-1] for t in self.times])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # non-vectorised offsets warn; still correct
+            if isinstance(first, pd.PeriodIndex):
+                steps = [last + k for k in range(1, horizon + 1)]
+            else:
+                steps = [pd.DatetimeIndex(last) + k * self.steps[0] for k in range(1, horizon + 1)]
+        stacked = np.stack([np.asarray(s) for s in steps], axis=1).ravel()
+        return pd.Index(stacked, name=first.name) if isinstance(first, pd.PeriodIndex) else stacked
+
     def output(self, forecasts, intervals=None):
         """Forecasts (n_series, h) back in the input's container type.
 
@@ -118,7 +136,7 @@ class Panel:
         frame = pd.DataFrame(
             {
                 id_col: np.repeat(np.asarray(self.ids, dtype=object), h),
-                time_col: np.concatenate([self.future_times(i, h) for i in range(self.n_series)]),
+                time_col: self.all_future_times(h),
                 "y_hat": forecasts.ravel(),
             }
         )
@@ -332,7 +350,9 @@ def to_panel(y, X=None, id_col="unique_id", time_col="ds", target_col="y", fill=
         raise ValueError(f"fill must be None or one of {FILL_METHODS}, got {fill!r}")
     names = {"id_col": id_col, "time_col": time_col, "target_col": target_col}
     if is_long(y, id_col, time_col, target_col):
-        return _long_panel(y, X, names, fill)
+        from .long_format import long_panel
+
+        return long_panel(y, X, names, fill)[0]
     if isinstance(y, pd.DataFrame):
         return _wide_panel(y, X, names, fill)
     if isinstance(y, pd.Series):
@@ -392,75 +412,6 @@ def _wide_panel(y, X, names, fill):
     )  # fmt: skip
 
 
-def _long_panel(y, X, names, fill):
-    id_col, time_col, target_col = names["id_col"], names["time_col"], names["target_col"]
-    if len(y) == 0:
-        raise ValueError("the DataFrame has no rows")
-    if y[id_col].isna().any():
-        k = int(np.argmax(y[id_col].isna().to_numpy()))
-        raise ValueError(f"row {y.index[k]}: missing series id in column {id_col!r}")
-    cov_frame = None
-    if X is not None:
-        if not is_long(X.assign(**{target_col: 0}) if isinstance(X, pd.DataFrame) else X,
-                       id_col, time_col, target_col):  # fmt: skip
-            raise ValueError(
-                f"with long-format y, X must be a DataFrame with columns {id_col!r}, "
-                f"{time_col!r} and the covariates"
-            )
-        cov_frame = X
-    ids, values, times, steps, covs = [], [], [], [], []
-    cov_names = []
-    try:  # series in sorted id order, so the row order of the file does not matter
-        groups = list(y.groupby(id_col, sort=True))
-    except TypeError:  # ids of mixed, unorderable types: order of first appearance
-        groups = list(y.groupby(id_col, sort=False))
-    for sid, group in groups:
-        rows = list(group.index)
-        t = _parse_times(group[time_col], sid, rows, time_col)
-        index = pd.Index(t) if not isinstance(t.dtype, pd.PeriodDtype) else pd.PeriodIndex(t)
-        if isinstance(index, pd.Index) and pd.api.types.is_datetime64_any_dtype(index.dtype):
-            index = pd.DatetimeIndex(index)
-        order = np.argsort(index.to_numpy(), kind="stable")
-        index = index[order]
-        v = _numeric(group[target_col].iloc[order], sid, [rows[k] for k in order], target_col)
-        steps.append(check_time_index(index, sid))
-        values.append(_fill(v, sid, index, fill))
-        ids.append(sid)
-        times.append(index.rename(time_col))
-        if cov_frame is not None:
-            c, cov_names = _long_covariates(cov_frame, sid, index, names)
-            covs.append(c)
-    lengths = [len(v) for v in values]
-    return Panel(
-        "long", ids, np.concatenate(values), np.concatenate([[0], np.cumsum(lengths)]),
-        times, steps, np.concatenate(covs) if covs else None, cov_names, names,
-    )  # fmt: skip
-
-
-def _long_covariates(X, sid, index, names):
-    id_col, time_col = names["id_col"], names["time_col"]
-    group = X[X[id_col] == sid]
-    columns = [c for c in X.columns if c not in (id_col, time_col)]
-    if not columns:
-        raise ValueError("X has no covariate columns")
-    t = _parse_times(group[time_col], sid, list(group.index), time_col)
-    frame = pd.DataFrame(group[columns].to_numpy(), index=pd.Index(t), columns=columns)
-    if frame.index.has_duplicates:
-        raise ValueError(f"series {sid!r}: duplicate timestamps in the covariates")
-    aligned = frame.reindex(index)
-    missing = aligned.isna().any(axis=1).to_numpy()
-    if missing.any():
-        k = int(np.argmax(missing))
-        raise ValueError(
-            f"series {sid!r}: covariates missing at {index[k]} ({int(missing.sum())} "
-            "timestamps in all)"
-        )
-    try:
-        return aligned.to_numpy(dtype=np.float64), [str(c) for c in columns]
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"series {sid!r}: covariates must be numeric: {exc}") from exc
-
-
 def future_covariates(panel, X, horizon):
     """Covariates of the ``horizon`` steps after each series: (n_series, horizon, c)."""
     n_cov = len(panel.covariate_names)
@@ -470,15 +421,38 @@ def future_covariates(panel, X, horizon):
             f"the {horizon} forecast steps"
         )
     out = np.empty((panel.n_series, horizon, n_cov))
+    if panel.kind == "long":
+        return _long_future_covariates(panel, X, horizon, out)
     for i, sid in enumerate(panel.ids):
         future = panel.future_times(i, horizon)
-        if panel.kind == "long":
-            arr, _ = _long_covariates(X, sid, future, panel.names)
-        elif isinstance(X, pd.DataFrame) and panel.kind != "array":
+        if isinstance(X, pd.DataFrame) and panel.kind != "array":
             arr, _ = _covariate_array(X, horizon, sid, future)
         else:
             arr, _ = _covariate_array(np.asarray(X, dtype=np.float64)[:horizon], horizon, sid)
         if arr.shape[1] != n_cov:
             raise ValueError(f"X has {arr.shape[1]} covariates, the model was fitted with {n_cov}")
         out[i] = arr
+    return out
+
+
+def _long_future_covariates(panel, X, horizon, out):
+    from .long_format import covariate_lookup, time_keys
+
+    lookup = covariate_lookup(X, panel.names)
+    if lookup.shape[1] != out.shape[2]:
+        raise ValueError(
+            f"X has {lookup.shape[1]} covariates, the model was fitted with {out.shape[2]}"
+        )
+    futures = [panel.future_times(i, horizon) for i in range(panel.n_series)]
+    keys = np.concatenate([time_keys(f) for f in futures])
+    ids = np.repeat(np.asarray(panel.ids, dtype=object), horizon)
+    aligned = lookup.reindex(pd.MultiIndex.from_arrays([ids, keys])).to_numpy()
+    missing = np.isnan(aligned).any(axis=1)
+    if missing.any():
+        k = int(np.argmax(missing))
+        raise ValueError(
+            f"series {ids[k]!r}: covariates missing at {futures[k // horizon][k % horizon]} "
+            f"(X must cover the {horizon} forecast steps of every series)"
+        )
+    out[...] = aligned.reshape(panel.n_series, horizon, -1)
     return out

@@ -64,7 +64,7 @@ class SequenceModel(Module):
         features = h_n[-1] if D == 1 else np.concatenate([h_n[-2], h_n[-1]], axis=1)
         return self.head.forward(features)
 
-    def predict(self, X, memory_budget=64 * 2**20):
+    def predict(self, X, memory_budget=16 * 2**20):
         """Inference: :meth:`forward` in batches, keeping no cache afterwards.
 
         Batches are sized so that the activations a forward pass saves stay within
