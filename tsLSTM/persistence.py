@@ -41,12 +41,17 @@ _JSON_ATTRIBUTES = (
     "best_loss_", "validation_scores_", "best_validation_score_", "n_outputs_", "_y_1d",
 )  # fmt: skip
 _ARRAY_ATTRIBUTES = ("x_mean_", "x_scale_", "y_mean_", "y_scale_", "classes_")
+_FORECASTER_JSON_ATTRIBUTES = (
+    "n_series_", "n_windows_", "n_covariates_", "covariate_names_", "short_series_",
+    "series_ids_",
+)  # fmt: skip
 
 
 def _estimator_classes():
     from .estimators import LSTMClassifier, LSTMRegressor
+    from .forecasting import LSTMForecaster
 
-    return {cls.__name__: cls for cls in (LSTMRegressor, LSTMClassifier)}
+    return {cls.__name__: cls for cls in (LSTMRegressor, LSTMClassifier, LSTMForecaster)}
 
 
 def _to_json(value):
@@ -82,55 +87,97 @@ def _npy_bytes(array):
     return buffer.getvalue()
 
 
-def save_estimator(estimator, path):
-    """Write a fitted estimator to ``path`` (see the module docstring for the format)."""
-    from . import __version__
-
-    if not hasattr(estimator, "model_"):
-        raise ValueError(f"{type(estimator).__name__} is not fitted yet: nothing to save")
+def _json_params(estimator):
     params = estimator.get_params()
     random_state = params.get("random_state")
     if isinstance(random_state, numbers.Integral) and not isinstance(random_state, bool):
         params["random_state"] = int(random_state)
     elif random_state is not None:
         params["random_state"] = None  # a RandomState object is not data; drop it
+    return {name: _to_json(value) for name, value in params.items()}
+
+
+def _plain_array(name, value):
+    value = np.asarray(value)
+    if value.dtype == object:
+        try:
+            value = np.array(value.tolist())
+        except (TypeError, ValueError):
+            pass
+        if value.dtype == object:
+            raise ValueError(
+                f"cannot save {name} of mixed or non-primitive types: {value.tolist()}"
+            )
+    return value
+
+
+def _describe(estimator):
+    """``(section, arrays)`` of a fitted LSTMRegressor / LSTMClassifier."""
     arrays = {f"param/{k}": v for k, v in estimator.model_.state_dict().items()}
     for name in _ARRAY_ATTRIBUTES:
         if hasattr(estimator, name):
-            value = np.asarray(getattr(estimator, name))
-            if value.dtype == object:
-                try:
-                    value = np.array(value.tolist())
-                except (TypeError, ValueError):
-                    pass
-                if value.dtype == object:
-                    raise ValueError(
-                        f"cannot save {name} of mixed or non-primitive types: {value.tolist()}"
-                    )
-            arrays[f"attr/{name}"] = value
-    members = {name: _npy_bytes(value) for name, value in arrays.items()}
-    meta = {
-        "format": FORMAT,
-        "format_version": FORMAT_VERSION,
-        "tslstm_version": __version__,
+            arrays[f"attr/{name}"] = _plain_array(name, getattr(estimator, name))
+    section = {
         "estimator": type(estimator).__name__,
-        "params": {name: _to_json(value) for name, value in params.items()},
+        "params": _json_params(estimator),
         "attributes": {
             name: _to_json(getattr(estimator, name))
             for name in _JSON_ATTRIBUTES
             if hasattr(estimator, name)
         },
+    }
+    return section, arrays
+
+
+def _describe_forecaster(forecaster):
+    section = {
+        "estimator": "LSTMForecaster",
+        "params": _json_params(forecaster),
+        "attributes": {
+            name: _to_json(getattr(forecaster, name)) for name in _FORECASTER_JSON_ATTRIBUTES
+        },
+    }
+    arrays = {}
+    for name in ("conformal_scores_", "_series_stats"):
+        if getattr(forecaster, name) is not None:
+            arrays[f"fattr/{name}"] = getattr(forecaster, name)
+    inner, inner_arrays = _describe(forecaster.regressor_)
+    section["inner"] = inner
+    arrays.update({f"inner/{k}": v for k, v in inner_arrays.items()})
+    return section, arrays
+
+
+def save_estimator(estimator, path):
+    """Write a fitted estimator to ``path`` (see the module docstring for the format)."""
+    from . import __version__
+
+    fitted = "regressor_" if type(estimator).__name__ == "LSTMForecaster" else "model_"
+    if not hasattr(estimator, fitted):
+        raise ValueError(f"{type(estimator).__name__} is not fitted yet: nothing to save")
+    if fitted == "regressor_":
+        section, arrays = _describe_forecaster(estimator)
+    else:
+        section, arrays = _describe(estimator)
+    members = {name: _npy_bytes(value) for name, value in arrays.items()}
+    meta = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "tslstm_version": __version__,
+        **section,
         "arrays": {
             name: {"sha256": hashlib.sha256(data).hexdigest()} for name, data in members.items()
         },
     }
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
-    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr("meta.json", json.dumps(meta, indent=1))
-        for name, data in members.items():
-            archive.writestr(name + ".npy", data)
-    tmp.replace(path)  # atomic: a failure leaves any previous file intact
+    try:
+        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+            archive.writestr("meta.json", json.dumps(meta, indent=1))
+            for name, data in members.items():
+                archive.writestr(name + ".npy", data)
+        tmp.replace(path)  # atomic: a failure leaves any previous file intact
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def _read_archive(path):
@@ -193,13 +240,21 @@ def load(path):
         except ValueError as exc:
             raise ValueError(f"{path}: member {name} is not a plain numpy array: {exc}") from exc
 
-    estimator = classes[meta["estimator"]]()
-    try:
-        estimator.set_params(**{k: _from_json(v) for k, v in meta["params"].items()})
-        estimator._validate_params()
-    except (ValueError, TypeError) as exc:
-        raise ValueError(f"{path}: invalid estimator parameters: {exc}") from exc
-    for name, value in meta["attributes"].items():
+    if meta["estimator"] == "LSTMForecaster":
+        return _restore_forecaster(meta, arrays, path)
+    return _restore(meta, arrays, path)
+
+
+def _restore(section, arrays, path):
+    """An LSTMRegressor / LSTMClassifier from its meta section and arrays."""
+    classes = _estimator_classes()
+    if section.get("estimator") not in classes or section["estimator"] == "LSTMForecaster":
+        raise ValueError(f"{path}: unknown estimator {section.get('estimator')!r}")
+    for key in ("params", "attributes"):
+        if not isinstance(section.get(key), dict):
+            raise ValueError(f"{path}: meta.json has no valid {key!r} section")
+    estimator = _with_params(classes[section["estimator"]], section, path)
+    for name, value in section["attributes"].items():
         if name not in _JSON_ATTRIBUTES:
             raise ValueError(f"{path}: unexpected attribute {name!r}")
         setattr(estimator, name, _from_json(value))
@@ -209,6 +264,8 @@ def load(path):
             if key not in _ARRAY_ATTRIBUTES:
                 raise ValueError(f"{path}: unexpected attribute {key!r}")
             setattr(estimator, key, value)
+        elif kind != "param":
+            raise ValueError(f"{path}: unexpected member {name!r}")
     _check_fitted_attributes(estimator, path)
     try:
         estimator._rng = estimator._new_rng()
@@ -221,6 +278,52 @@ def load(path):
         raise ValueError(f"{path}: the stored network does not fit the estimator: {exc}") from exc
     estimator._optimizer = None
     return estimator
+
+
+def _with_params(cls, section, path):
+    estimator = cls()
+    try:
+        estimator.set_params(**{k: _from_json(v) for k, v in section["params"].items()})
+        estimator._validate_params()
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"{path}: invalid estimator parameters: {exc}") from exc
+    return estimator
+
+
+def _restore_forecaster(meta, arrays, path):
+    from .forecasting import LSTMForecaster
+
+    inner = meta.get("inner")
+    if not isinstance(inner, dict) or inner.get("estimator") != "LSTMRegressor":
+        raise ValueError(f"{path}: a forecaster file needs its inner LSTMRegressor section")
+    forecaster = _with_params(LSTMForecaster, meta, path)
+    attributes = meta["attributes"]
+    if set(attributes) != set(_FORECASTER_JSON_ATTRIBUTES):
+        raise ValueError(f"{path}: forecaster attributes {sorted(attributes)} are incomplete")
+    for name, value in attributes.items():
+        setattr(forecaster, name, _from_json(value))
+    if not (_is_int(forecaster.n_covariates_, 0) and isinstance(forecaster.series_ids_, list)
+            and len(forecaster.covariate_names_) == forecaster.n_covariates_):  # fmt: skip
+        raise ValueError(f"{path}: inconsistent forecaster attributes")
+    forecaster.conformal_scores_ = arrays.pop("fattr/conformal_scores_", None)
+    forecaster._series_stats = arrays.pop("fattr/_series_stats", None)
+    if forecaster.conformal_scores_ is not None and (
+        forecaster.conformal_scores_.ndim != 2 or forecaster.conformal_scores_.dtype.kind != "f"
+    ):
+        raise ValueError(f"{path}: conformal_scores_ must be a 2-D float array")
+    if (forecaster.scaling == "series") != (forecaster._series_stats is not None) or (
+        forecaster._series_stats is not None
+        and forecaster._series_stats.shape != (len(forecaster.series_ids_), 2)
+    ):
+        raise ValueError(f"{path}: series statistics do not match scaling={forecaster.scaling!r}")
+    inner_arrays = {}
+    for name, value in arrays.items():
+        if not name.startswith("inner/"):
+            raise ValueError(f"{path}: unexpected member {name!r}")
+        inner_arrays[name[len("inner/") :]] = value
+    forecaster.regressor_ = _restore(inner, inner_arrays, path)
+    forecaster.history_ = None  # pass y= to predict from a loaded model
+    return forecaster
 
 
 def _is_int(value, minimum):

@@ -50,10 +50,15 @@ def backtest(forecaster, y, horizon=None, n_windows=3, step=None, refit=True, X=
     if not (isinstance(refit, bool) or (isinstance(refit, numbers.Integral) and refit >= 1)):
         raise ValueError(f"refit must be True, False or a positive integer, got {refit!r}")
     template = clone(forecaster)
+    template._validate_params()
+    return backtest_panel(template, template._to_panel(y, X), horizon, n_windows, step, refit, m)
+
+
+def backtest_panel(forecaster, panel, horizon, n_windows, step, refit, m=1):
+    """:func:`backtest` on a validated :class:`~tsLSTM.forecasting.panel.Panel`."""
+    template = clone(forecaster)
     if template.strategy == "mimo" and template.horizon < horizon:
         template.set_params(horizon=horizon)
-    template._validate_params()
-    panel = template._to_panel(y, X)
     id_col = template.id_col
     rows, model = [], None
     for w in range(n_windows):

@@ -223,6 +223,16 @@ clip_grad_norm, weight_decay, dtype, device, random_state, verbose
         half_width = self._conformal_quantiles(coverage)[:horizon][None, :] * scale[:, None]
         return panel.output(forecasts, (forecasts - half_width, forecasts + half_width))
 
+    def save(self, path):
+        """Save the fitted forecaster in tsLSTM's safe format (see ``tsLSTM.load``).
+
+        The training series are not saved: a loaded forecaster forecasts from the
+        history passed as ``predict(y=...)``.
+        """
+        from ..persistence import save_estimator
+
+        save_estimator(self, path)
+
     # -- fitting -----------------------------------------------------------------------
 
     def _to_panel(self, y, X=None):
@@ -245,6 +255,7 @@ clip_grad_norm, weight_decay, dtype, device, random_state, verbose
             warnings.warn(message + "; left out of training", UserWarning, stacklevel=3)
         self.short_series_ = short
         self.n_series_ = panel.n_series
+        self.series_ids_ = list(panel.ids)
         self.n_covariates_ = len(panel.covariate_names)
         self.covariate_names_ = list(panel.covariate_names)
         self._series_stats = self._series_statistics(panel)
@@ -393,6 +404,9 @@ clip_grad_norm, weight_decay, dtype, device, random_state, verbose
                 f"asked for {horizon}; refit with a larger horizon or use strategy='recursive'"
             )
         uses_covariates = self.n_covariates_ > 0
+        if y is None and self.history_ is None:
+            raise ValueError("this forecaster was loaded from a file: pass y, the history to "
+                             "forecast from")  # fmt: skip
         if y is None:
             panel = self.history_
         elif uses_covariates and not hasattr(y, "index"):
@@ -431,7 +445,7 @@ clip_grad_norm, weight_decay, dtype, device, random_state, verbose
         """Rows of the series statistics for the series of ``panel`` (by id)."""
         if self.scaling != "series":
             return np.zeros(panel.n_series, dtype=int)
-        known = {sid: i for i, sid in enumerate(self.history_.ids)}
+        known = {sid: i for i, sid in enumerate(self.series_ids_)}
         unknown = [sid for sid in panel.ids if sid not in known]
         if unknown:
             raise ValueError(

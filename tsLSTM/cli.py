@@ -1,0 +1,470 @@
+"""The ``tslstm`` command: batch forecasting of every series in a file."""
+
+import argparse
+import contextlib
+import os
+import sys
+import tempfile
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+EXIT_OK = 0
+EXIT_ERROR = 1  # nothing was written: bad input, bad model file, ...
+EXIT_USAGE = 2  # wrong command line (argparse's own code)
+EXIT_SKIPPED = 3  # output written, but some series were skipped (--on-error skip)
+
+DATASETS = ("airline", "sunspots", "us_macro")
+
+EPILOG = """\
+input: a CSV or Parquet file in long format, one row per series and time step, with
+  columns unique_id, ds (time stamp) and y (value); other names with --id-col,
+  --time-col, --target-col. --dataset NAME uses bundled data instead.
+
+examples:
+  tslstm forecast --dataset airline --horizon 24
+  tslstm forecast sales.csv --horizon 12 --window 36 --output forecasts.csv
+  tslstm train sales.csv --horizon 12 --save model.tslstm
+  tslstm forecast sales.csv --horizon 12 --model model.tslstm --coverage 0.9
+  tslstm backtest sales.csv --horizon 12 --n-windows 3
+  tslstm forecast sales.csv --horizon 12 --model model.tslstm --scheduler tcp://host:8786
+
+exit codes:
+  0  success
+  1  error: nothing was written (bad input, missing columns, unreadable model, ...)
+  2  usage error (bad command line)
+  3  output written, but some series were skipped (--on-error skip; listed on stderr)
+"""
+
+
+class CommandError(Exception):
+    """A problem to report in one line and exit with EXIT_ERROR."""
+
+
+def _positive_int(text):
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog="tslstm",
+        description="Forecast every series in a file with one global LSTM (tsLSTM).",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    style = {"epilog": EPILOG, "formatter_class": argparse.RawDescriptionHelpFormatter}
+    forecast = sub.add_parser("forecast", help="train (or load) a model, write forecasts", **style)
+    backtest = sub.add_parser("backtest", help="rolling-origin evaluation, prints metrics", **style)
+    train = sub.add_parser("train", help="train a model and save it (safe format)", **style)
+    for p in (forecast, backtest, train):
+        data = p.add_argument_group("data")
+        data.add_argument("input", nargs="?", help="CSV or Parquet file (long format)")
+        data.add_argument("--dataset", choices=DATASETS, help="bundled data instead of INPUT")
+        data.add_argument("--id-col", default="unique_id", help="series id column [unique_id]")
+        data.add_argument("--time-col", default="ds", help="time stamp column [ds]")
+        data.add_argument("--target-col", default="y", help="value column [y]")
+        data.add_argument("--fill", choices=["ffill", "interpolate", "zero"],
+                          help="fill missing values instead of reporting them")  # fmt: skip
+        data.add_argument("--on-error", choices=["fail", "skip"], default="fail",
+                          help="a bad series stops the run, or is skipped and listed")  # fmt: skip
+        p.add_argument("--horizon", type=_positive_int, required=True, help="steps to forecast")
+        p.add_argument("--quiet", action="store_true", help="no progress output")
+        model = p.add_argument_group("model and training")
+        if p is not train:
+            model.add_argument("--model", help="load a saved model instead of training")
+        model.add_argument("--window", type=_positive_int, default=24, help="input steps [24]")
+        model.add_argument("--strategy", choices=["mimo", "recursive"], default="mimo")
+        model.add_argument("--scaling", choices=["window", "series", "none"], default="window")
+        model.add_argument("--hidden-size", type=_positive_int, default=64)
+        model.add_argument("--num-layers", type=_positive_int, default=1)
+        model.add_argument("--cell", choices=["lstm", "gru"], default="lstm")
+        model.add_argument("--max-epochs", type=_positive_int, default=100)
+        model.add_argument("--learning-rate", type=float, default=0.005)
+        model.add_argument("--batch-size", type=_positive_int, default=64)
+        model.add_argument("--early-stopping", action="store_true",
+                           help="hold out 10%% of the windows and stop on their score")  # fmt: skip
+        model.add_argument("--calibration-fraction", type=float, default=0.0,
+                           help="hold out this fraction of the latest windows to calibrate "
+                                "prediction intervals (needed for --coverage)")  # fmt: skip
+        model.add_argument("--seed", type=int, default=0, help="random seed [0]")
+    forecast.add_argument("--coverage", type=float,
+                          help="add y_hat_lower, y_hat_upper at this coverage")  # fmt: skip
+    forecast.add_argument("--output", "-o", help="output CSV or Parquet [stdout]")
+    forecast.add_argument("--scheduler", help="Dask scheduler address: forecast on the cluster")
+    forecast.add_argument("--partitions", type=_positive_int,
+                          help="Dask tasks [2 per worker]")  # fmt: skip
+    backtest.add_argument("--n-windows", type=_positive_int, default=3)
+    backtest.add_argument("--step", type=_positive_int, help="steps between origins [horizon]")
+    backtest.add_argument("--no-refit", action="store_true", help="train once, at the 1st origin")
+    backtest.add_argument("--season", type=_positive_int, default=1,
+                          help="seasonal period of the MASE denominator [1]")  # fmt: skip
+    backtest.add_argument("--output", "-o", help="also write the per-series metrics here")
+    train.add_argument("--save", required=True, help="where to write the model")
+    return parser
+
+
+# -- input ----------------------------------------------------------------------------------
+
+
+def _bundled(name, args):
+    from .datasets import load_airline, load_sunspots, load_us_macro
+
+    if name == "us_macro":
+        frame = load_us_macro()
+    else:
+        series = load_airline() if name == "airline" else load_sunspots()
+        frame = pd.DataFrame({"unique_id": name, "ds": series.index.to_timestamp(),
+                              "y": series.to_numpy()})  # fmt: skip
+    return frame.rename(
+        columns={"unique_id": args.id_col, "ds": args.time_col, "y": args.target_col}
+    )
+
+
+def read_table(path, args):
+    """A long frame from CSV or Parquet, rows labelled by their line in the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise CommandError(f"input file not found: {path}")
+    suffix = path.suffix.lower()
+    try:
+        if suffix in (".parquet", ".pq"):
+            try:
+                frame = pd.read_parquet(path)
+            except ImportError as exc:
+                raise CommandError(
+                    f"reading Parquet needs pyarrow: pip install pyarrow ({exc})"
+                ) from exc
+            frame.index = np.arange(1, len(frame) + 1)  # row numbers
+        else:
+            frame = pd.read_csv(path, dtype={args.id_col: str}, skip_blank_lines=False)
+            frame.index = np.arange(2, len(frame) + 2)  # line numbers (header is line 1)
+    except pd.errors.EmptyDataError as exc:
+        raise CommandError(f"{path} is empty") from exc
+    except (pd.errors.ParserError, UnicodeDecodeError, OSError, ValueError) as exc:
+        raise CommandError(f"cannot read {path}: {exc}") from exc
+    missing = [c for c in (args.id_col, args.time_col, args.target_col) if c not in frame.columns]
+    if missing:
+        raise CommandError(
+            f"{path}: missing column(s) {missing}; the file has {list(frame.columns)} "
+            "(set --id-col, --time-col, --target-col)"
+        )
+    if len(frame) == 0:
+        raise CommandError(f"{path} has no data rows")
+    return frame
+
+
+def load_data(args):
+    if args.dataset and args.input:
+        raise CommandError("give INPUT or --dataset, not both")
+    if args.dataset:
+        return _bundled(args.dataset, args)
+    if not args.input:
+        raise CommandError("no input: give a CSV/Parquet file or --dataset NAME")
+    return read_table(args.input, args)
+
+
+def build_panel(frame, args):
+    """Validated panel and the list of skipped series ``(id, problem)``."""
+    from .forecasting.long_format import long_panel
+
+    names = {"id_col": args.id_col, "time_col": args.time_col, "target_col": args.target_col}
+    on_error = "collect" if args.on_error == "skip" else "raise"
+    try:
+        return long_panel(frame, None, names, args.fill, on_error=on_error)
+    except ValueError as exc:
+        raise CommandError(str(exc)) from exc
+
+
+def _drop_short(panel, minimum, args, skipped, what):
+    """Drop series with fewer than ``minimum`` values (skip mode) or fail."""
+    from dataclasses import replace
+
+    short = [i for i, n in enumerate(panel.lengths) if n < minimum]
+    if not short:
+        return panel
+    message = "series {!r} has {} values, fewer than " + what
+    if args.on_error == "fail":
+        i = short[0]
+        raise CommandError(message.format(panel.ids[i], panel.lengths[i]) + f" ({minimum})")
+    for i in short:
+        skipped.append((panel.ids[i], message.format(panel.ids[i], panel.lengths[i])
+                        + f" ({minimum})"))  # fmt: skip
+    keep = [i for i in range(panel.n_series) if i not in set(short)]
+    if not keep:
+        raise CommandError("every series is too short: " + skipped[-1][1])
+    rows = np.concatenate([np.arange(panel.indptr[i], panel.indptr[i + 1]) for i in keep])
+    lengths = panel.lengths[keep]
+    return replace(
+        panel, ids=[panel.ids[i] for i in keep], values=panel.values[rows],
+        indptr=np.concatenate([[0], np.cumsum(lengths)]), times=[panel.times[i] for i in keep],
+        steps=[panel.steps[i] for i in keep],
+    )  # fmt: skip
+
+
+# -- model ----------------------------------------------------------------------------------
+
+
+def make_forecaster(args, horizon):
+    from .forecasting import LSTMForecaster
+
+    if not 0 <= args.calibration_fraction < 1:
+        raise CommandError("--calibration-fraction must be in [0, 1)")
+    return LSTMForecaster(
+        window=args.window, horizon=horizon, strategy=args.strategy,
+        scaling=None if args.scaling == "none" else args.scaling, fill=args.fill,
+        on_short="warn" if args.on_error == "skip" else "raise",
+        calibration_fraction=args.calibration_fraction, id_col=args.id_col,
+        time_col=args.time_col, target_col=args.target_col, hidden_size=args.hidden_size,
+        num_layers=args.num_layers, cell=args.cell, max_epochs=args.max_epochs,
+        learning_rate=args.learning_rate, batch_size=args.batch_size,
+        early_stopping=args.early_stopping, random_state=args.seed,
+        verbose=0 if args.quiet else 1,
+    )  # fmt: skip
+
+
+def train_model(panel, args, skipped):
+    panel = _drop_short(panel, args.window + (args.horizon if args.strategy == "mimo" else 1),
+                        args, skipped, "window + horizon")  # fmt: skip
+    forecaster = make_forecaster(args, args.horizon)
+    _info(args, f"training on {panel.n_series} series ({int(panel.lengths.sum())} values)")
+    progress = _EpochProgress(args.max_epochs, enabled=not args.quiet)
+    try:
+        with contextlib.redirect_stdout(progress), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # convergence notes are not errors here
+            forecaster._validate_params()
+            forecaster._fit_panel(panel)
+    except ValueError as exc:
+        raise CommandError(str(exc)) from exc
+    finally:
+        progress.close()
+    _info(args, f"trained: {forecaster.n_windows_} windows, {forecaster.regressor_.n_iter_} "
+                "epochs")  # fmt: skip
+    return forecaster
+
+
+class _EpochProgress:
+    """A stdout stand-in that turns the estimator's per-epoch lines into a progress bar."""
+
+    def __init__(self, max_epochs, enabled):
+        from ._progress import ProgressBar
+
+        self.bar = ProgressBar(max_epochs, "training", enabled=enabled, delay=0.0)
+        self.enabled = enabled
+
+    def write(self, text):
+        for line in text.splitlines():
+            if line.startswith("Epoch "):
+                loss = line.split("loss ")[1].split(",")[0] if "loss " in line else "?"
+                self.bar.description = f"training (loss {loss})"
+                self.bar.update()
+            elif line.strip() and self.enabled:
+                self.bar.close()
+                print(line, file=sys.stderr)
+        return len(text)
+
+    def flush(self):
+        pass
+
+    def close(self):
+        self.bar.close()
+
+
+def load_model(path):
+    from .forecasting import LSTMForecaster
+    from .persistence import load
+
+    try:
+        model = load(path)
+    except (OSError, ValueError) as exc:
+        raise CommandError(f"cannot load model {path}: {exc}") from exc
+    if not isinstance(model, LSTMForecaster):
+        raise CommandError(f"{path} holds a {type(model).__name__}, not an LSTMForecaster")
+    return model
+
+
+# -- output ---------------------------------------------------------------------------------
+
+
+def write_table(frame, path):
+    """Write CSV/Parquet atomically: a failure leaves no partial file, nor a damaged one."""
+    if path is None:
+        frame.to_csv(sys.stdout, index=False)
+        return
+    path = Path(path)
+    directory = path.parent if str(path.parent) else Path(".")
+    if not directory.is_dir():
+        raise CommandError(f"output directory does not exist: {directory}")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    os.close(fd)
+    try:
+        if path.suffix.lower() in (".parquet", ".pq"):
+            frame.to_parquet(tmp, index=False)
+        else:
+            frame.to_csv(tmp, index=False)
+        os.replace(tmp, path)
+    except Exception as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise CommandError(f"cannot write {path}: {exc}") from exc
+
+
+def _info(args, message):
+    if not args.quiet:
+        print(message, file=sys.stderr, flush=True)
+
+
+# -- commands -------------------------------------------------------------------------------
+
+
+def _forecast_in_chunks(model, panel, horizon, coverage, args):
+    """Forecast all series, a few thousand at a time, with a progress bar."""
+    from ._progress import ProgressBar
+    from .forecasting.forecaster import LSTMForecaster  # noqa: F401 (type of model)
+
+    chunk = 4096
+    starts = list(range(0, panel.n_series, chunk))
+    bar = ProgressBar(len(starts), "forecasting", enabled=not args.quiet)
+    forecasts, lower, upper = [], [], []
+    quantiles = model._conformal_quantiles(coverage)[:horizon] if coverage else None
+    for s in starts:
+        part = _subset(panel, range(s, min(s + chunk, panel.n_series)))
+        f, scale = model._predict_panel(part, horizon, None)
+        forecasts.append(f)
+        if coverage:
+            half = quantiles[None, :] * scale[:, None]
+            lower.append(f - half)
+            upper.append(f + half)
+        bar.update()
+    bar.close()
+    f = np.concatenate(forecasts)
+    intervals = (np.concatenate(lower), np.concatenate(upper)) if coverage else None
+    return panel.output(f, intervals)
+
+
+def _subset(panel, index):
+    from dataclasses import replace
+
+    index = list(index)
+    if len(index) == panel.n_series:
+        return panel
+    start, end = panel.indptr[index[0]], panel.indptr[index[-1] + 1]
+    return replace(
+        panel, ids=panel.ids[index[0] : index[-1] + 1], values=panel.values[start:end],
+        indptr=panel.indptr[index[0] : index[-1] + 2] - start,
+        times=panel.times[index[0] : index[-1] + 1], steps=panel.steps[index[0] : index[-1] + 1],
+    )  # fmt: skip
+
+
+def cmd_forecast(args, frame, panel, skipped):
+    if args.coverage is not None and not 0 < args.coverage < 1:
+        raise CommandError("--coverage must be in (0, 1)")
+    if args.model:
+        model = load_model(args.model)
+        if model.strategy == "mimo" and args.horizon > model.horizon:
+            raise CommandError(f"the model forecasts at most {model.horizon} steps (mimo)")
+        if model.n_covariates_:
+            raise CommandError("the model uses covariates, which the command does not supply")
+        for key in ("id_col", "time_col", "target_col"):
+            setattr(model, key, getattr(args, key))
+    else:
+        model = train_model(panel, args, skipped)
+    if args.coverage is not None and model.conformal_scores_ is None:
+        raise CommandError("--coverage needs a model trained with --calibration-fraction > 0")
+    panel = _drop_short(panel, model.window, args, skipped, "the model's window")
+    try:
+        if args.scheduler:
+            if args.coverage is not None:
+                raise CommandError("--coverage is not available with --scheduler")
+            from .forecasting.distributed import predict_dask
+
+            kept = frame[frame[args.id_col].isin(set(panel.ids))]
+            _info(args, f"forecasting {panel.n_series} series on {args.scheduler}")
+            result = predict_dask(model, kept, args.horizon, scheduler=args.scheduler,
+                                  n_partitions=args.partitions)  # fmt: skip
+        else:
+            _info(args, f"forecasting {panel.n_series} series, horizon {args.horizon}")
+            result = _forecast_in_chunks(model, panel, args.horizon, args.coverage, args)
+    except ImportError as exc:
+        raise CommandError(str(exc)) from exc
+    except ValueError as exc:
+        raise CommandError(str(exc)) from exc
+    write_table(result, args.output)
+    if args.output:
+        _info(args, f"wrote {len(result)} rows to {args.output}")
+
+
+def cmd_train(args, frame, panel, skipped):
+    model = train_model(panel, args, skipped)
+    try:
+        model.history_ = None  # the file holds the model, not the data
+        model.save(args.save)
+    except (OSError, ValueError) as exc:
+        raise CommandError(f"cannot save the model to {args.save}: {exc}") from exc
+    _info(args, f"saved the model to {args.save}")
+
+
+def cmd_backtest(args, frame, panel, skipped):
+    from .forecasting.backtest import backtest_panel
+
+    if args.model:
+        raise CommandError("backtest trains its own models; --model is not used here")
+    step = args.step or args.horizon
+    longest_cut = args.horizon + (args.n_windows - 1) * step
+    minimum = args.window + (args.horizon if args.strategy == "mimo" else 1) + longest_cut
+    panel = _drop_short(panel, minimum, args, skipped, "window + horizon + backtest windows")
+    forecaster = make_forecaster(args, args.horizon)
+    forecaster.set_params(verbose=0)
+    _info(args, f"backtesting {panel.n_series} series, {args.n_windows} windows")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            result = backtest_panel(forecaster, panel, args.horizon, args.n_windows, step,
+                                    not args.no_refit, args.season)  # fmt: skip
+    except ValueError as exc:
+        raise CommandError(str(exc)) from exc
+    metrics = ["mae", "rmse", "smape", "mase"]
+    per_series = result.groupby(args.id_col, sort=False)[metrics].mean()
+    with pd.option_context("display.width", 120, "display.max_rows", 50):
+        print(f"per-window mean over {panel.n_series} series:")
+        print(result.groupby("window")[metrics].mean().round(4).to_string())
+        print("\nper-series mean over windows:")
+        print(per_series.round(4).to_string())
+        print("\noverall mean: " + ", ".join(
+            f"{m} {result[m].mean():.4f}" for m in metrics))  # fmt: skip
+    if args.output:
+        write_table(result, args.output)
+
+
+COMMANDS = {"forecast": cmd_forecast, "backtest": cmd_backtest, "train": cmd_train}
+
+
+def main(argv=None):
+    """Entry point of ``tslstm`` and ``python -m tsLSTM``; returns the exit code."""
+    args = build_parser().parse_args(argv)
+    skipped = []
+    try:
+        frame = load_data(args)
+        panel, problems = build_panel(frame, args)
+        skipped.extend(problems)
+        COMMANDS[args.command](args, frame, panel, skipped)
+    except CommandError as exc:
+        print(f"tslstm: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("tslstm: interrupted", file=sys.stderr)
+        return EXIT_ERROR
+    if skipped:
+        print(f"tslstm: skipped {len(skipped)} series:", file=sys.stderr)
+        for sid, problem in skipped:
+            print(f"  {sid!r}: {problem}" if sid is not None else f"  {problem}", file=sys.stderr)
+        return EXIT_SKIPPED
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())
