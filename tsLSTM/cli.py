@@ -192,9 +192,11 @@ def _drop_short(panel, minimum, args, skipped, what):
     if args.on_error == "fail":
         i = short[0]
         raise CommandError(message.format(panel.ids[i], panel.lengths[i]) + f" ({minimum})")
+    listed = {sid for sid, _ in skipped}
     for i in short:
-        skipped.append((panel.ids[i], message.format(panel.ids[i], panel.lengths[i])
-                        + f" ({minimum})"))  # fmt: skip
+        if panel.ids[i] not in listed:  # (a series too short to train on may be listed)
+            text = message.format(panel.ids[i], panel.lengths[i]) + f" ({minimum})"
+            skipped.append((panel.ids[i], text))
     keep = [i for i in range(panel.n_series) if i not in set(short)]
     if not keep:
         raise CommandError("every series is too short: " + skipped[-1][1])
