@@ -175,7 +175,7 @@ def main(argv=None):
 
     print(f"{args.series} series x {args.length} points ({csv_mb:.1f} MB CSV), horizon "
           f"{args.horizon}, window {args.window}, hidden {args.hidden_size}; {args.threads} "
-          f"threads; torch {torch.__version__}; model trained on {args.train_series} series")  # fmt: skip
+          f"threads; torch {torch.__version__}; trained on {args.train_series} series")  # fmt: skip
     header = (f"{'strategy':10} {'train s':>8} {'end-to-end s':>13} {'model-only s':>13} "
               f"{'torch loop s':>13} {'torch batch s':>14} {'vs loop':>8} "
               f"{'vs batch':>9}")  # fmt: skip
