@@ -84,3 +84,19 @@ def test_bad_model_arguments_and_inputs():
         linear.backward(np.zeros((4, 3)))
     with pytest.raises(ValueError, match="rnn must be an LSTM or GRU"):
         SequenceModel(Linear(4, 4), Linear(4, 1))
+
+
+@pytest.mark.parametrize("dtype, rtol", [(np.float64, 1e-12), (np.float32, 1e-5)])
+@pytest.mark.parametrize("output", ["last", "sequence"])
+@pytest.mark.parametrize("cell, bidirectional", [("lstm", False), ("lstm", True), ("gru", True)])
+def test_inference_kernels_equal_forward(cell, bidirectional, output, dtype, rtol):
+    rnn_cls = LSTM if cell == "lstm" else GRU
+    D = 2 if bidirectional else 1
+    rnn = rnn_cls(3, 5, num_layers=2, bidirectional=bidirectional, dtype=dtype, random_state=0)
+    model = SequenceModel(rnn, Linear(D * 5, 2, dtype=dtype, random_state=1), output)
+    X = np.random.default_rng(0).standard_normal((7, 6, 3))
+    expected = model.forward(X)
+    predicted = model.predict(X, batch_size=3)
+    assert predicted.dtype == dtype and predicted.shape == expected.shape
+    np.testing.assert_allclose(predicted, expected, rtol=rtol, atol=rtol)
+    assert rnn._cache is not None  # forward's cache; predict neither uses nor adds one

@@ -189,3 +189,31 @@ def gru_backward(X, W_ihT, W_hh, Hs, G, HN, dH, dh_n, reverse, dW_ihT, dW_hhT, d
     add_column_sums(dGh2, db_hh)
     np.dot(dGx2, W_ihT.T, dX.reshape(T * B, I))
     return dh_rec
+
+
+@njit(**JIT_OPTIONS)
+def gru_infer(X, W_ihT, W_hhT, b_ih, b_hh, h0, reverse, H_out):
+    """Inference-only GRU direction (see :func:`~tsLSTM.kernels.lstm.lstm_infer`).
+
+    Returns the final hidden state (B, H); fills ``H_out`` (T, B, H) unless it has
+    zero length.
+    """
+    T = X.shape[0]
+    B = X.shape[1]
+    nh = W_hhT.shape[0]
+    hs = np.empty((2, B, nh), dtype=h0.dtype)  # used in turn (see lstm_infer)
+    hs[0] = h0
+    gx = np.empty((B, 3 * nh), dtype=h0.dtype)
+    gh = np.empty((B, 3 * nh), dtype=h0.dtype)
+    hn = np.empty((B, nh), dtype=h0.dtype)
+    store = H_out.shape[0] == T
+    for step in range(T):
+        t = T - 1 - step if reverse else step
+        h_prev, h = hs[step % 2], hs[(step + 1) % 2]
+        np.dot(X[t], W_ihT, gx)
+        np.dot(h_prev, W_hhT, gh)
+        for b in range(B):
+            gru_cell_forward(gh[b], gx[b], b_ih, b_hh, h_prev[b], h[b], hn[b])
+        if store:
+            H_out[t] = h
+    return hs[T % 2].copy()

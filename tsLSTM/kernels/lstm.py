@@ -199,3 +199,47 @@ def lstm_backward(
     add_column_sums(dG2, db_hh)
     np.dot(dG2, W_ihT.T, dX.reshape(T * B, I))
     return dh_rec, dc
+
+
+@njit(**JIT_OPTIONS)
+def lstm_infer(X, W_ihT, W_hhT, b_ih, b_hh, h0, c0, reverse, H_out):
+    """Inference-only LSTM direction: no saved gates, two (B, H) state buffers.
+
+    The input projection is one GEMM per step (no ``(T, B, 4H)`` buffer), so memory
+    stays O(B * H) apart from ``H_out``.
+
+    Parameters
+    ----------
+    X, W_ihT, W_hhT, b_ih, b_hh, h0, c0, reverse
+        As :func:`lstm_forward`.
+    H_out : ndarray, shape (T, B, H) or (0, B, H)
+        Output: the hidden state of every step; pass a zero-length array when only
+        the final state is needed.
+
+    Returns
+    -------
+    h_n : ndarray, shape (B, H)
+        The final hidden state.
+    """
+    T = X.shape[0]
+    B = X.shape[1]
+    nh = W_hhT.shape[0]
+    bias = b_ih + b_hh
+    h = h0.copy()
+    # two cell-state buffers used in turn: reading and writing one row in place would
+    # alias, and LLVM's runtime alias check then falls back to scalar code
+    cs = np.empty((2, B, nh), dtype=h.dtype)
+    cs[0] = c0
+    gx = np.empty((B, 4 * nh), dtype=h.dtype)
+    gh = np.empty((B, 4 * nh), dtype=h.dtype)
+    store = H_out.shape[0] == T
+    for step in range(T):
+        t = T - 1 - step if reverse else step
+        c_prev, c = cs[step % 2], cs[(step + 1) % 2]
+        np.dot(X[t], W_ihT, gx)
+        np.dot(h, W_hhT, gh)
+        for b in range(B):
+            lstm_cell_forward(gh[b], gx[b], bias, c_prev[b], c[b], h[b])
+        if store:
+            H_out[t] = h
+    return h

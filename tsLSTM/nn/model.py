@@ -64,21 +64,16 @@ class SequenceModel(Module):
         features = h_n[-1] if D == 1 else np.concatenate([h_n[-2], h_n[-1]], axis=1)
         return self.head.forward(features)
 
-    def predict(self, X, memory_budget=16 * 2**20):
-        """Inference: :meth:`forward` in batches, keeping no cache afterwards.
+    def predict(self, X, batch_size=1024):
+        """Inference with the inference-only kernels, in batches of ``batch_size``.
 
-        Batches are sized so that the activations a forward pass saves stay within
-        ``memory_budget`` bytes.
+        Equal to :meth:`forward` up to rounding, without saving activations: memory
+        is O(batch_size * H) (times T for ``output='sequence'`` or stacked layers).
         """
-        rnn = self.rnn
-        T = np.shape(X)[1]
-        per_sample = (T + 1) * rnn.num_layers * rnn.num_directions * rnn.hidden_size
-        per_sample *= (rnn._n_gates + 3) * self.dtype.itemsize
-        batch_size = max(1, memory_budget // per_sample)
         chunks = []
         for start in range(0, len(X), batch_size):
-            chunks.append(self.forward(X[start : start + batch_size]))
-            self.clear_cache()
+            features = self.rnn.infer(X[start : start + batch_size], self.output == "sequence")
+            chunks.append(features @ self.head._params["weight"] + self.head._params["bias"])
         return np.concatenate(chunks, axis=0)
 
     def backward(self, dY):

@@ -13,8 +13,8 @@ import numbers
 import numpy as np
 from sklearn.utils import check_random_state
 
-from ..kernels.gru import gru_backward, gru_forward
-from ..kernels.lstm import lstm_backward, lstm_forward
+from ..kernels.gru import gru_backward, gru_forward, gru_infer
+from ..kernels.lstm import lstm_backward, lstm_forward, lstm_infer
 from .module import Module, ParameterSpec, check_dtype
 
 
@@ -287,6 +287,48 @@ class _Recurrent(Module):
         if self.batch_first:
             dX = dX.transpose(1, 0, 2)
         return dX, dh0, dc0
+
+    def infer(self, X, return_sequences=False):
+        """Inference without saving anything for backward, from zero initial states.
+
+        Parameters
+        ----------
+        X : array-like of shape (B, T, input_size)
+            (``(T, B, input_size)`` when ``batch_first=False``.)
+        return_sequences : bool, default=False
+            Return the top layer's output at every step, as :meth:`forward` does;
+            otherwise only its final state per direction.
+
+        Returns
+        -------
+        ndarray of shape (B, T, D * H) or, by default, (B, D * H): the top layer's
+        forward-direction state after the last step with (bidirectional) the
+        reverse direction's after the first.
+        """
+        X = self._check_input(X)
+        T, B, _ = X.shape
+        H, D = self.hidden_size, self.num_directions
+        zeros = np.zeros((B, H), dtype=self.dtype)
+        layer_input, finals = X, []
+        for layer in range(self.num_layers):
+            top = layer == self.num_layers - 1
+            keep = not top or return_sequences
+            outputs, finals = [], []
+            for direction in range(D):
+                H_out = np.empty((T if keep else 0, B, H), dtype=self.dtype)
+                W_ihT, W_hhT, b_ih, b_hh = self._weights(_suffix(layer, direction))
+                args = (layer_input, W_ihT, W_hhT, b_ih, b_hh, zeros)
+                if self._has_cell_state:
+                    h_n = lstm_infer(*args, zeros, direction == 1, H_out)
+                else:
+                    h_n = gru_infer(*args, direction == 1, H_out)
+                outputs.append(H_out)
+                finals.append(h_n)
+            if keep:
+                layer_input = outputs[0] if D == 1 else np.concatenate(outputs, axis=2)
+        if return_sequences:
+            return layer_input.transpose(1, 0, 2) if self.batch_first else layer_input
+        return finals[0] if D == 1 else np.concatenate(finals, axis=1)
 
     def __repr__(self):
         extra = ""
