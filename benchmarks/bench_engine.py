@@ -118,7 +118,7 @@ def time_case(name, torch, repeats):
     else:
 
         def ours_step():
-            ours.forward(X)
+            ours.predict(X)
 
         def torch_step():
             with torch.inference_mode():
