@@ -183,8 +183,6 @@ def build_panel(frame, args):
 
 def _drop_short(panel, minimum, args, skipped, what):
     """Drop series with fewer than ``minimum`` values (skip mode) or fail."""
-    from dataclasses import replace
-
     short = [i for i, n in enumerate(panel.lengths) if n < minimum]
     if not short:
         return panel
@@ -200,13 +198,7 @@ def _drop_short(panel, minimum, args, skipped, what):
     keep = [i for i in range(panel.n_series) if i not in set(short)]
     if not keep:
         raise CommandError("every series is too short: " + skipped[-1][1])
-    rows = np.concatenate([np.arange(panel.indptr[i], panel.indptr[i + 1]) for i in keep])
-    lengths = panel.lengths[keep]
-    return replace(
-        panel, ids=[panel.ids[i] for i in keep], values=panel.values[rows],
-        indptr=np.concatenate([[0], np.cumsum(lengths)]), times=[panel.times[i] for i in keep],
-        steps=[panel.steps[i] for i in keep],
-    )  # fmt: skip
+    return panel.select(keep)
 
 
 # -- model ----------------------------------------------------------------------------------
@@ -326,7 +318,6 @@ def _info(args, message):
 def _forecast_in_chunks(model, panel, horizon, coverage, args):
     """Forecast all series, a few thousand at a time, with a progress bar."""
     from ._progress import ProgressBar
-    from .forecasting.forecaster import LSTMForecaster  # noqa: F401 (type of model)
 
     chunk = 4096
     starts = list(range(0, panel.n_series, chunk))
@@ -334,7 +325,7 @@ def _forecast_in_chunks(model, panel, horizon, coverage, args):
     forecasts, lower, upper = [], [], []
     quantiles = model._conformal_quantiles(coverage)[:horizon] if coverage else None
     for s in starts:
-        part = _subset(panel, range(s, min(s + chunk, panel.n_series)))
+        part = panel.select(range(s, min(s + chunk, panel.n_series)))
         f, scale = model._predict_panel(part, horizon, None)
         forecasts.append(f)
         if coverage:
@@ -346,20 +337,6 @@ def _forecast_in_chunks(model, panel, horizon, coverage, args):
     f = np.concatenate(forecasts)
     intervals = (np.concatenate(lower), np.concatenate(upper)) if coverage else None
     return panel.output(f, intervals)
-
-
-def _subset(panel, index):
-    from dataclasses import replace
-
-    index = list(index)
-    if len(index) == panel.n_series:
-        return panel
-    start, end = panel.indptr[index[0]], panel.indptr[index[-1] + 1]
-    return replace(
-        panel, ids=panel.ids[index[0] : index[-1] + 1], values=panel.values[start:end],
-        indptr=panel.indptr[index[0] : index[-1] + 2] - start,
-        times=panel.times[index[0] : index[-1] + 1], steps=panel.steps[index[0] : index[-1] + 1],
-    )  # fmt: skip
 
 
 def cmd_forecast(args, frame, panel, skipped):

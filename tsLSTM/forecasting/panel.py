@@ -66,6 +66,19 @@ class Panel:
     def series_covariates(self, i):
         return self.covariates[self.indptr[i] : self.indptr[i + 1]]
 
+    def select(self, indices):
+        """The panel of the series at ``indices`` (in that order)."""
+        indices = list(indices)
+        rows = [np.arange(self.indptr[i], self.indptr[i + 1]) for i in indices]
+        rows = np.concatenate(rows) if rows else np.zeros(0, dtype=int)
+        lengths = self.lengths[indices]
+        return replace(
+            self, ids=[self.ids[i] for i in indices], values=self.values[rows],
+            indptr=np.concatenate([[0], np.cumsum(lengths)]),
+            times=[self.times[i] for i in indices], steps=[self.steps[i] for i in indices],
+            covariates=None if self.covariates is None else self.covariates[rows],
+        )  # fmt: skip
+
     def truncate(self, k):
         """The panel without the last ``k`` steps of every series."""
         keep = [np.arange(self.indptr[i], self.indptr[i + 1] - k) for i in range(self.n_series)]
