@@ -51,6 +51,19 @@ def test_console_script_is_installed():
     assert out.returncode == 0 and "exit codes" in out.stdout and "forecast" in out.stdout
 
 
+def test_closed_stdout_pipe_is_not_a_traceback():
+    reader = subprocess.Popen(
+        [sys.executable, "-m", "tsLSTM", "forecast", "--dataset", "airline", "--horizon", "5000",
+         "--strategy", "recursive", *FAST, "--quiet"],  # ~150 kB: more than a pipe holds
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    reader.stdout.readline()
+    reader.stdout.close()  # as `| head -1` does
+    stderr = reader.stderr.read().decode()
+    reader.wait(timeout=300)
+    assert "Traceback" not in stderr
+
+
 def test_help_teaches_and_usage_errors_exit_2():
     out = tslstm("forecast", "--help")
     assert out.returncode == 0

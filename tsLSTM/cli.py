@@ -437,6 +437,10 @@ def main(argv=None):
     except KeyboardInterrupt:
         print("tslstm: interrupted", file=sys.stderr)
         return EXIT_ERROR
+    except BrokenPipeError:  # stdout closed early (``| head``): stop quietly
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_ERROR
     if skipped:
         print(f"tslstm: skipped {len(skipped)} series:", file=sys.stderr)
         for sid, problem in skipped:
