@@ -203,3 +203,63 @@ def test_training_steps_match_torch_optim(torch, name, kwargs, torch_name, torch
     # the run moved the parameters: the comparison is not between two untouched models
     start, _ = build_pair(torch, "lstm", 2, 4, 2, False, 1, "last")
     assert np.abs(ours.flat_params - start.flat_params).max() > 1e-3
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+@pytest.mark.parametrize("bidir", [False, True])
+def test_variable_lengths_match_packed_sequences(torch, cell, bidir):
+    """Right-padded sequences with lengths == torch's pack_padded_sequence."""
+    from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+    I, H, L, B, T = 3, 5, 2, 5, 7
+    D = 2 if bidir else 1
+    ours = {"lstm": LSTM, "gru": GRU}[cell](I, H, L, bidir, dtype=np.float64, random_state=0)
+    theirs = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[cell](
+        I, H, L, bidirectional=bidir, batch_first=True, dtype=torch.float64
+    )
+    theirs.load_state_dict(to_torch(torch, ours.state_dict(), np.float64))
+    rng = np.random.default_rng(3)
+    lengths = np.array([7, 3, 1, 5, 7])
+    X = rng.standard_normal((B, T, I))
+    X[np.arange(T)[None, :] >= lengths[:, None]] = 0.0  # padding
+    h0 = 0.5 * rng.standard_normal((L * D, B, H))
+    c0 = 0.5 * rng.standard_normal((L * D, B, H))
+    w_out = rng.standard_normal((B, T, D * H))
+    w_h, w_c = rng.standard_normal(h0.shape), rng.standard_normal(h0.shape)
+
+    tX, th0, tc0 = (torch.tensor(a, requires_grad=True) for a in (X, h0, c0))
+    packed = pack_padded_sequence(tX, torch.tensor(lengths), batch_first=True,
+                                  enforce_sorted=False)  # fmt: skip
+    if cell == "lstm":
+        t_packed, (t_h, t_c) = theirs(packed, (th0, tc0))
+        out, (h_n, c_n) = ours.forward(X, h0, c0, lengths=lengths)
+    else:
+        t_packed, t_h = theirs(packed, th0)
+        out, h_n = ours.forward(X, h0, lengths=lengths)
+    t_out, _ = pad_packed_sequence(t_packed, batch_first=True, total_length=T)
+    loss = (t_out * torch.tensor(w_out)).sum() + (t_h * torch.tensor(w_h)).sum()
+    if cell == "lstm":
+        loss = loss + (t_c * torch.tensor(w_c)).sum()
+        dX, (dh0, dc0) = ours.backward(w_out, w_h, w_c)
+        assert_close(c_n, t_c.detach(), np.float64, "c_n")
+    else:
+        dX, dh0 = ours.backward(w_out, w_h)
+    loss.backward()
+    assert_close(out, t_out.detach(), np.float64, "output")
+    assert np.all(out[np.arange(T)[None, :] >= lengths[:, None]] == 0)
+    assert_close(h_n, t_h.detach(), np.float64, "h_n")
+    assert_close(dX, tX.grad, np.float64, "dX")
+    assert_close(dh0, th0.grad, np.float64, "dh0")
+    if cell == "lstm":
+        assert_close(dc0, tc0.grad, np.float64, "dc0")
+    grads = ours.grad_dict()
+    for name, p in theirs.named_parameters():
+        assert_close(grads[name], p.grad, np.float64, name)
+    # the inference kernels (zero initial states) agree with forward
+    zero_state_out = ours.forward(X, lengths=lengths)[0]
+    inferred = ours.infer(X, return_sequences=True, lengths=lengths)
+    np.testing.assert_allclose(inferred, zero_state_out, rtol=1e-12, atol=1e-14)
+    final = ours.forward(X, lengths=lengths)[1]
+    h_top = (final[0] if cell == "lstm" else final)[-D:]
+    np.testing.assert_allclose(ours.infer(X, lengths=lengths), np.concatenate(h_top, axis=1),
+                               rtol=1e-12, atol=1e-14)  # fmt: skip

@@ -94,7 +94,7 @@ def gru_cell_backward(gates, hn, h_prev, dh_out, dh_rec, dgx, dgh, dh_direct):
 
 
 @njit(**JIT_OPTIONS)
-def gru_forward(X, W_ihT, W_hhT, b_ih, b_hh, h0, reverse, Hs, G, HN):
+def gru_forward(X, W_ihT, W_hhT, b_ih, b_hh, h0, reverse, lengths, Hs, G, HN):
     """Run one GRU direction over a sequence, saving what BPTT needs.
 
     Parameters
@@ -111,6 +111,8 @@ def gru_forward(X, W_ihT, W_hhT, b_ih, b_hh, h0, reverse, Hs, G, HN):
         Initial hidden state.
     reverse : bool
         Process the sequence from ``t = T - 1`` down to 0.
+    lengths : ndarray of int64, shape (B,)
+        Valid steps of each sequence (see :func:`~tsLSTM.kernels.lstm.lstm_forward`).
     Hs : ndarray, shape (T + 1, B, H)
         Output: hidden states, slot layout of :func:`~tsLSTM.kernels._common.state_slots`.
     G : ndarray, shape (T, B, 3H)
@@ -130,11 +132,16 @@ def gru_forward(X, W_ihT, W_hhT, b_ih, b_hh, h0, reverse, Hs, G, HN):
         cur = out_start + t
         np.dot(Hs[prev], W_hhT, gh)
         for b in range(B):
-            gru_cell_forward(gh[b], G[t, b], b_ih, b_hh, Hs[prev, b], Hs[cur, b], HN[t, b])
+            if t < lengths[b]:
+                gru_cell_forward(gh[b], G[t, b], b_ih, b_hh, Hs[prev, b], Hs[cur, b], HN[t, b])
+            else:
+                Hs[cur, b] = Hs[prev, b]
 
 
 @njit(**JIT_OPTIONS)
-def gru_backward(X, W_ihT, W_hh, Hs, G, HN, dH, dh_n, reverse, dW_ihT, dW_hhT, db_ih, db_hh, dX):
+def gru_backward(
+    X, W_ihT, W_hh, Hs, G, HN, dH, dh_n, reverse, lengths, dW_ihT, dW_hhT, db_ih, db_hh, dX
+):
     """Backpropagate through one GRU direction.
 
     Parameters
@@ -151,6 +158,8 @@ def gru_backward(X, W_ihT, W_hh, Hs, G, HN, dH, dh_n, reverse, dW_ihT, dW_hhT, d
         Gradient w.r.t. the final hidden state.
     reverse : bool
         Direction of the forward pass.
+    lengths : ndarray of int64, shape (B,)
+        As in :func:`gru_forward`; padded steps pass the state gradient through.
     dW_ihT, dW_hhT, db_ih, db_hh : ndarray
         Parameter gradients, accumulated into (``+=``).
     dX : ndarray, shape (T, B, I)
@@ -174,10 +183,15 @@ def gru_backward(X, W_ihT, W_hh, Hs, G, HN, dH, dh_n, reverse, dW_ihT, dW_hhT, d
         t = step if reverse else T - 1 - step
         prev = prev_start + t
         for b in range(B):
-            gru_cell_backward(
-                G[t, b], HN[t, b], Hs[prev, b], dH[t, b], dh_rec[b], dGx[t, b], dGh[t, b],
-                dh_direct[b],
-            )  # fmt: skip
+            if t < lengths[b]:
+                gru_cell_backward(
+                    G[t, b], HN[t, b], Hs[prev, b], dH[t, b], dh_rec[b], dGx[t, b], dGh[t, b],
+                    dh_direct[b],
+                )  # fmt: skip
+            else:
+                dGx[t, b] = 0
+                dGh[t, b] = 0
+                dh_direct[b] = dh_rec[b]
         np.dot(dGh[t], W_hh, dh_rec)
         dh_rec += dh_direct
     dGx2 = dGx.reshape(T * B, 3 * nh)
@@ -192,7 +206,7 @@ def gru_backward(X, W_ihT, W_hh, Hs, G, HN, dH, dh_n, reverse, dW_ihT, dW_hhT, d
 
 
 @njit(**JIT_OPTIONS)
-def gru_infer(X, W_ihT, W_hhT, b_ih, b_hh, h0, reverse, H_out):
+def gru_infer(X, W_ihT, W_hhT, b_ih, b_hh, h0, reverse, lengths, H_out):
     """Inference-only GRU direction (see :func:`~tsLSTM.kernels.lstm.lstm_infer`).
 
     Returns the final hidden state (B, H); fills ``H_out`` (T, B, H) unless it has
@@ -213,7 +227,10 @@ def gru_infer(X, W_ihT, W_hhT, b_ih, b_hh, h0, reverse, H_out):
         np.dot(X[t], W_ihT, gx)
         np.dot(h_prev, W_hhT, gh)
         for b in range(B):
-            gru_cell_forward(gh[b], gx[b], b_ih, b_hh, h_prev[b], h[b], hn[b])
+            if t < lengths[b]:
+                gru_cell_forward(gh[b], gx[b], b_ih, b_hh, h_prev[b], h[b], hn[b])
+            else:
+                h[b] = h_prev[b]
         if store:
             H_out[t] = h
     return hs[T % 2].copy()

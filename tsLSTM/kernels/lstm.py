@@ -106,7 +106,7 @@ def lstm_cell_backward(gates, c_prev, c, dh_out, dh_rec, dc, dgates):
 
 
 @njit(**JIT_OPTIONS)
-def lstm_forward(X, W_ihT, W_hhT, b_ih, b_hh, h0, c0, reverse, Hs, Cs, G):
+def lstm_forward(X, W_ihT, W_hhT, b_ih, b_hh, h0, c0, reverse, lengths, Hs, Cs, G):
     """Run one LSTM direction over a sequence, saving what BPTT needs.
 
     Parameters
@@ -123,6 +123,11 @@ def lstm_forward(X, W_ihT, W_hhT, b_ih, b_hh, h0, c0, reverse, Hs, Cs, G):
         Initial hidden and cell state.
     reverse : bool
         Process the sequence from ``t = T - 1`` down to 0.
+    lengths : ndarray of int64, shape (B,)
+        Valid steps of each sequence (right padding beyond): at padded steps the
+        state is carried through unchanged, so the final state is the one after the
+        last valid step (forward) or after step 0 (reverse), as with PyTorch's packed
+        sequences.
     Hs, Cs : ndarray, shape (T + 1, B, H)
         Output: hidden and cell states, slot layout of :func:`~tsLSTM.kernels._common.state_slots`.
     G : ndarray, shape (T, B, 4H)
@@ -142,13 +147,18 @@ def lstm_forward(X, W_ihT, W_hhT, b_ih, b_hh, h0, c0, reverse, Hs, Cs, G):
         cur = out_start + t
         np.dot(Hs[prev], W_hhT, gh)
         for b in range(B):
-            lstm_cell_forward(gh[b], G[t, b], bias, Cs[prev, b], Cs[cur, b], Hs[cur, b])
+            if t < lengths[b]:
+                lstm_cell_forward(gh[b], G[t, b], bias, Cs[prev, b], Cs[cur, b], Hs[cur, b])
+            else:
+                Cs[cur, b] = Cs[prev, b]
+                Hs[cur, b] = Hs[prev, b]
 
 
 @njit(**JIT_OPTIONS)
 def lstm_backward(
-    X, W_ihT, W_hh, Hs, Cs, G, dH, dh_n, dc_n, reverse, dW_ihT, dW_hhT, db_ih, db_hh, dX
-):
+    X, W_ihT, W_hh, Hs, Cs, G, dH, dh_n, dc_n, reverse, lengths, dW_ihT, dW_hhT, db_ih, db_hh,
+    dX,
+):  # fmt: skip
     """Backpropagate through one LSTM direction.
 
     Parameters
@@ -166,6 +176,8 @@ def lstm_backward(
         Gradient w.r.t. the final hidden and cell state.
     reverse : bool
         Direction of the forward pass.
+    lengths : ndarray of int64, shape (B,)
+        As in :func:`lstm_forward`; padded steps pass the state gradients through.
     dW_ihT, dW_hhT, db_ih, db_hh : ndarray
         Parameter gradients, accumulated into (``+=``).
     dX : ndarray, shape (T, B, I)
@@ -181,16 +193,26 @@ def lstm_backward(
     dG = np.empty((T, B, 4 * nh), dtype=G.dtype)
     dh_rec = dh_n.copy()  # dL/dh flowing back from the step processed after this one
     dc = dc_n.copy()
+    carry = np.zeros_like(dh_rec)  # dL/dh passed through padded steps unchanged
+    padded = np.any(lengths < T)
     _, out_start, prev_start = state_slots(T, reverse)
     for step in range(T):
         t = step if reverse else T - 1 - step
         prev = prev_start + t
         cur = out_start + t
         for b in range(B):
-            lstm_cell_backward(
-                G[t, b], Cs[prev, b], Cs[cur, b], dH[t, b], dh_rec[b], dc[b], dG[t, b]
-            )
+            if t < lengths[b]:
+                lstm_cell_backward(
+                    G[t, b], Cs[prev, b], Cs[cur, b], dH[t, b], dh_rec[b], dc[b], dG[t, b]
+                )
+                if padded:
+                    carry[b] = 0
+            else:
+                dG[t, b] = 0
+                carry[b] = dh_rec[b]
         np.dot(dG[t], W_hh, dh_rec)
+        if padded:
+            dh_rec += carry
     dG2 = dG.reshape(T * B, 4 * nh)
     dW_ihT += np.dot(X.reshape(T * B, I).T, dG2)
     H_prev = Hs[prev_start : prev_start + T]
@@ -202,7 +224,7 @@ def lstm_backward(
 
 
 @njit(**JIT_OPTIONS)
-def lstm_infer(X, W_ihT, W_hhT, b_ih, b_hh, h0, c0, reverse, H_out):
+def lstm_infer(X, W_ihT, W_hhT, b_ih, b_hh, h0, c0, reverse, lengths, H_out):
     """Inference-only LSTM direction: no saved gates, two (B, H) state buffers.
 
     The input projection is one GEMM per step (no ``(T, B, 4H)`` buffer), so memory
@@ -210,7 +232,7 @@ def lstm_infer(X, W_ihT, W_hhT, b_ih, b_hh, h0, c0, reverse, H_out):
 
     Parameters
     ----------
-    X, W_ihT, W_hhT, b_ih, b_hh, h0, c0, reverse
+    X, W_ihT, W_hhT, b_ih, b_hh, h0, c0, reverse, lengths
         As :func:`lstm_forward`.
     H_out : ndarray, shape (T, B, H) or (0, B, H)
         Output: the hidden state of every step; pass a zero-length array when only
@@ -225,21 +247,27 @@ def lstm_infer(X, W_ihT, W_hhT, b_ih, b_hh, h0, c0, reverse, H_out):
     B = X.shape[1]
     nh = W_hhT.shape[0]
     bias = b_ih + b_hh
-    h = h0.copy()
-    # two cell-state buffers used in turn: reading and writing one row in place would
+    hs = np.empty((2, B, nh), dtype=h0.dtype)
+    hs[0] = h0
+    # two state buffers used in turn: reading and writing one row in place would
     # alias, and LLVM's runtime alias check then falls back to scalar code
-    cs = np.empty((2, B, nh), dtype=h.dtype)
+    cs = np.empty((2, B, nh), dtype=h0.dtype)
     cs[0] = c0
-    gx = np.empty((B, 4 * nh), dtype=h.dtype)
-    gh = np.empty((B, 4 * nh), dtype=h.dtype)
+    gx = np.empty((B, 4 * nh), dtype=h0.dtype)
+    gh = np.empty((B, 4 * nh), dtype=h0.dtype)
     store = H_out.shape[0] == T
     for step in range(T):
         t = T - 1 - step if reverse else step
+        h_prev, h = hs[step % 2], hs[(step + 1) % 2]
         c_prev, c = cs[step % 2], cs[(step + 1) % 2]
         np.dot(X[t], W_ihT, gx)
-        np.dot(h, W_hhT, gh)
+        np.dot(h_prev, W_hhT, gh)
         for b in range(B):
-            lstm_cell_forward(gh[b], gx[b], bias, c_prev[b], c[b], h[b])
+            if t < lengths[b]:
+                lstm_cell_forward(gh[b], gx[b], bias, c_prev[b], c[b], h[b])
+            else:
+                c[b] = c_prev[b]
+                h[b] = h_prev[b]
         if store:
             H_out[t] = h
-    return h
+    return hs[T % 2].copy()

@@ -54,9 +54,12 @@ class SequenceModel(Module):
     def _submodules(self):
         return [("rnn", self.rnn), ("head", self.head)]
 
-    def forward(self, X, training=False):
-        """Predictions (pre-activation: raw values or logits) for a batch ``X`` (B, T, I)."""
-        output, states = self.rnn.forward(X, training=training)
+    def forward(self, X, training=False, lengths=None):
+        """Predictions (pre-activation: raw values or logits) for a batch ``X`` (B, T, I).
+
+        ``lengths`` gives the valid steps of right-padded sequences (see ``LSTM.forward``).
+        """
+        output, states = self.rnn.forward(X, training=training, lengths=lengths)
         h_n = states[0] if isinstance(self.rnn, LSTM) else states
         if self.output == "sequence":
             return self.head.forward(output)
@@ -64,7 +67,7 @@ class SequenceModel(Module):
         features = h_n[-1] if D == 1 else np.concatenate([h_n[-2], h_n[-1]], axis=1)
         return self.head.forward(features)
 
-    def predict(self, X, batch_size=1024):
+    def predict(self, X, batch_size=1024, lengths=None):
         """Inference with the inference-only kernels, in batches of ``batch_size``.
 
         Equal to :meth:`forward` up to rounding, without saving activations: memory
@@ -72,7 +75,10 @@ class SequenceModel(Module):
         """
         chunks = []
         for start in range(0, len(X), batch_size):
-            features = self.rnn.infer(X[start : start + batch_size], self.output == "sequence")
+            part = None if lengths is None else lengths[start : start + batch_size]
+            features = self.rnn.infer(
+                X[start : start + batch_size], self.output == "sequence", lengths=part
+            )
             chunks.append(features @ self.head._params["weight"] + self.head._params["bias"])
         return np.concatenate(chunks, axis=0)
 

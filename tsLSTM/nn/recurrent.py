@@ -165,9 +165,31 @@ class _Recurrent(Module):
             )
         return np.ascontiguousarray(state)
 
+    def _check_lengths(self, lengths, B, T):
+        """Valid steps per sequence as int64 (B,); all T when ``lengths`` is None."""
+        if lengths is None:
+            return np.full(B, T, dtype=np.int64)
+        arr = np.asarray(lengths)
+        if arr.shape != (B,) or not np.issubdtype(arr.dtype, np.integer):
+            raise ValueError(
+                f"lengths must be {B} integers (one per sequence), got {arr.dtype} of shape "
+                f"{arr.shape}"
+            )
+        if arr.min() < 1 or arr.max() > T:
+            raise ValueError(f"lengths must lie in [1, {T}] (the number of time steps)")
+        return np.ascontiguousarray(arr, dtype=np.int64)
+
+    @staticmethod
+    def _zero_padding(output, lengths):
+        """Zero a time-major output at padded steps (as PyTorch's packed sequences)."""
+        T = output.shape[0]
+        if lengths.min() < T:
+            output = output * (np.arange(T)[:, None] < lengths[None, :])[:, :, None]
+        return output
+
     # -- forward -------------------------------------------------------------------
 
-    def _run_forward(self, X, h0, c0, training):
+    def _run_forward(self, X, h0, c0, training, lengths):
         """Time-major forward through all layers; returns output, h_n, c_n."""
         T = X.shape[0]
         D = self.num_directions
@@ -182,7 +204,7 @@ class _Recurrent(Module):
                 sfx = _suffix(layer, direction)
                 reverse = direction == 1
                 c0_dir = c0[idx] if self._has_cell_state else None
-                cache = self._forward_direction(layer_input, sfx, h0[idx], c0_dir, reverse)
+                cache = self._forward_direction(layer_input, sfx, h0[idx], c0_dir, reverse, lengths)
                 out_start = 0 if reverse else 1
                 outputs.append(cache.Hs[out_start : out_start + T])
                 last = 0 if reverse else T
@@ -201,10 +223,10 @@ class _Recurrent(Module):
             caches.append(layer_caches)
             masks.append(mask)
             layer_input = output
-        self._cache = (inputs, caches, masks)
-        return layer_input, h_n, c_n
+        self._cache = (inputs, caches, masks, lengths)
+        return self._zero_padding(layer_input, lengths), h_n, c_n
 
-    def _forward_direction(self, X, sfx, h0, c0, reverse):
+    def _forward_direction(self, X, sfx, h0, c0, reverse, lengths):
         raise NotImplementedError
 
     def _clear_own_cache(self):
@@ -214,7 +236,7 @@ class _Recurrent(Module):
 
     def _run_backward(self, d_output, d_h_n, d_c_n):
         """Time-major backward through all layers; returns dX, dh0, dc0."""
-        inputs, caches, masks = self._cache
+        inputs, caches, masks, lengths = self._cache
         self._cache = None
         H, D = self.hidden_size, self.num_directions
         dh0 = np.empty_like(d_h_n)
@@ -235,8 +257,9 @@ class _Recurrent(Module):
                 dX_dir = np.empty_like(X)
                 dc_n = d_c_n[idx] if self._has_cell_state else None
                 dh, dc = self._backward_direction(
-                    X, sfx, caches[layer][direction], dH, d_h_n[idx], dc_n, direction == 1, dX_dir
-                )
+                    X, sfx, caches[layer][direction], dH, d_h_n[idx], dc_n, direction == 1,
+                    lengths, dX_dir,
+                )  # fmt: skip
                 dh0[idx] = dh
                 if self._has_cell_state:
                     dc0[idx] = dc
@@ -244,18 +267,19 @@ class _Recurrent(Module):
             dY = dX
         return dY, dh0, dc0
 
-    def _backward_direction(self, X, sfx, cache, dH, dh_n, dc_n, reverse, dX):
+    def _backward_direction(self, X, sfx, cache, dH, dh_n, dc_n, reverse, lengths, dX):
         raise NotImplementedError
 
     # -- public API ----------------------------------------------------------------
 
-    def _forward(self, X, h0, c0, training):
+    def _forward(self, X, h0, c0, training, lengths):
         X = self._check_input(X)
-        B = X.shape[1]
+        T, B = X.shape[:2]
+        lengths = self._check_lengths(lengths, B, T)
         h0 = self._check_state(h0, "h0", B)
         if self._has_cell_state:
             c0 = self._check_state(c0, "c0", B)
-        output, h_n, c_n = self._run_forward(X, h0, c0, training)
+        output, h_n, c_n = self._run_forward(X, h0, c0, training, lengths)
         self._shapes = (X.shape, output.shape)
         if self.batch_first:
             output = output.transpose(1, 0, 2)
@@ -288,7 +312,7 @@ class _Recurrent(Module):
             dX = dX.transpose(1, 0, 2)
         return dX, dh0, dc0
 
-    def infer(self, X, return_sequences=False):
+    def infer(self, X, return_sequences=False, lengths=None):
         """Inference without saving anything for backward, from zero initial states.
 
         Parameters
@@ -298,6 +322,8 @@ class _Recurrent(Module):
         return_sequences : bool, default=False
             Return the top layer's output at every step, as :meth:`forward` does;
             otherwise only its final state per direction.
+        lengths : array-like of int of shape (B,), optional
+            Valid steps of each right-padded sequence (see :meth:`LSTM.forward`).
 
         Returns
         -------
@@ -307,6 +333,7 @@ class _Recurrent(Module):
         """
         X = self._check_input(X)
         T, B, _ = X.shape
+        lengths = self._check_lengths(lengths, B, T)
         H, D = self.hidden_size, self.num_directions
         zeros = np.zeros((B, H), dtype=self.dtype)
         layer_input, finals = X, []
@@ -319,14 +346,15 @@ class _Recurrent(Module):
                 W_ihT, W_hhT, b_ih, b_hh = self._weights(_suffix(layer, direction))
                 args = (layer_input, W_ihT, W_hhT, b_ih, b_hh, zeros)
                 if self._has_cell_state:
-                    h_n = lstm_infer(*args, zeros, direction == 1, H_out)
+                    h_n = lstm_infer(*args, zeros, direction == 1, lengths, H_out)
                 else:
-                    h_n = gru_infer(*args, direction == 1, H_out)
+                    h_n = gru_infer(*args, direction == 1, lengths, H_out)
                 outputs.append(H_out)
                 finals.append(h_n)
             if keep:
                 layer_input = outputs[0] if D == 1 else np.concatenate(outputs, axis=2)
         if return_sequences:
+            layer_input = self._zero_padding(layer_input, lengths)
             return layer_input.transpose(1, 0, 2) if self.batch_first else layer_input
         return finals[0] if D == 1 else np.concatenate(finals, axis=1)
 
@@ -384,7 +412,7 @@ class LSTM(_Recurrent):
     _n_gates = 4
     _has_cell_state = True
 
-    def forward(self, X, h0=None, c0=None, training=False):
+    def forward(self, X, h0=None, c0=None, training=False, lengths=None):
         """Run the network over a batch of sequences.
 
         Parameters
@@ -395,6 +423,11 @@ class LSTM(_Recurrent):
             Initial states; zeros when omitted.
         training : bool, default=False
             Apply dropout between layers.
+        lengths : array-like of int of shape (B,), optional
+            Valid steps of each sequence when ``X`` is right-padded: padded steps are
+            skipped (the reverse direction starts at each sequence's last valid step),
+            outputs there are 0 and ``h_n``/``c_n`` are the states after the last
+            valid step, as with ``torch.nn.utils.rnn.pack_padded_sequence``.
 
         Returns
         -------
@@ -403,7 +436,7 @@ class LSTM(_Recurrent):
         (h_n, c_n) : tuple of ndarray of shape (num_layers * D, B, H)
             Final hidden and cell states of every layer and direction.
         """
-        output, h_n, c_n = self._forward(X, h0, c0, training)
+        output, h_n, c_n = self._forward(X, h0, c0, training, lengths)
         return output, (h_n, c_n)
 
     def backward(self, d_output=None, d_h_n=None, d_c_n=None):
@@ -427,20 +460,20 @@ class LSTM(_Recurrent):
         dX, dh0, dc0 = self._backward(d_output, d_h_n, d_c_n)
         return dX, (dh0, dc0)
 
-    def _forward_direction(self, X, sfx, h0, c0, reverse):
+    def _forward_direction(self, X, sfx, h0, c0, reverse, lengths):
         T, B, _ = X.shape
         W_ihT, W_hhT, b_ih, b_hh = self._weights(sfx)
         Hs = np.empty((T + 1, B, self.hidden_size), dtype=self.dtype)
         Cs = np.empty_like(Hs)
         G = np.empty((T, B, 4 * self.hidden_size), dtype=self.dtype)
-        lstm_forward(X, W_ihT, W_hhT, b_ih, b_hh, h0, c0, reverse, Hs, Cs, G)
+        lstm_forward(X, W_ihT, W_hhT, b_ih, b_hh, h0, c0, reverse, lengths, Hs, Cs, G)
         return _DirectionCache(Hs, Cs, G)
 
-    def _backward_direction(self, X, sfx, cache, dH, dh_n, dc_n, reverse, dX):
+    def _backward_direction(self, X, sfx, cache, dH, dh_n, dc_n, reverse, lengths, dX):
         W_ihT, W_hhT, _, _ = self._weights(sfx)
         W_hh = np.ascontiguousarray(W_hhT.T)
         return lstm_backward(
-            X, W_ihT, W_hh, cache.Hs, cache.Cs, cache.G, dH, dh_n, dc_n, reverse,
+            X, W_ihT, W_hh, cache.Hs, cache.Cs, cache.G, dH, dh_n, dc_n, reverse, lengths,
             *self._weight_grads(sfx), dX,
         )  # fmt: skip
 
@@ -457,7 +490,7 @@ class GRU(_Recurrent):
     _n_gates = 3
     _has_cell_state = False
 
-    def forward(self, X, h0=None, training=False):
+    def forward(self, X, h0=None, training=False, lengths=None):
         """Run the network over a batch of sequences.
 
         Parameters
@@ -468,13 +501,15 @@ class GRU(_Recurrent):
             Initial hidden state; zeros when omitted.
         training : bool, default=False
             Apply dropout between layers.
+        lengths : array-like of int of shape (B,), optional
+            Valid steps of right-padded sequences (see :meth:`LSTM.forward`).
 
         Returns
         -------
         output : ndarray of shape (B, T, D * H)
         h_n : ndarray of shape (num_layers * D, B, H)
         """
-        output, h_n, _ = self._forward(X, h0, None, training)
+        output, h_n, _ = self._forward(X, h0, None, training, lengths)
         return output, h_n
 
     def backward(self, d_output=None, d_h_n=None):
@@ -488,20 +523,20 @@ class GRU(_Recurrent):
         dX, dh0, _ = self._backward(d_output, d_h_n, None)
         return dX, dh0
 
-    def _forward_direction(self, X, sfx, h0, c0, reverse):
+    def _forward_direction(self, X, sfx, h0, c0, reverse, lengths):
         T, B, _ = X.shape
         W_ihT, W_hhT, b_ih, b_hh = self._weights(sfx)
         Hs = np.empty((T + 1, B, self.hidden_size), dtype=self.dtype)
         G = np.empty((T, B, 3 * self.hidden_size), dtype=self.dtype)
         HN = np.empty((T, B, self.hidden_size), dtype=self.dtype)
-        gru_forward(X, W_ihT, W_hhT, b_ih, b_hh, h0, reverse, Hs, G, HN)
+        gru_forward(X, W_ihT, W_hhT, b_ih, b_hh, h0, reverse, lengths, Hs, G, HN)
         return _DirectionCache(Hs, G=G, HN=HN)
 
-    def _backward_direction(self, X, sfx, cache, dH, dh_n, dc_n, reverse, dX):
+    def _backward_direction(self, X, sfx, cache, dH, dh_n, dc_n, reverse, lengths, dX):
         W_ihT, W_hhT, _, _ = self._weights(sfx)
         W_hh = np.ascontiguousarray(W_hhT.T)
         dh0 = gru_backward(
-            X, W_ihT, W_hh, cache.Hs, cache.G, cache.HN, dH, dh_n, reverse,
+            X, W_ihT, W_hh, cache.Hs, cache.G, cache.HN, dH, dh_n, reverse, lengths,
             *self._weight_grads(sfx), dX,
         )  # fmt: skip
         return dh0, None
