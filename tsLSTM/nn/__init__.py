@@ -1,8 +1,9 @@
 """Layers with PyTorch-compatible parameters: recurrent stacks, dense head, models."""
 
+from .conv import Conv1dBlock
 from .linear import Linear
 from .model import SequenceModel
 from .module import Module
 from .recurrent import GRU, LSTM
 
-__all__ = ["GRU", "LSTM", "Linear", "Module", "SequenceModel"]
+__all__ = ["GRU", "LSTM", "Conv1dBlock", "Linear", "Module", "SequenceModel"]

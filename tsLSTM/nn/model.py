@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from .conv import Conv1dBlock
 from .linear import Linear
 from .module import Module
 from .recurrent import GRU, LSTM
@@ -22,16 +23,21 @@ class SequenceModel(Module):
         concatenated with the reverse direction's after the first step (its final
         state), giving predictions of shape (B, out_features). ``'sequence'``
         (many-to-many): the head is applied at every step, giving (B, T, out_features).
+    frontend : list of Conv1dBlock, optional
+        Convolutional blocks applied before the recurrent stack (CNN-LSTM); they
+        shorten the sequences (``Conv1dBlock.output_length``), and with ``lengths``
+        the valid lengths are shortened alike.
 
     Notes
     -----
-    State-dict keys are the children's prefixed with ``rnn.`` and ``head.``, as a
-    ``torch.nn.Module`` with attributes ``rnn`` and ``head`` would have them. The
+    State-dict keys are the children's prefixed with ``rnn.`` and ``head.`` (and
+    ``frontend.0.``, ...), as a ``torch.nn.Module`` with attributes ``rnn``, ``head``
+    and a ``ModuleList`` ``frontend`` would have them. The
     children are re-bound to slices of this model's buffers, so ``flat_params`` and
     ``flat_grads`` cover the whole model.
     """
 
-    def __init__(self, rnn, head, output="last"):
+    def __init__(self, rnn, head, output="last", frontend=None):
         if not isinstance(rnn, (LSTM, GRU)):
             raise ValueError(f"rnn must be an LSTM or GRU layer, got {type(rnn).__name__}")
         if not rnn.batch_first:
@@ -46,19 +52,44 @@ class SequenceModel(Module):
             )
         if output not in ("last", "sequence"):
             raise ValueError(f"output must be 'last' or 'sequence', got {output!r}")
+        frontend = list(frontend or [])
+        channels = None
+        for block in frontend:
+            if not isinstance(block, Conv1dBlock):
+                raise ValueError(f"frontend blocks must be Conv1dBlock, got {type(block).__name__}")
+            if channels is not None and block.in_channels != channels:
+                raise ValueError(f"frontend block with {block.in_channels} input channels "
+                                 f"follows one with {channels} filters")  # fmt: skip
+            channels = block.filters
+        if channels is not None and rnn.input_size != channels:
+            raise ValueError(
+                f"rnn.input_size={rnn.input_size} does not match the front-end's {channels} filters"
+            )
+        if frontend and output == "sequence":
+            raise ValueError("output='sequence' needs one output per input step: no frontend")
         self.rnn = rnn
         self.head = head
         self.output = output
+        self.frontend = frontend
         self._adopt_children()
 
     def _submodules(self):
-        return [("rnn", self.rnn), ("head", self.head)]
+        blocks = [(f"frontend.{i}", block) for i, block in enumerate(self.frontend)]
+        return [*blocks, ("rnn", self.rnn), ("head", self.head)]
+
+    def _through_frontend(self, X, lengths):
+        for block in self.frontend:
+            X = block.forward(X)
+            if lengths is not None:
+                lengths = np.maximum(block.output_length(lengths), 1)
+        return X, lengths
 
     def forward(self, X, training=False, lengths=None):
         """Predictions (pre-activation: raw values or logits) for a batch ``X`` (B, T, I).
 
         ``lengths`` gives the valid steps of right-padded sequences (see ``LSTM.forward``).
         """
+        X, lengths = self._through_frontend(X, lengths)
         output, states = self.rnn.forward(X, training=training, lengths=lengths)
         h_n = states[0] if isinstance(self.rnn, LSTM) else states
         if self.output == "sequence":
@@ -76,9 +107,9 @@ class SequenceModel(Module):
         chunks = []
         for start in range(0, len(X), batch_size):
             part = None if lengths is None else lengths[start : start + batch_size]
-            features = self.rnn.infer(
-                X[start : start + batch_size], self.output == "sequence", lengths=part
-            )
+            inputs, part = self._through_frontend(X[start : start + batch_size], part)
+            self.clear_cache()
+            features = self.rnn.infer(inputs, self.output == "sequence", lengths=part)
             chunks.append(features @ self.head._params["weight"] + self.head._params["bias"])
         return np.concatenate(chunks, axis=0)
 
@@ -94,7 +125,10 @@ class SequenceModel(Module):
         d_h_n = np.zeros((rnn.num_layers * D, d_features.shape[0], H), dtype=self.dtype)
         for direction in range(D):
             d_h_n[-D + direction] = d_features[:, direction * H : (direction + 1) * H]
-        return rnn.backward(None, d_h_n)[0]
+        dX = rnn.backward(None, d_h_n)[0]
+        for block in reversed(self.frontend):
+            dX = block.backward(dX)
+        return dX
 
     def __repr__(self):
         return f"SequenceModel({self.rnn!r}, {self.head!r}, output={self.output!r})"
