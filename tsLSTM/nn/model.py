@@ -108,7 +108,8 @@ class SequenceModel(Module):
         for start in range(0, len(X), batch_size):
             part = None if lengths is None else lengths[start : start + batch_size]
             inputs, part = self._through_frontend(X[start : start + batch_size], part)
-            self.clear_cache()
+            for block in self.frontend:
+                block.clear_cache()
             features = self.rnn.infer(inputs, self.output == "sequence", lengths=part)
             chunks.append(features @ self.head._params["weight"] + self.head._params["bias"])
         return np.concatenate(chunks, axis=0)
