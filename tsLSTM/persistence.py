@@ -39,6 +39,7 @@ FORMAT_VERSION = 1
 _JSON_ATTRIBUTES = (
     "n_features_in_", "n_timesteps_", "n_step_features_", "n_iter_", "t_", "loss_curve_",
     "best_loss_", "validation_scores_", "best_validation_score_", "n_outputs_", "_y_1d",
+    "_variable_length",
 )  # fmt: skip
 _ARRAY_ATTRIBUTES = ("x_mean_", "x_scale_", "y_mean_", "y_scale_", "classes_")
 _FORECASTER_JSON_ATTRIBUTES = (
@@ -354,6 +355,7 @@ def _check_fitted_attributes(estimator, path):
     need("validation_scores_", lambda v: v is None or (
         isinstance(v, list) and all(map(_is_number, v))), "None or a list of numbers")  # fmt: skip
     need("best_validation_score_", lambda v: v is None or _is_number(v), "None or a number")
+    need("_variable_length", lambda v: isinstance(v, bool), "a boolean")
     if problems:
         raise ValueError(f"{path}: " + "; ".join(problems))
     F = estimator.n_step_features_

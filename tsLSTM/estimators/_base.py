@@ -17,11 +17,16 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+from sklearn.utils.validation import (
+    _check_sample_weight,
+    check_array,
+    check_is_fitted,
+    validate_data,
+)
 
 from .._progress import ProgressBar
 from ..kernels.optim import sum_of_squares
-from ..nn import GRU, LSTM, Linear, SequenceModel
+from ..nn import GRU, LSTM, Conv1dBlock, Linear, SequenceModel
 from ..optim import OPTIMIZERS, clip_grad_norm
 
 
@@ -30,7 +35,10 @@ class TrainingDivergedWarning(RuntimeWarning):
 
 
 # Architecture parameters: a warm start or partial_fit must find them unchanged.
-_ARCHITECTURE = ("hidden_size", "num_layers", "cell", "bidirectional", "dtype")
+_ARCHITECTURE = (
+    "hidden_size", "num_layers", "cell", "bidirectional", "dtype", "output", "conv_filters",
+    "conv_kernel_size", "conv_stride", "pool_size",
+)  # fmt: skip
 
 # Batches per epoch above which ``verbose`` also draws a progress bar.
 _PROGRESS_BAR_MIN_BATCHES = 50
@@ -60,6 +68,11 @@ class BaseRecurrentEstimator(BaseEstimator):
         "random_state": ["random_state"],
         "verbose": ["verbose"],
         "warm_start": ["boolean"],
+        "output": [StrOptions({"last", "sequence"})],
+        "conv_filters": [Interval(numbers.Integral, 1, None, closed="left"), list, tuple, None],
+        "conv_kernel_size": [Interval(numbers.Integral, 1, None, closed="left")],
+        "conv_stride": [Interval(numbers.Integral, 1, None, closed="left")],
+        "pool_size": [Interval(numbers.Integral, 1, None, closed="left")],
     }
 
     def __init__(
@@ -84,6 +97,11 @@ class BaseRecurrentEstimator(BaseEstimator):
         random_state=None,
         verbose=0,
         warm_start=False,
+        output="last",
+        conv_filters=None,
+        conv_kernel_size=3,
+        conv_stride=1,
+        pool_size=2,
     ):
         self.hidden_size = hidden_size
         self.num_layers = num_layers
@@ -105,6 +123,11 @@ class BaseRecurrentEstimator(BaseEstimator):
         self.random_state = random_state
         self.verbose = verbose
         self.warm_start = warm_start
+        self.output = output
+        self.conv_filters = conv_filters
+        self.conv_kernel_size = conv_kernel_size
+        self.conv_stride = conv_stride
+        self.pool_size = pool_size
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -116,7 +139,7 @@ class BaseRecurrentEstimator(BaseEstimator):
 
     _y_numeric = False  # validate_data converts y to numbers (regression)
 
-    def _encode_targets(self, y, first_call, classes=None):
+    def _encode_targets(self, y, first_call, classes, lengths):
         """Validate ``y``; return the network's targets. Sets target attributes."""
         raise NotImplementedError
 
@@ -127,23 +150,63 @@ class BaseRecurrentEstimator(BaseEstimator):
     def _n_outputs(self):
         raise NotImplementedError
 
-    def _validation_score(self, X, targets, sample_weight):
+    def _validation_score(self, X, targets, sample_weight, lengths):
         """Weighted score on held-out sequences (validated, standardised, 3-D)."""
         raise NotImplementedError
 
     def _stratify(self, targets):
         return None
 
+    def _per_step_targets(self, y, lengths, dtype):
+        """``output='sequence'`` targets as an array (n, T, ...) aligned with ``X``.
+
+        ``y`` is an array with one entry per step (padded steps ignored) or a list of
+        per-sequence arrays of the sequences' lengths.
+        """
+        n, T = len(lengths), int(lengths.max()) if len(lengths) else 0
+        if isinstance(y, (list, tuple)) and len(y) and np.ndim(y[0]) >= 1:
+            if len(y) != n:
+                raise ValueError(f"y has {len(y)} sequences, X has {n}")
+            items = [np.asarray(v, dtype=dtype) for v in y]
+            for i, v in enumerate(items):
+                if len(v) != lengths[i]:
+                    raise ValueError(f"y's sequence {i} has {len(v)} steps, X's has {lengths[i]}")
+            out = np.zeros((n, T, *items[0].shape[1:]), dtype=items[0].dtype)
+            for i, v in enumerate(items):
+                out[i, : len(v)] = v
+            return out
+        y = np.asarray(y, dtype=dtype)
+        if y.ndim < 2 or y.shape[0] != n or y.shape[1] < T:
+            raise ValueError(
+                f"with output='sequence', y needs one target per time step: shape (n_samples, "
+                f"n_timesteps[, n_outputs]) = ({n}, {T}, ...), got {y.shape}"
+            )
+        return y[:, :T]
+
+    def _per_sequence(self, values, lengths):
+        """Per-step predictions: an array when all sequences are whole, else a list."""
+        if not getattr(self, "_variable_length", False):
+            return values
+        return [values[i, : lengths[i]] for i in range(len(values))]
+
     # -- input -------------------------------------------------------------------------
 
     def _validate_X(self, X, y=None, reset=True):
-        """Validate ``X`` (and ``y``): returns 3-D ``X`` (n, T, F) and ``y`` as given.
+        """Validate ``X`` (and ``y``): returns 3-D ``X`` (n, T, F), ``y``, ``lengths``.
 
         2-D ``X`` holds univariate sequences ``(n_samples, n_timesteps)``; 3-D ``X``
-        is ``(n_samples, n_timesteps, n_features)``.
+        is ``(n_samples, n_timesteps, n_features)``. Sequences of different lengths
+        come as a list of arrays or as a 3-D array right-padded with NaN: ``lengths``
+        (int64, one per sample) gives their valid steps and padded steps become 0.
         """
+        X, lengths = padded_sequences(X)
+        if reset:
+            self._variable_length = lengths is not None
         kwargs = {"allow_nd": True, "dtype": [np.float64, np.float32], "reset": reset}
-        if y is None:
+        variable = getattr(self, "_variable_length", False)
+        if not reset and variable:
+            X = check_array(X, allow_nd=True, dtype=[np.float64, np.float32])
+        elif y is None or self.output == "sequence":
             X = validate_data(self, X, **kwargs)
         else:
             X, y = validate_data(self, X, y, multi_output=True, y_numeric=self._y_numeric, **kwargs)
@@ -155,20 +218,28 @@ class BaseRecurrentEstimator(BaseEstimator):
         X = X[:, :, None] if X.ndim == 2 else X
         if reset:
             self.n_timesteps_, self.n_step_features_ = X.shape[1], X.shape[2]
-        elif X.shape[1:] != (self.n_timesteps_, self.n_step_features_):
+        elif X.shape[2] != self.n_step_features_ or (
+            not variable and X.shape[1] != self.n_timesteps_
+        ):
             raise ValueError(
                 f"X has {X.shape[1]} time steps of {X.shape[2]} features, but "
                 f"{type(self).__name__} was fitted on {self.n_timesteps_} time steps of "
                 f"{self.n_step_features_} features"
             )
-        return X, y
+        if lengths is None:
+            lengths = np.full(X.shape[0], X.shape[1], dtype=np.int64)
+        return X, y, lengths
 
-    def _standardise(self, X):
-        """Scale ``X`` with the statistics learned in the first fit, as network dtype."""
-        return ((X - self.x_mean_) / self.x_scale_).astype(self.dtype)
+    def _standardise(self, X, lengths):
+        """Scale ``X`` with the first fit's statistics (padded steps stay 0), network dtype."""
+        Z = ((X - self.x_mean_) / self.x_scale_).astype(self.dtype)
+        if lengths.min() < X.shape[1]:
+            Z *= (np.arange(X.shape[1])[None, :] < lengths[:, None])[:, :, None]
+        return Z
 
-    def _learn_scaling(self, X):
+    def _learn_scaling(self, X, lengths):
         X = X.astype(np.float64, copy=False)
+        X = X[np.arange(X.shape[1])[None, :] < lengths[:, None]][None]  # valid steps only
         with np.errstate(over="ignore", invalid="ignore"):
             mean, scale = X.mean(axis=(0, 1)), X.std(axis=(0, 1))
         if not (np.all(np.isfinite(mean)) and np.all(np.isfinite(scale))):
@@ -178,16 +249,36 @@ class BaseRecurrentEstimator(BaseEstimator):
 
     # -- network -------------------------------------------------------------------------
 
+    def _conv_filters(self):
+        filters = self.conv_filters
+        if filters is None:
+            return []
+        filters = [filters] if isinstance(filters, numbers.Integral) else list(filters)
+        if not filters or not all(
+            isinstance(f, numbers.Integral) and not isinstance(f, bool) and f >= 1 for f in filters
+        ):
+            raise ValueError(f"conv_filters must be positive integers, got {self.conv_filters!r}")
+        if self.output == "sequence":
+            raise ValueError("output='sequence' cannot be combined with conv_filters")
+        return [int(f) for f in filters]
+
     def _build_network(self, rng):
+        frontend, channels = [], self.n_step_features_
+        for filters in self._conv_filters():
+            frontend.append(Conv1dBlock(
+                channels, filters, self.conv_kernel_size, self.conv_stride,
+                self.conv_kernel_size // 2, self.pool_size, dtype=self.dtype, random_state=rng,
+            ))  # fmt: skip
+            channels = filters
         rnn_class = LSTM if self.cell == "lstm" else GRU
         rnn = rnn_class(
-            self.n_step_features_, self.hidden_size, num_layers=self.num_layers,
+            channels, self.hidden_size, num_layers=self.num_layers,
             bidirectional=self.bidirectional, dropout=self.dropout, dtype=self.dtype,
             random_state=rng,
         )  # fmt: skip
         features = rnn.num_directions * self.hidden_size
         head = Linear(features, self._n_outputs(), dtype=self.dtype, random_state=rng)
-        self.model_ = SequenceModel(rnn, head, output="last")
+        self.model_ = SequenceModel(rnn, head, output=self.output, frontend=frontend)
         self._architecture = {name: getattr(self, name) for name in _ARCHITECTURE}
 
     def _make_optimizer(self):
@@ -238,8 +329,9 @@ class BaseRecurrentEstimator(BaseEstimator):
         # fitted estimator as it was.
         saved = dict(self.__dict__)
         try:
-            X, y = self._validate_X(X, y, reset=first_call)
-            targets = self._encode_targets(y, first_call, classes)
+            X, y, lengths = self._validate_X(X, y, reset=first_call)
+            self._conv_filters()  # parameter combinations, before anything changes
+            targets = self._encode_targets(y, first_call, classes, lengths)
             sample_weight = _check_sample_weight(
                 sample_weight, X, dtype=np.float64, ensure_non_negative=True
             )
@@ -247,15 +339,15 @@ class BaseRecurrentEstimator(BaseEstimator):
             if not sample_weight.sum() > 0:
                 raise ValueError("the sample weights (times class_weight) sum to zero")
             if first_call:
-                self._learn_scaling(X)
+                self._learn_scaling(X, lengths)
             else:
                 self._check_architecture_unchanged()
-            X = self._standardise(X)
+            X = self._standardise(X, lengths)
             rng = self._new_rng() if first_call else self._rng
             validation = None
             if self.early_stopping:
-                X, *validation, targets, sample_weight = self._split_validation(
-                    X, targets, sample_weight, rng
+                X, *validation, targets, sample_weight, lengths = self._split_validation(
+                    X, targets, sample_weight, lengths, rng
                 )
         except BaseException:
             self.__dict__.clear()
@@ -279,7 +371,7 @@ class BaseRecurrentEstimator(BaseEstimator):
         if not incremental or self._optimizer is None:
             self._optimizer = self._make_optimizer()
         epochs = 1 if incremental else self.max_epochs
-        self._fit_epochs(X, targets, sample_weight, validation, epochs, incremental)
+        self._fit_epochs(X, targets, sample_weight, lengths, validation, epochs, incremental)
         if validation is not None and self._best_params is not None:
             self.model_.flat_params[...] = self._best_params  # the best epoch's weights
         return self
@@ -292,8 +384,8 @@ class BaseRecurrentEstimator(BaseEstimator):
     def _class_weighted(self, targets, sample_weight):
         return sample_weight
 
-    def _split_validation(self, X, targets, sample_weight, rng):
-        """``X_train, X_val, t_val, w_val, t_train, w_train`` (early stopping)."""
+    def _split_validation(self, X, targets, sample_weight, lengths, rng):
+        """``X_train, X_val, t_val, w_val, len_val, t_train, w_train, len_train``."""
         n = X.shape[0]
         n_val = int(np.ceil(self.validation_fraction * n))
         if n - n_val < 1 or n_val < 2:
@@ -303,8 +395,8 @@ class BaseRecurrentEstimator(BaseEstimator):
                 "data, a larger validation_fraction, or early_stopping=False."
             )
         try:
-            X_train, X_val, t_train, t_val, w_train, w_val = train_test_split(
-                X, targets, sample_weight, test_size=n_val, random_state=rng,
+            X_train, X_val, t_train, t_val, w_train, w_val, l_train, l_val = train_test_split(
+                X, targets, sample_weight, lengths, test_size=n_val, random_state=rng,
                 stratify=self._stratify(targets),
             )  # fmt: skip
         except ValueError as exc:
@@ -312,9 +404,9 @@ class BaseRecurrentEstimator(BaseEstimator):
                 f"cannot hold out a stratified validation_fraction={self.validation_fraction} "
                 f"of {n} samples: {exc}"
             ) from exc
-        return X_train, X_val, t_val, w_val, t_train, w_train
+        return X_train, X_val, t_val, w_val, l_val, t_train, w_train, l_train
 
-    def _fit_epochs(self, X, targets, sample_weight, validation, epochs, incremental):
+    def _fit_epochs(self, X, targets, sample_weight, lengths, validation, epochs, incremental):
         model = self.model_
         n = X.shape[0]
         batch_size = min(self.batch_size, n)
@@ -334,7 +426,7 @@ class BaseRecurrentEstimator(BaseEstimator):
                 idx = order[start : start + batch_size]
                 w = sample_weight[idx]
                 if w.sum() > 0:
-                    loss = self._train_step(X[idx], targets[idx], w)
+                    loss = self._train_step(X[idx], targets[idx], w, lengths[idx])
                     if loss is None:
                         bar.close()
                         return self._diverged(last_good)
@@ -377,15 +469,15 @@ class BaseRecurrentEstimator(BaseEstimator):
         )
         return self
 
-    def _train_step(self, X, targets, sample_weight):
+    def _train_step(self, X, targets, sample_weight, lengths):
         """One minibatch update; returns the loss, or None if anything overflowed."""
         model = self.model_
         model.zero_grad()
         with np.errstate(over="ignore", invalid="ignore"):
-            outputs = model.forward(X, training=True)
+            outputs = model.forward(X, training=True, lengths=lengths)
             if not np.all(np.isfinite(outputs)):
                 return None
-            loss, d_outputs = self._loss(targets, outputs, sample_weight)
+            loss, d_outputs = self._step_loss(targets, outputs, sample_weight, lengths)
             if not np.isfinite(loss):
                 return None
             try:
@@ -402,6 +494,17 @@ class BaseRecurrentEstimator(BaseEstimator):
             if not np.all(np.isfinite(model.flat_params)):
                 return None
         return loss
+
+    def _step_loss(self, targets, outputs, sample_weight, lengths):
+        """The loss; with ``output='sequence'`` over the valid steps of every sequence."""
+        if self.output == "last":
+            return self._loss(targets, outputs, sample_weight)
+        valid = step_mask(lengths, outputs.shape[1])
+        weights = np.broadcast_to(sample_weight[:, None], valid.shape)[valid]
+        loss, d_valid = self._loss(targets[valid], outputs[valid], weights)
+        d_outputs = np.zeros_like(outputs)
+        d_outputs[valid] = d_valid
+        return loss, d_outputs
 
     def _diverged(self, last_good):
         """Stop training: keep the last finite (or, with early stopping, best) weights."""
@@ -423,16 +526,17 @@ class BaseRecurrentEstimator(BaseEstimator):
     # -- prediction ------------------------------------------------------------------------
 
     def _network_outputs(self, X):
-        """Validated, standardised ``X`` -> raw network outputs (n, n_outputs), float64."""
+        """``X`` -> raw network outputs (n, n_outputs) or (n, T, n_outputs), and lengths."""
         check_is_fitted(self, "model_")
-        X, _ = self._validate_X(X, reset=False)
-        outputs = self.model_.predict(self._standardise(X)).astype(np.float64)
+        X, _, lengths = self._validate_X(X, reset=False)
+        Z = self._standardise(X, lengths)
+        outputs = self.model_.predict(Z, lengths=lengths).astype(np.float64)
         if not np.all(np.isfinite(outputs)):
             raise RuntimeError(
                 f"{type(self).__name__} produced non-finite outputs; the fitted weights are "
                 "unusable (retrain with a lower learning_rate)"
             )
-        return outputs
+        return outputs, lengths
 
     # -- persistence -----------------------------------------------------------------------
 
@@ -445,3 +549,49 @@ class BaseRecurrentEstimator(BaseEstimator):
         from ..persistence import save_estimator
 
         save_estimator(self, path)
+
+
+def step_mask(lengths, T):
+    """``mask[i, t]``: step ``t`` of sequence ``i`` is valid (not padding)."""
+    return np.arange(T)[None, :] < np.asarray(lengths)[:, None]
+
+
+def padded_sequences(X):
+    """Ragged or NaN-padded sequences -> (zero-padded float array, lengths or None).
+
+    Accepts a list of arrays of different lengths (each (T_i,) or (T_i, F)) and 3-D
+    arrays right-padded with NaN (a padded step is all-NaN, and only trailing steps may
+    be padding). Anything else is returned unchanged with ``lengths=None``.
+    """
+    if isinstance(X, (list, tuple)) and len(X) and all(np.ndim(x) >= 1 for x in X):
+        sizes = {len(x) for x in X}
+        if len(sizes) > 1:
+            arrays = [np.asarray(x, dtype=np.float64) for x in X]
+            arrays = [a[:, None] if a.ndim == 1 else a for a in arrays]
+            if len({a.shape[1:] for a in arrays}) > 1 or arrays[0].ndim != 2:
+                raise ValueError("sequences in X must all have the same number of features")
+            if min(sizes) < 1:
+                raise ValueError("X contains an empty sequence")
+            padded = np.full((len(arrays), max(sizes), arrays[0].shape[1]), np.nan)
+            for i, a in enumerate(arrays):
+                padded[i, : len(a)] = a
+            X = padded
+    if not isinstance(X, np.ndarray) or X.ndim != 3 or X.dtype.kind != "f":
+        return X, None
+    nan = np.isnan(X)
+    if not nan.any():
+        return X, None
+    padded_step = nan.all(axis=2)
+    # the valid prefix ends before the trailing all-NaN steps
+    trailing = np.argmin(padded_step[:, ::-1], axis=1)
+    trailing[padded_step.all(axis=1)] = X.shape[1]
+    lengths = X.shape[1] - trailing
+    valid = step_mask(lengths, X.shape[1])
+    if np.any(nan & valid[:, :, None]):
+        raise ValueError(
+            "X contains NaN outside trailing padding: only whole time steps at the end of "
+            "a sequence may be NaN (padding of a shorter sequence)"
+        )
+    if lengths.min() < 1:
+        raise ValueError("X contains a sequence with no valid time step (all NaN)")
+    return np.where(valid[:, :, None], X, 0.0), lengths.astype(np.int64)

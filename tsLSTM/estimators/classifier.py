@@ -9,7 +9,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import column_or_1d
 
 from ..losses import binary_cross_entropy_with_logits, softmax_cross_entropy_with_logits
-from ._base import BaseRecurrentEstimator
+from ._base import BaseRecurrentEstimator, step_mask
 from .regressor import _DOC_ATTRIBUTES, _DOC_PARAMETERS
 
 
@@ -69,6 +69,11 @@ class LSTMClassifier(ClassifierMixin, BaseRecurrentEstimator):
         random_state=None,
         verbose=0,
         warm_start=False,
+        output="last",
+        conv_filters=None,
+        conv_kernel_size=3,
+        conv_stride=1,
+        pool_size=2,
         class_weight=None,
     ):
         super().__init__(
@@ -78,7 +83,8 @@ class LSTMClassifier(ClassifierMixin, BaseRecurrentEstimator):
             early_stopping=early_stopping, validation_fraction=validation_fraction,
             n_iter_no_change=n_iter_no_change, tol=tol, clip_grad_norm=clip_grad_norm,
             weight_decay=weight_decay, dtype=dtype, device=device, random_state=random_state,
-            verbose=verbose, warm_start=warm_start,
+            verbose=verbose, warm_start=warm_start, output=output, conv_filters=conv_filters,
+            conv_kernel_size=conv_kernel_size, conv_stride=conv_stride, pool_size=pool_size,
         )  # fmt: skip
         self.class_weight = class_weight
 
@@ -92,27 +98,58 @@ class LSTMClassifier(ClassifierMixin, BaseRecurrentEstimator):
         return self._partial_fit(X, y, sample_weight, classes)
 
     def predict_proba(self, X):
-        """Class probabilities, shape (n_samples, n_classes), columns as ``classes_``."""
-        logits = self._network_outputs(X)
+        """Class probabilities, shape (n_samples, n_classes), columns as ``classes_``.
+
+        With ``output='sequence'``: (n_samples, n_timesteps, n_classes), or a list of
+        per-sequence arrays for sequences of different lengths.
+        """
+        logits, lengths = self._network_outputs(X)
         if len(self.classes_) == 2:
-            p = _sigmoid(logits[:, 0])
-            return np.column_stack([1.0 - p, p])
-        return _softmax(logits)
+            p = _sigmoid(logits[..., 0])
+            proba = np.stack([1.0 - p, p], axis=-1)
+        else:
+            proba = _softmax(logits)
+        return proba if self.output == "last" else self._per_sequence(proba, lengths)
 
     def predict(self, X):
-        """Most probable class of every sequence."""
-        indices = self._predict_indices(self._network_outputs(X))
-        return self.classes_[indices]
+        """Most probable class of every sequence (of every step with 'sequence')."""
+        logits, lengths = self._network_outputs(X)
+        labels = self.classes_[self._predict_indices(logits)]
+        return labels if self.output == "last" else self._per_sequence(labels, lengths)
+
+    def score(self, X, y, sample_weight=None):
+        """Accuracy (over every valid step with ``output='sequence'``)."""
+        if self.output == "last":
+            return super().score(X, y, sample_weight)
+        _, _, lengths = self._validate_X(X, reset=False)
+        valid = step_mask(lengths, int(lengths.max()))
+        predicted = self._per_step_targets(self.predict(X), lengths, object)[valid]
+        actual = self._per_step_targets(y, lengths, object)[valid]
+        weights = None
+        if sample_weight is not None:
+            weights = np.broadcast_to(np.asarray(sample_weight)[:, None], valid.shape)[valid]
+        return float(np.average(predicted == actual, weights=weights))
 
     def _predict_indices(self, logits):
-        if logits.shape[1] == 1:
-            return (logits[:, 0] > 0).astype(np.intp)
-        return logits.argmax(axis=1)
+        if logits.shape[-1] == 1:
+            return (logits[..., 0] > 0).astype(np.intp)
+        return logits.argmax(axis=-1)
 
     # -- hooks -----------------------------------------------------------------------------
 
-    def _encode_targets(self, y, first_call, classes=None):
+    def _encode_targets(self, y, first_call, classes, lengths):
+        if self.output == "sequence":
+            if self.class_weight is not None:
+                raise ValueError("class_weight is not supported with output='sequence'")
+            per_step = self._per_step_targets(y, lengths, None)
+            valid = step_mask(lengths, per_step.shape[1])
+            encoded = np.zeros(valid.shape, dtype=np.intp)
+            encoded[valid] = self._encode_labels(per_step[valid], first_call, classes)
+            return encoded
         y = column_or_1d(y, warn=True)
+        return self._encode_labels(y, first_call, classes)
+
+    def _encode_labels(self, y, first_call, classes):
         check_classification_targets(y)
         if first_call:
             labels = np.unique(y) if classes is None else np.unique(np.asarray(classes))
@@ -156,16 +193,20 @@ class LSTMClassifier(ClassifierMixin, BaseRecurrentEstimator):
         return sample_weight * weights[targets]
 
     def _stratify(self, targets):
-        return targets
+        return targets if self.output == "last" else None
 
     def _n_outputs(self):
         return 1 if len(self.classes_) == 2 else len(self.classes_)
 
     def _loss(self, targets, outputs, sample_weight):
-        if outputs.shape[1] == 1:
+        if outputs.shape[-1] == 1:
             return binary_cross_entropy_with_logits(targets[:, None], outputs, sample_weight)
         return softmax_cross_entropy_with_logits(targets, outputs, sample_weight)
 
-    def _validation_score(self, X, targets, sample_weight):
-        predicted = self._predict_indices(self.model_.predict(X))
+    def _validation_score(self, X, targets, sample_weight, lengths):
+        predicted = self._predict_indices(self.model_.predict(X, lengths=lengths))
+        if self.output == "sequence":
+            valid = step_mask(lengths, X.shape[1])
+            sample_weight = np.broadcast_to(sample_weight[:, None], valid.shape)[valid]
+            predicted, targets = predicted[valid], targets[valid]
         return float(np.average(predicted == targets, weights=sample_weight))

@@ -5,7 +5,7 @@ from sklearn.base import RegressorMixin
 from sklearn.metrics import r2_score
 
 from ..losses import mean_squared_error
-from ._base import BaseRecurrentEstimator
+from ._base import BaseRecurrentEstimator, step_mask
 
 _DOC_PARAMETERS = """
     Parameters
@@ -104,35 +104,65 @@ class LSTMRegressor(RegressorMixin, BaseRecurrentEstimator):
         return self._partial_fit(X, y, sample_weight)
 
     def predict(self, X):
-        """Predicted targets, shape (n_samples,) or (n_samples, n_outputs_)."""
+        """Predicted targets, shape (n_samples,) or (n_samples, n_outputs_).
+
+        With ``output='sequence'``: (n_samples, n_timesteps[, n_outputs_]), or a list
+        of per-sequence arrays for sequences of different lengths.
+        """
+        outputs, lengths = self._network_outputs(X)
         with np.errstate(over="ignore"):
-            outputs = self._network_outputs(X) * self.y_scale_ + self.y_mean_
+            outputs = outputs * self.y_scale_ + self.y_mean_
         if not np.all(np.isfinite(outputs)):
             raise RuntimeError("predictions overflow float64 after undoing the target scaling")
-        return outputs.ravel() if self._y_1d else outputs
+        if self._y_1d:
+            outputs = outputs[..., 0]
+        return outputs if self.output == "last" else self._per_sequence(outputs, lengths)
+
+    def score(self, X, y, sample_weight=None):
+        """R² of the predictions (over every valid step with ``output='sequence'``)."""
+        if self.output == "last":
+            return super().score(X, y, sample_weight)
+        _, _, lengths = self._validate_X(X, reset=False)
+        valid = step_mask(lengths, int(lengths.max()))
+        predicted = self._per_step_targets(self.predict(X), lengths, np.float64)[valid]
+        actual = self._per_step_targets(y, lengths, np.float64)[valid]
+        weights = None
+        if sample_weight is not None:
+            weights = np.broadcast_to(np.asarray(sample_weight)[:, None], valid.shape)[valid]
+        return r2_score(actual, predicted, sample_weight=weights)
 
     # -- hooks -----------------------------------------------------------------------------
 
     _y_numeric = True
 
-    def _encode_targets(self, y, first_call, classes=None):
-        y = np.asarray(y, dtype=np.float64)
-        if y.ndim not in (1, 2):
-            raise ValueError(f"y must be 1-D or 2-D, got shape {y.shape}")
-        y_1d = y.ndim == 1
-        Y = y[:, None] if y_1d else y
+    def _encode_targets(self, y, first_call, classes, lengths):
+        sequence = self.output == "sequence"
+        if sequence:
+            y = self._per_step_targets(y, lengths, np.float64)
+            valid = step_mask(lengths, y.shape[1])
+            if not np.all(np.isfinite(y[valid])):
+                raise ValueError("y contains NaN or infinity at valid time steps")
+            y = np.where(valid.reshape(valid.shape + (1,) * (y.ndim - 2)), y, 0.0)
+        else:
+            y = np.asarray(y, dtype=np.float64)
+        base_ndim = 2 if sequence else 1
+        if y.ndim not in (base_ndim, base_ndim + 1):
+            raise ValueError(f"y must be {base_ndim}-D or {base_ndim + 1}-D, got shape {y.shape}")
+        y_1d = y.ndim == base_ndim
+        Y = y[..., None] if y_1d else y
+        flat = Y[step_mask(lengths, Y.shape[1])] if sequence else Y
         if first_call:
             with np.errstate(over="ignore", invalid="ignore"):
-                mean, scale = Y.mean(axis=0), Y.std(axis=0)
+                mean, scale = flat.mean(axis=0), flat.std(axis=0)
             if not (np.all(np.isfinite(mean)) and np.all(np.isfinite(scale))):
                 raise ValueError("y has values too large to standardise (overflow in float64)")
             self._y_1d = y_1d
-            self.n_outputs_ = Y.shape[1]
+            self.n_outputs_ = Y.shape[-1]
             self.y_mean_ = mean
             self.y_scale_ = np.where(scale > 0, scale, 1.0)
-        elif Y.shape[1] != self.n_outputs_:
+        elif Y.shape[-1] != self.n_outputs_:
             raise ValueError(
-                f"y has {Y.shape[1]} outputs, but {type(self).__name__} was fitted with "
+                f"y has {Y.shape[-1]} outputs, but {type(self).__name__} was fitted with "
                 f"{self.n_outputs_}"
             )
         return ((Y - self.y_mean_) / self.y_scale_).astype(self.dtype)
@@ -143,7 +173,11 @@ class LSTMRegressor(RegressorMixin, BaseRecurrentEstimator):
     def _loss(self, targets, outputs, sample_weight):
         return mean_squared_error(targets, outputs, sample_weight)
 
-    def _validation_score(self, X, targets, sample_weight):
+    def _validation_score(self, X, targets, sample_weight, lengths):
         # R^2 is invariant to the target standardisation: score in network units
-        outputs = self.model_.predict(X).astype(np.float64)
+        outputs = self.model_.predict(X, lengths=lengths).astype(np.float64)
+        if self.output == "sequence":
+            valid = step_mask(lengths, X.shape[1])
+            sample_weight = np.broadcast_to(sample_weight[:, None], valid.shape)[valid]
+            targets, outputs = targets[valid], outputs[valid]
         return r2_score(targets, outputs, sample_weight=sample_weight)
