@@ -2,8 +2,8 @@
 
 Usage::
 
-    python benchmarks/accuracy.py [--seeds 3] [--suite all|estimators|forecasting]
-                                  [--json out.json]
+    python benchmarks/accuracy.py [--seeds 3]
+        [--suite all|estimators|forecasting|architectures] [--json out.json]
 
 Estimator tasks (each averaged over ``--seeds`` random states, median fit time):
 
@@ -13,6 +13,14 @@ Estimator tasks (each averaged over ``--seeds`` random states, median fit time):
 - trend: a Keras-style binary problem, LSTM(32) + sigmoid on windows of shape (10, 1)
   (label: upward or downward drift under noise), accuracy on a 25% holdout;
 - sine: noisy sine next-value regression from windows of 20, R^2 on the last 20%.
+
+Architecture tasks (``--suite architectures``, accuracy on a 25% holdout):
+
+- long series: 600 noisy oscillations of 400 steps, class = frequency (0.04 or 0.06
+  cycles per step, noise sd 1.5); LSTM(32) alone vs the same with a CNN front-end
+  (two Conv1d blocks of 16 filters, kernel 5, max pooling 3);
+- variable length: 600 sequences of 20 to 200 steps given as a list of arrays, class =
+  frequency, LSTM(32) and the same with the front-end.
 
 Forecasting tasks (LSTMForecaster, mean MASE over the seeds, next to baselines;
 statsmodels from the ``compare`` extra):
@@ -83,6 +91,48 @@ TASKS = {
     "trend binary (accuracy)": trend_task,
     "noisy sine (R^2)": sine_task,
 }
+
+
+def _oscillations(n, lengths, rng, noise=1.5):
+    cls = rng.integers(0, 2, n)
+    freq = np.where(cls, 0.06, 0.04)
+    X = [np.sin(2 * np.pi * freq[i] * np.arange(m) + rng.uniform(0, 6))
+         + noise * rng.standard_normal(m) for i, m in enumerate(lengths)]  # fmt: skip
+    return X, cls
+
+
+def architectures_suite(seeds):
+    """Rows of (task, model, mean accuracy, min accuracy, median fit s)."""
+    rng = np.random.default_rng(1000)
+    X_long, y_long = _oscillations(600, [400] * 600, rng)
+    X_long = np.asarray(X_long)
+    X_var, y_var = _oscillations(600, rng.integers(20, 201, 600), rng)
+    conv = {"conv_filters": [16, 16], "conv_kernel_size": 5, "pool_size": 3}
+    tasks = [
+        ("long series (T=400)", "LSTM", X_long, y_long, {}),
+        ("long series (T=400)", "CNN-LSTM", X_long, y_long, conv),
+        ("variable length (20-200)", "LSTM", X_var, y_var, {}),
+        ("variable length (20-200)", "CNN-LSTM", X_var, y_var, conv),
+    ]
+    rows = []
+    for task, name, X, y, extra in tasks:
+        scores, times = [], []
+        for seed in range(seeds):
+            model = LSTMClassifier(hidden_size=32, learning_rate=0.005, max_epochs=30,
+                                   random_state=seed, **extra)  # fmt: skip
+            start = time.perf_counter()
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", ConvergenceWarning)
+                model.fit(X[:450], y[:450])
+            times.append(time.perf_counter() - start)
+            scores.append(model.score(X[450:], y[450:]))
+        rows.append((task, name, float(np.mean(scores)), float(min(scores)),
+                     statistics.median(times)))  # fmt: skip
+    print(f"\narchitectures (accuracy on 150 held-out sequences, {seeds} seeds)")
+    print(f"{'task':26} {'model':9} {'mean':>7} {'min':>7} {'fit s':>7}")
+    for task, name, mean, low, fit_s in rows:
+        print(f"{task:26} {name:9} {mean:7.4f} {low:7.4f} {fit_s:7.2f}")
+    return rows
 
 
 def _ets(train, horizon, **kwargs):
@@ -165,10 +215,15 @@ def print_forecasting(rows, seeds):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--suite", choices=["all", "estimators", "forecasting"], default="all")
+    parser.add_argument(
+        "--suite", choices=["all", "estimators", "forecasting", "architectures"], default="all"
+    )
     parser.add_argument("--json")
     args = parser.parse_args(argv)
     result = {}
+    if args.suite == "architectures":
+        result["architectures"] = architectures_suite(args.seeds)
+        return _dump(args.json, result)
     if args.suite in ("all", "forecasting"):
         forecast_rows = forecasting_suite(args.seeds)
         result["forecasting"] = [dict(zip(("data", "series", "method", "mase", "fit_s"), r,
@@ -203,6 +258,7 @@ def main(argv=None):
     result["estimators"] = rows
     if args.suite == "all":
         print_forecasting(forecast_rows, args.seeds)
+        result["architectures"] = architectures_suite(args.seeds)
     return _dump(args.json, result)
 
 
