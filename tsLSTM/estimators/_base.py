@@ -183,6 +183,17 @@ class BaseRecurrentEstimator(BaseEstimator):
             )
         return y[:, :T]
 
+    def _step_pairs(self, X, y, sample_weight, dtype):
+        """``(actual, predicted, weights)`` over the valid steps (``output='sequence'``)."""
+        _, _, lengths = self._validate_X(X, reset=False)
+        valid = step_mask(lengths, int(lengths.max()))
+        predicted = self._per_step_targets(self.predict(X), lengths, dtype)[valid]
+        actual = self._per_step_targets(y, lengths, dtype)[valid]
+        weights = None
+        if sample_weight is not None:
+            weights = np.broadcast_to(np.asarray(sample_weight)[:, None], valid.shape)[valid]
+        return actual, predicted, weights
+
     def _per_sequence(self, values, lengths):
         """Per-step predictions: an array when all sequences are whole, else a list."""
         if not getattr(self, "_variable_length", False):

@@ -121,13 +121,7 @@ class LSTMClassifier(ClassifierMixin, BaseRecurrentEstimator):
         """Accuracy (over every valid step with ``output='sequence'``)."""
         if self.output == "last":
             return super().score(X, y, sample_weight)
-        _, _, lengths = self._validate_X(X, reset=False)
-        valid = step_mask(lengths, int(lengths.max()))
-        predicted = self._per_step_targets(self.predict(X), lengths, object)[valid]
-        actual = self._per_step_targets(y, lengths, object)[valid]
-        weights = None
-        if sample_weight is not None:
-            weights = np.broadcast_to(np.asarray(sample_weight)[:, None], valid.shape)[valid]
+        actual, predicted, weights = self._step_pairs(X, y, sample_weight, object)
         return float(np.average(predicted == actual, weights=weights))
 
     def _predict_indices(self, logits):

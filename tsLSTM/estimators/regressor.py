@@ -122,13 +122,7 @@ class LSTMRegressor(RegressorMixin, BaseRecurrentEstimator):
         """R² of the predictions (over every valid step with ``output='sequence'``)."""
         if self.output == "last":
             return super().score(X, y, sample_weight)
-        _, _, lengths = self._validate_X(X, reset=False)
-        valid = step_mask(lengths, int(lengths.max()))
-        predicted = self._per_step_targets(self.predict(X), lengths, np.float64)[valid]
-        actual = self._per_step_targets(y, lengths, np.float64)[valid]
-        weights = None
-        if sample_weight is not None:
-            weights = np.broadcast_to(np.asarray(sample_weight)[:, None], valid.shape)[valid]
+        actual, predicted, weights = self._step_pairs(X, y, sample_weight, np.float64)
         return r2_score(actual, predicted, sample_weight=weights)
 
     # -- hooks -----------------------------------------------------------------------------
