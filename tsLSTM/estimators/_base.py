@@ -25,6 +25,7 @@ from sklearn.utils.validation import (
 )
 
 from .._progress import ProgressBar
+from ..cuda import resolve_device
 from ..kernels.optim import sum_of_squares
 from ..nn import GRU, LSTM, Conv1dBlock, Linear, SequenceModel
 from ..optim import OPTIMIZERS, clip_grad_norm
@@ -64,7 +65,7 @@ class BaseRecurrentEstimator(BaseEstimator):
         "clip_grad_norm": [Interval(numbers.Real, 0, None, closed="neither"), None],
         "weight_decay": [Interval(numbers.Real, 0, None, closed="left")],
         "dtype": [StrOptions({"float32", "float64"})],
-        "device": [StrOptions({"cpu"})],
+        "device": [StrOptions({"cpu", "cuda", "auto"})],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
         "warm_start": ["boolean"],
@@ -150,8 +151,12 @@ class BaseRecurrentEstimator(BaseEstimator):
     def _n_outputs(self):
         raise NotImplementedError
 
-    def _validation_score(self, X, targets, sample_weight, lengths):
-        """Weighted score on held-out sequences (validated, standardised, 3-D)."""
+    def _device_loss(self):
+        """Name of the GPU loss kernel matching :meth:`_loss` (see tsLSTM.kernels.cuda)."""
+        raise NotImplementedError
+
+    def _validation_score(self, outputs, targets, sample_weight, lengths):
+        """Weighted score of the network ``outputs`` on held-out sequences."""
         raise NotImplementedError
 
     def _stratify(self, targets):
@@ -349,6 +354,11 @@ class BaseRecurrentEstimator(BaseEstimator):
             sample_weight = self._class_weighted(targets, sample_weight)
             if not sample_weight.sum() > 0:
                 raise ValueError("the sample weights (times class_weight) sum to zero")
+            device = resolve_device(self.device)
+            if device == "cuda" and self._conv_filters():
+                raise ValueError(
+                    "conv_filters needs device='cpu': the GPU path has no convolution kernels"
+                )
             if first_call:
                 self._learn_scaling(X, lengths)
             else:
@@ -382,7 +392,14 @@ class BaseRecurrentEstimator(BaseEstimator):
         if not incremental or self._optimizer is None:
             self._optimizer = self._make_optimizer()
         epochs = 1 if incremental else self.max_epochs
-        self._fit_epochs(X, targets, sample_weight, lengths, validation, epochs, incremental)
+        trainer_class = _HostTrainer
+        if device == "cuda":
+            from ..cuda.training import DeviceTrainer as trainer_class
+        trainer = trainer_class(self, X, targets, sample_weight, lengths, validation)
+        try:
+            self._fit_epochs(trainer, sample_weight, validation, epochs, incremental)
+        finally:
+            trainer.finish()
         if validation is not None and self._best_params is not None:
             self.model_.flat_params[...] = self._best_params  # the best epoch's weights
         return self
@@ -417,9 +434,9 @@ class BaseRecurrentEstimator(BaseEstimator):
             ) from exc
         return X_train, X_val, t_val, w_val, l_val, t_train, w_train, l_train
 
-    def _fit_epochs(self, X, targets, sample_weight, lengths, validation, epochs, incremental):
+    def _fit_epochs(self, trainer, sample_weight, validation, epochs, incremental):
         model = self.model_
-        n = X.shape[0]
+        n = sample_weight.shape[0]
         batch_size = min(self.batch_size, n)
         n_batches = -(-n // batch_size)
         total_weight = sample_weight.sum()
@@ -427,6 +444,7 @@ class BaseRecurrentEstimator(BaseEstimator):
         for _ in range(epochs):
             start_time = time.perf_counter()
             order = self._rng.permutation(n)
+            trainer.begin_epoch(order)
             last_good = model.flat_params.copy()
             epoch_loss = 0.0
             bar = ProgressBar(
@@ -434,24 +452,25 @@ class BaseRecurrentEstimator(BaseEstimator):
                 enabled=bool(self.verbose) and n_batches >= _PROGRESS_BAR_MIN_BATCHES,
             )  # fmt: skip
             for start in range(0, n, batch_size):
-                idx = order[start : start + batch_size]
-                w = sample_weight[idx]
+                stop = min(start + batch_size, n)
+                w = sample_weight[order[start:stop]]
                 if w.sum() > 0:
-                    loss = self._train_step(X[idx], targets[idx], w, lengths[idx])
+                    loss = trainer.step(start, stop)
                     if loss is None:
                         bar.close()
                         return self._diverged(last_good)
                     epoch_loss += loss * w.sum()
                 bar.update()
             bar.close()
-            model.clear_cache()
+            if not trainer.end_epoch():
+                return self._diverged(last_good)
 
             self.n_iter_ += 1
             self.t_ += n
             self.loss_curve_.append(epoch_loss / total_weight)
             message = f"Epoch {self.n_iter_}: loss {self.loss_curve_[-1]:.6f}"
             if validation is not None:
-                score = self._validation_score(*validation)
+                score = self._validation_score(trainer.validation_outputs(), *validation[1:])
                 self.validation_scores_.append(score)
                 message += f", validation score {score:.6f}"
                 improved = score > self.best_validation_score_ + self.tol
@@ -541,7 +560,13 @@ class BaseRecurrentEstimator(BaseEstimator):
         check_is_fitted(self, "model_")
         X, _, lengths = self._validate_X(X, reset=False)
         Z = self._standardise(X, lengths)
-        outputs = self.model_.predict(Z, lengths=lengths).astype(np.float64)
+        if resolve_device(self.device) == "cuda":
+            from ..cuda.model import DeviceSequenceModel
+
+            outputs = DeviceSequenceModel(self.model_).predict(Z, lengths=lengths)
+        else:
+            outputs = self.model_.predict(Z, lengths=lengths)
+        outputs = outputs.astype(np.float64)
         if not np.all(np.isfinite(outputs)):
             raise RuntimeError(
                 f"{type(self).__name__} produced non-finite outputs; the fitted weights are "
@@ -560,6 +585,40 @@ class BaseRecurrentEstimator(BaseEstimator):
         from ..persistence import save_estimator
 
         save_estimator(self, path)
+
+
+class _HostTrainer:
+    """The CPU side of the training loop: minibatches sliced from host arrays.
+
+    :class:`tsLSTM.cuda.training.DeviceTrainer` has the same methods.
+    """
+
+    def __init__(self, estimator, X, targets, sample_weight, lengths, validation=None):
+        self.estimator = estimator
+        self.X, self.targets, self.lengths = X, targets, lengths
+        self.sample_weight = sample_weight
+        self.validation = validation
+
+    def begin_epoch(self, order):
+        self.order = order
+
+    def step(self, start, stop):
+        """One update on ``order[start:stop]``; the loss, or None if anything overflowed."""
+        idx = self.order[start:stop]
+        return self.estimator._train_step(
+            self.X[idx], self.targets[idx], self.sample_weight[idx], self.lengths[idx]
+        )
+
+    def end_epoch(self):
+        self.estimator.model_.clear_cache()
+        return True
+
+    def validation_outputs(self):
+        X, _, _, lengths = self.validation
+        return self.estimator.model_.predict(X, lengths=lengths)
+
+    def finish(self):
+        pass
 
 
 def step_mask(lengths, T):

@@ -197,10 +197,13 @@ class LSTMClassifier(ClassifierMixin, BaseRecurrentEstimator):
             return binary_cross_entropy_with_logits(targets[:, None], outputs, sample_weight)
         return softmax_cross_entropy_with_logits(targets, outputs, sample_weight)
 
-    def _validation_score(self, X, targets, sample_weight, lengths):
-        predicted = self._predict_indices(self.model_.predict(X, lengths=lengths))
+    def _device_loss(self):
+        return "bce" if len(self.classes_) == 2 else "softmax_ce"
+
+    def _validation_score(self, outputs, targets, sample_weight, lengths):
+        predicted = self._predict_indices(outputs)
         if self.output == "sequence":
-            valid = step_mask(lengths, X.shape[1])
+            valid = step_mask(lengths, outputs.shape[1])
             sample_weight = np.broadcast_to(sample_weight[:, None], valid.shape)[valid]
             predicted, targets = predicted[valid], targets[valid]
         return float(np.average(predicted == targets, weights=sample_weight))

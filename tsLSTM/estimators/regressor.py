@@ -38,7 +38,13 @@ _DOC_PARAMETERS = """
         L2 penalty (decoupled for 'adamw', whose torch default 0.01 is *not* applied:
         the value given here is used).
     dtype : {'float32', 'float64'}, default='float32'
-    device : {'cpu'}, default='cpu'
+    device : {'cpu', 'cuda', 'auto'}, default='cpu'
+        Where to train and predict. 'cuda' runs the network, loss and optimizer on an
+        NVIDIA GPU (needs ``tsLSTM[cuda]``; raises ``DeviceUnavailableError`` without
+        one); 'auto' uses the GPU when available, else the CPU. The fitted model is
+        the same either way (to rounding) and always saves and loads without a GPU;
+        ``set_params(device='cpu')`` predicts on the CPU. The GPU path has no
+        convolution kernels (``conv_filters`` needs 'cpu').
     random_state : int, RandomState instance or None, default=None
         Seeds the weights, the shuffling, the validation split and dropout: the same
         seed and data give identical predictions.
@@ -167,11 +173,14 @@ class LSTMRegressor(RegressorMixin, BaseRecurrentEstimator):
     def _loss(self, targets, outputs, sample_weight):
         return mean_squared_error(targets, outputs, sample_weight)
 
-    def _validation_score(self, X, targets, sample_weight, lengths):
+    def _device_loss(self):
+        return "mse"
+
+    def _validation_score(self, outputs, targets, sample_weight, lengths):
         # R^2 is invariant to the target standardisation: score in network units
-        outputs = self.model_.predict(X, lengths=lengths).astype(np.float64)
+        outputs = outputs.astype(np.float64)
         if self.output == "sequence":
-            valid = step_mask(lengths, X.shape[1])
+            valid = step_mask(lengths, outputs.shape[1])
             sample_weight = np.broadcast_to(sample_weight[:, None], valid.shape)[valid]
             targets, outputs = targets[valid], outputs[valid]
         return r2_score(targets, outputs, sample_weight=sample_weight)

@@ -81,9 +81,15 @@ class Module:
         state = dict(self.__dict__)
         for key in ("_params", "_grads"):
             state.pop(key, None)
+        if state.get("_on_cuda"):
+            state["_cache"] = None  # device arrays of a pending backward pass
         return state
 
     def __setstate__(self, state):
+        if state.get("_on_cuda"):
+            from ..cuda import resolve_device
+
+            state["_on_cuda"] = resolve_device(state["device"]) == "cuda"
         self.__dict__.update(state)
         if "flat_params" in state:
             self._bind(self.flat_params, self.flat_grads)

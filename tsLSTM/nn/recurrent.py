@@ -13,6 +13,7 @@ import numbers
 import numpy as np
 from sklearn.utils import check_random_state
 
+from ..cuda import resolve_device
 from ..kernels.gru import gru_backward, gru_forward, gru_infer
 from ..kernels.lstm import lstm_backward, lstm_forward, lstm_infer
 from .module import Module, ParameterSpec, check_dtype
@@ -72,7 +73,10 @@ class _Recurrent(Module):
         batch_first=True,
         dtype=np.float32,
         random_state=None,
+        device="cpu",
     ):
+        self.device = device
+        self._on_cuda = resolve_device(device) == "cuda"
         self.input_size = _check_positive_int(input_size, "input_size")
         self.hidden_size = _check_positive_int(hidden_size, "hidden_size")
         self.num_layers = _check_positive_int(num_layers, "num_layers")
@@ -279,7 +283,12 @@ class _Recurrent(Module):
         h0 = self._check_state(h0, "h0", B)
         if self._has_cell_state:
             c0 = self._check_state(c0, "c0", B)
-        output, h_n, c_n = self._run_forward(X, h0, c0, training, lengths)
+        if self._on_cuda:
+            from ..cuda.layers import recurrent_forward
+
+            output, h_n, c_n, self._cache = recurrent_forward(self, X, h0, c0, training, lengths)
+        else:
+            output, h_n, c_n = self._run_forward(X, h0, c0, training, lengths)
         self._shapes = (X.shape, output.shape)
         if self.batch_first:
             output = output.transpose(1, 0, 2)
@@ -307,7 +316,13 @@ class _Recurrent(Module):
         d_h_n = self._check_state(d_h_n, "d_h_n", B)
         if self._has_cell_state:
             d_c_n = self._check_state(d_c_n, "d_c_n", B)
-        dX, dh0, dc0 = self._run_backward(d_output, d_h_n, d_c_n)
+        if self._on_cuda:
+            from ..cuda.layers import recurrent_backward
+
+            run, self._cache = self._cache, None
+            dX, dh0, dc0 = recurrent_backward(run, d_output, d_h_n, d_c_n)
+        else:
+            dX, dh0, dc0 = self._run_backward(d_output, d_h_n, d_c_n)
         if self.batch_first:
             dX = dX.transpose(1, 0, 2)
         return dX, dh0, dc0
@@ -331,6 +346,12 @@ class _Recurrent(Module):
         forward-direction state after the last step with (bidirectional) the
         reverse direction's after the first.
         """
+        if self._on_cuda:
+            output, h_n, _ = self._forward(X, None, None, False, lengths)
+            self._cache = None
+            if return_sequences:
+                return output
+            return h_n[-1] if self.num_directions == 1 else np.concatenate(h_n[-2:], axis=1)
         X = self._check_input(X)
         T, B, _ = X.shape
         lengths = self._check_lengths(lengths, B, T)
@@ -391,6 +412,12 @@ _SIGNATURE_DOC = """
         Floating-point type of parameters and computation.
     random_state : int, RandomState instance or None, default=None
         Seeds the initial weights and the dropout masks.
+    device : {'cpu', 'cuda', 'auto'}, default='cpu'
+        Where forward and backward run. With 'cuda' (an NVIDIA GPU and
+        ``tsLSTM[cuda]``; ``DeviceUnavailableError`` otherwise) each call copies the
+        parameters to the GPU and returns host arrays, with gradients added into
+        ``flat_grads``; 'auto' picks the GPU when present. Results equal the CPU's to
+        rounding; dropout masks come from the GPU's own random stream.
 
     Attributes
     ----------
