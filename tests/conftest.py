@@ -15,6 +15,11 @@ import pytest
 # it must be set before scipy is first imported.
 os.environ.setdefault("SCIPY_ARRAY_API", "1")
 
+# The GPU tests run under numba-cuda's CUDA simulator (kernels executed on the CPU,
+# one Python thread per CUDA thread); it must be chosen before numba is imported.
+# Set NUMBA_ENABLE_CUDASIM=0 to run them on a real GPU instead.
+os.environ.setdefault("NUMBA_ENABLE_CUDASIM", "1")
+
 
 def require(module_name):
     """Import ``module_name`` or skip the test; fail instead when running in CI."""

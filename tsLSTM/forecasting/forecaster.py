@@ -373,6 +373,7 @@ clip_grad_norm, weight_decay, dtype, device, random_state, verbose
         Returns the forecasts (n, horizon) and the scale of each history window.
         """
         W = self.window
+        self.regressor_.device = self.device  # predict where the forecaster is set to run
         level, scale = self._scale(history, series_index)
         if self.strategy == "mimo":
             Hm = self.horizon

@@ -219,9 +219,7 @@ class _Recurrent(Module):
             output = outputs[0] if D == 1 else np.concatenate(outputs, axis=2)
             mask = None
             if training and self.dropout > 0 and layer < self.num_layers - 1:
-                keep = 1.0 - self.dropout
-                mask = (self._rng.random_sample(output.shape) < keep) / keep
-                mask = mask.astype(self.dtype)
+                mask = self._dropout_mask(output.shape)
                 output = output * mask
             inputs.append(layer_input)
             caches.append(layer_caches)
@@ -229,6 +227,11 @@ class _Recurrent(Module):
             layer_input = output
         self._cache = (inputs, caches, masks, lengths)
         return self._zero_padding(layer_input, lengths), h_n, c_n
+
+    def _dropout_mask(self, shape):
+        """Inverted-dropout mask: ``1 / keep`` with probability ``keep``, else 0."""
+        keep = 1.0 - self.dropout
+        return ((self._rng.random_sample(shape) < keep) / keep).astype(self.dtype)
 
     def _forward_direction(self, X, sfx, h0, c0, reverse, lengths):
         raise NotImplementedError
