@@ -3,14 +3,16 @@
 Usage::
 
     python benchmarks/bench_engine.py [--threads 2] [--repeats 20] [--json out.json]
-                                      [--cases S,M,...] [--no-compile-times]
+                                      [--cases S,M,...] [--no-compile-times] [--no-memory]
 
 For every case it times a float32 training step (forward + BPTT + Adam update, MSE on
 a dense head over the last step's state) or a prediction, for tsLSTM and for torch
 with the same thread count, and prints medians (ms), the ratio torch / tsLSTM, and
 the achieved GFLOP/s with its fraction of the numpy float32 GEMM rate (2048 x 2048)
 measured in the same run. It also measures, in fresh processes with an empty numba
-cache directory, the first-ever compile time and the warm-cache first call.
+cache directory, the first-ever compile time and the warm-cache first call, and, in a
+fresh process, the peak resident memory of the XL training step next to the bytes of
+activations it must store for BPTT.
 """
 
 import argparse
@@ -170,6 +172,91 @@ def compile_times():
             "warm_first_step_s": results[1][1]}  # fmt: skip
 
 
+_XL_MEMORY = textwrap.dedent(
+    """
+    import gc, json, resource, sys
+    import numpy as np
+    from tsLSTM.nn import LSTM, Linear, SequenceModel
+    from tsLSTM.losses import mean_squared_error
+    from tsLSTM.optim import Adam
+
+    def status_kib(key):  # Linux: this process's own figures (ru_maxrss is not, see below)
+        try:
+            with open("/proc/self/status") as fh:
+                return next(int(l.split()[1]) for l in fh if l.startswith(key + ":"))
+        except (OSError, StopIteration):
+            return None
+
+    def step(B, T, I, H, steps):
+        model = SequenceModel(LSTM(I, H, random_state=0), Linear(H, 1, random_state=0))
+        opt = Adam(model.flat_params, model.flat_grads, lr=1e-3)
+        rng = np.random.default_rng(0)
+        X = rng.standard_normal((B, T, I)).astype(np.float32)
+        y = rng.standard_normal((B, 1)).astype(np.float32)
+        for _ in range(steps):
+            model.zero_grad()
+            _, d_pred = mean_squared_error(y, model.forward(X, training=True))
+            model.backward(d_pred)
+            opt.step()
+
+    B, T, I, H, steps = (int(a) for a in sys.argv[1:])
+    step(2, 3, I, H, 1)  # compiles (or loads from the cache) the same signatures
+    gc.collect()
+    baseline = status_kib("VmRSS")
+    reset = False
+    try:  # reset this process's peak-RSS mark (VmHWM) to the current RSS
+        with open("/proc/self/clear_refs", "w") as fh:
+            fh.write("5")
+        reset = True
+    except OSError:
+        pass
+    step(B, T, I, H, steps)  # warm-up + timed-like steps of the XL case
+    maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    maxrss_kib = maxrss // 1024 if sys.platform == "darwin" else maxrss  # bytes on macOS
+    print(json.dumps({"baseline_kib": baseline, "hwm_kib": status_kib("VmHWM"),
+                      "hwm_reset": reset, "ru_maxrss_kib": maxrss_kib}))
+    """
+)
+
+
+def activation_bytes(cell, B, T, H, L, bidir, itemsize=4):
+    """Bytes a training forward pass stores for BPTT: states (T+1)*B*H, gates T*B*gH."""
+    D = 2 if bidir else 1
+    if cell == "lstm":  # Hs, Cs and the i, f, g, o activations
+        per_direction = 2 * (T + 1) * B * H + T * B * 4 * H
+    else:  # Hs, the r, z, n activations and h_{t-1} W_hn^T + b_hn
+        per_direction = (T + 1) * B * H + T * B * 3 * H + T * B * H
+    return L * D * per_direction * itemsize
+
+
+def xl_memory(steps=4):
+    """Peak RSS of the XL training step, in a fresh process (earlier cases can't inflate it).
+
+    The baseline is the RSS after imports and after compiling (or loading) the kernels on
+    a tiny model of the same signature. On Linux the peak is the process's VmHWM, reset to
+    the baseline just before the XL steps; ``ru_maxrss`` is reported as well but, in a
+    child started by fork/vfork + exec, it also counts the parent's RSS at the fork.
+    """
+    _, cell, B, T, I, H, L, bidir = CASES["XL"]
+    out = subprocess.run(
+        [sys.executable, "-c", _XL_MEMORY, *(str(v) for v in (B, T, I, H, steps))],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    raw = json.loads(out.strip().splitlines()[-1])
+    mib = 1 / 1024
+    peak_kib = raw["hwm_kib"] if raw["hwm_kib"] is not None else raw["ru_maxrss_kib"]
+    baseline = raw["baseline_kib"]
+    return {
+        "peak_mib": peak_kib * mib,
+        "baseline_mib": None if baseline is None else baseline * mib,
+        "increase_mib": None if baseline is None else (peak_kib - baseline) * mib,
+        "peak_since_baseline_only": raw["hwm_reset"],
+        "ru_maxrss_mib": raw["ru_maxrss_kib"] * mib,
+        "activations_mib": activation_bytes(cell, B, T, H, L, bidir) / 2**20,
+        "steps": steps,
+    }
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--threads", type=int, default=os.cpu_count())
@@ -177,6 +264,7 @@ def main(argv=None):
     parser.add_argument("--cases", default=",".join(CASES))
     parser.add_argument("--json", help="also write the results to this JSON file")
     parser.add_argument("--no-compile-times", action="store_true")
+    parser.add_argument("--no-memory", action="store_true", help="skip the XL peak-RSS run")
     args = parser.parse_args(argv)
 
     import torch
@@ -211,6 +299,16 @@ def main(argv=None):
         print(f"\nimport tsLSTM: {times['import_s']:.2f} s; first training step in a fresh "
               f"process: {times['cold_first_step_s']:.1f} s with an empty numba cache (compiling), "
               f"{times['warm_first_step_s']:.2f} s with a warm cache")  # fmt: skip
+    if not args.no_memory:
+        mem = xl_memory()
+        result["xl_peak_rss_mib"] = mem
+        increase = ""
+        if mem["increase_mib"] is not None:
+            increase = (f", +{mem['increase_mib']:.1f} MiB over the {mem['baseline_mib']:.1f} "
+                        "MiB after imports and compilation")  # fmt: skip
+        print(f"\nXL training step ({mem['steps']} steps, fresh process): peak RSS "
+              f"{mem['peak_mib']:.1f} MiB{increase}; stored activations (Hs, Cs, gates, "
+              f"float32): {mem['activations_mib']:.1f} MiB")  # fmt: skip
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(result, fh, indent=2)

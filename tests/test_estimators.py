@@ -17,6 +17,7 @@ from sklearn.model_selection import GridSearchCV, TimeSeriesSplit, cross_val_sco
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer
 
+from tests.conftest import require
 from tsLSTM import LSTMClassifier, LSTMRegressor, TrainingDivergedWarning
 from tsLSTM.nn import SequenceModel
 
@@ -418,3 +419,32 @@ def test_divergence_after_a_good_epoch_restores_the_best_weights(sine, monkeypat
     best = int(np.argmax(reg.validation_scores_)) + 1
     if best == 4:  # then the weights are exactly those of a clean 4-epoch run
         np.testing.assert_array_equal(reg.predict(X), stopped.predict(X))
+
+
+def test_n_jobs_limits_the_blas_threads_and_keeps_results(monkeypatch):
+    threadpoolctl = require("threadpoolctl")
+    from tsLSTM.estimators._base import BaseRecurrentEstimator
+
+    seen = []
+    original = BaseRecurrentEstimator._train_step
+
+    def recording(self, *args):
+        pools = threadpoolctl.threadpool_info()
+        seen.append(max(p["num_threads"] for p in pools if p["user_api"] == "blas"))
+        return original(self, *args)
+
+    monkeypatch.setattr(BaseRecurrentEstimator, "_train_step", recording)
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(40, 12, 3))
+    y = X[:, -3:, 0].sum(axis=1)
+    params = {"hidden_size": 16, "max_epochs": 3, "random_state": 0}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        one = LSTMRegressor(n_jobs=1, **params).fit(X, y)
+        assert set(seen) == {1}
+        again = LSTMRegressor(n_jobs=1, **params).fit(X, y)
+        two = LSTMRegressor(n_jobs=2, **params).fit(X, y)
+    np.testing.assert_array_equal(one.predict(X), again.predict(X))  # bit-identical
+    np.testing.assert_allclose(one.predict(X), two.predict(X), rtol=1e-4, atol=1e-5)
+    with pytest.raises(ValueError, match="n_jobs == 0"):
+        LSTMRegressor(n_jobs=0, **params).fit(X, y)

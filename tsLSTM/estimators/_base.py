@@ -25,6 +25,7 @@ from sklearn.utils.validation import (
 )
 
 from .._progress import ProgressBar
+from .._threads import thread_limits
 from ..cuda import resolve_device
 from ..kernels.optim import sum_of_squares
 from ..nn import GRU, LSTM, Conv1dBlock, Linear, SequenceModel
@@ -66,6 +67,7 @@ class BaseRecurrentEstimator(BaseEstimator):
         "weight_decay": [Interval(numbers.Real, 0, None, closed="left")],
         "dtype": [StrOptions({"float32", "float64"})],
         "device": [StrOptions({"cpu", "cuda", "auto"})],
+        "n_jobs": [numbers.Integral, None],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
         "warm_start": ["boolean"],
@@ -95,6 +97,7 @@ class BaseRecurrentEstimator(BaseEstimator):
         weight_decay=0.0,
         dtype="float32",
         device="cpu",
+        n_jobs=None,
         random_state=None,
         verbose=0,
         warm_start=False,
@@ -121,6 +124,7 @@ class BaseRecurrentEstimator(BaseEstimator):
         self.weight_decay = weight_decay
         self.dtype = dtype
         self.device = device
+        self.n_jobs = n_jobs
         self.random_state = random_state
         self.verbose = verbose
         self.warm_start = warm_start
@@ -331,7 +335,8 @@ class BaseRecurrentEstimator(BaseEstimator):
         With ``warm_start=True`` and a fitted network, training continues from it.
         """
         self._validate_params()
-        return self._fit(X, y, sample_weight)
+        with thread_limits(self.n_jobs):
+            return self._fit(X, y, sample_weight)
 
     def _fit(self, X, y, sample_weight=None, incremental=False, classes=None):
         if y is None:
@@ -407,7 +412,8 @@ class BaseRecurrentEstimator(BaseEstimator):
     def _partial_fit(self, X, y, sample_weight=None, classes=None):
         if not hasattr(self, "model_"):
             self._validate_params()
-        return self._fit(X, y, sample_weight, incremental=True, classes=classes)
+        with thread_limits(self.n_jobs):
+            return self._fit(X, y, sample_weight, incremental=True, classes=classes)
 
     def _class_weighted(self, targets, sample_weight):
         return sample_weight
@@ -565,7 +571,8 @@ class BaseRecurrentEstimator(BaseEstimator):
 
             outputs = DeviceSequenceModel(self.model_).predict(Z, lengths=lengths)
         else:
-            outputs = self.model_.predict(Z, lengths=lengths)
+            with thread_limits(self.n_jobs):
+                outputs = self.model_.predict(Z, lengths=lengths)
         outputs = outputs.astype(np.float64)
         if not np.all(np.isfinite(outputs)):
             raise RuntimeError(

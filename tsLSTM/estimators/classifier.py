@@ -66,6 +66,7 @@ class LSTMClassifier(ClassifierMixin, BaseRecurrentEstimator):
         weight_decay=0.0,
         dtype="float32",
         device="cpu",
+        n_jobs=None,
         random_state=None,
         verbose=0,
         warm_start=False,
@@ -82,7 +83,8 @@ class LSTMClassifier(ClassifierMixin, BaseRecurrentEstimator):
             learning_rate=learning_rate, batch_size=batch_size, max_epochs=max_epochs,
             early_stopping=early_stopping, validation_fraction=validation_fraction,
             n_iter_no_change=n_iter_no_change, tol=tol, clip_grad_norm=clip_grad_norm,
-            weight_decay=weight_decay, dtype=dtype, device=device, random_state=random_state,
+            weight_decay=weight_decay, dtype=dtype, device=device, n_jobs=n_jobs,
+            random_state=random_state,
             verbose=verbose, warm_start=warm_start, output=output, conv_filters=conv_filters,
             conv_kernel_size=conv_kernel_size, conv_stride=conv_stride, pool_size=pool_size,
         )  # fmt: skip

@@ -45,6 +45,14 @@ _DOC_PARAMETERS = """
         the same either way (to rounding) and always saves and loads without a GPU;
         ``set_params(device='cpu')`` predicts on the CPU. The GPU path has no
         convolution kernels (``conv_filters`` needs 'cpu').
+    n_jobs : int or None, default=None
+        Threads for the CPU path, during ``fit`` and ``predict``: all parallelism
+        comes from the BLAS behind the matrix products (the numba kernels are
+        single-threaded, so numba's thread pool and a multi-threaded BLAS never run
+        together). None leaves the BLAS default (all cores, or ``OMP_NUM_THREADS``);
+        -1 is all cores, -2 all but one. Results are bit-identical from run to run
+        at a fixed ``n_jobs``; across thread counts they agree to rounding (BLAS may
+        split a product's sum differently), not bit for bit.
     random_state : int, RandomState instance or None, default=None
         Seeds the weights, the shuffling, the validation split and dropout: the same
         seed and data give identical predictions.

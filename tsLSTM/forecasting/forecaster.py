@@ -19,7 +19,7 @@ NETWORK_PARAMS = (
     "hidden_size", "num_layers", "cell", "bidirectional", "dropout", "optimizer",
     "learning_rate", "batch_size", "max_epochs", "early_stopping", "validation_fraction",
     "n_iter_no_change", "tol", "clip_grad_norm", "weight_decay", "dtype", "device",
-    "random_state", "verbose",
+    "n_jobs", "random_state", "verbose",
 )  # fmt: skip
 
 _TINY = 1e-8
@@ -60,7 +60,7 @@ class LSTMForecaster(BaseEstimator):
         Column names of long-format data.
     hidden_size, num_layers, cell, bidirectional, dropout, optimizer, learning_rate, \
 batch_size, max_epochs, early_stopping, validation_fraction, n_iter_no_change, tol, \
-clip_grad_norm, weight_decay, dtype, device, random_state, verbose
+clip_grad_norm, weight_decay, dtype, device, n_jobs, random_state, verbose
         As :class:`~tsLSTM.LSTMRegressor`.
 
     Attributes
@@ -120,6 +120,7 @@ clip_grad_norm, weight_decay, dtype, device, random_state, verbose
         weight_decay=0.0,
         dtype="float32",
         device="cpu",
+        n_jobs=None,
         random_state=None,
         verbose=0,
     ):
@@ -150,6 +151,7 @@ clip_grad_norm, weight_decay, dtype, device, random_state, verbose
         self.weight_decay = weight_decay
         self.dtype = dtype
         self.device = device
+        self.n_jobs = n_jobs
         self.random_state = random_state
         self.verbose = verbose
 
@@ -373,7 +375,8 @@ clip_grad_norm, weight_decay, dtype, device, random_state, verbose
         Returns the forecasts (n, horizon) and the scale of each history window.
         """
         W = self.window
-        self.regressor_.device = self.device  # predict where the forecaster is set to run
+        # predict where and with the threads the forecaster is set to now
+        self.regressor_.set_params(device=self.device, n_jobs=self.n_jobs)
         level, scale = self._scale(history, series_index)
         if self.strategy == "mimo":
             Hm = self.horizon

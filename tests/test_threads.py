@@ -1,0 +1,86 @@
+"""Thread control (``tsLSTM._threads``) and what the thread count may change.
+
+Guaranteed, and tested here: with a fixed thread count a forward + backward pass is
+bit-identical from run to run; across BLAS thread counts results agree to rounding
+(a few units in the last place of one matrix product), not necessarily bit for bit,
+because OpenBLAS may split a product's sum differently with more threads.
+"""
+
+import numpy as np
+import pytest
+from threadpoolctl import threadpool_info, threadpool_limits
+
+from tsLSTM._threads import _cpu_count, effective_n_jobs, thread_limits
+from tsLSTM.nn import GRU, LSTM, Linear, SequenceModel
+
+
+def _blas_threads():
+    return [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"]
+
+
+def test_effective_n_jobs():
+    n = _cpu_count()
+    assert effective_n_jobs(None) is None
+    assert effective_n_jobs(1) == 1
+    assert effective_n_jobs(np.int64(3)) == 3
+    assert effective_n_jobs(-1) == n
+    assert effective_n_jobs(-2) == max(n - 1, 1)
+    assert effective_n_jobs(-10 * n) == 1
+
+
+@pytest.mark.parametrize("bad", [0, 1.5, "2", True, [1]])
+def test_invalid_n_jobs(bad):
+    with pytest.raises(ValueError, match="n_jobs"):
+        effective_n_jobs(bad)
+    with pytest.raises(ValueError, match="n_jobs"), thread_limits(bad):
+        pass
+
+
+def test_thread_limits_limits_and_restores():
+    with thread_limits(None) as n:  # loads scipy's BLAS too, so the libraries are listed
+        assert n is None
+    before = _blas_threads()
+    assert before, "no BLAS library found by threadpoolctl"
+    with thread_limits(1) as n:
+        assert n == 1
+        assert _blas_threads() == [1] * len(before)
+    assert _blas_threads() == before
+    with pytest.raises(KeyError), thread_limits(1):
+        raise KeyError("restored also on error")
+    assert _blas_threads() == before
+    with threadpool_limits(limits=1, user_api="blas"), thread_limits(None):
+        assert _blas_threads() == [1] * len(before)  # None leaves the setting alone
+
+
+def _train_pass(cell, shape, dtype, n_jobs):
+    B, T, I, H, L = shape
+    rnn = cell(I, H, num_layers=L, dtype=dtype, random_state=0)
+    model = SequenceModel(rnn, Linear(H, 1, dtype=dtype, random_state=0))
+    X = np.random.default_rng(0).standard_normal((B, T, I)).astype(dtype)
+    with thread_limits(n_jobs):
+        model.zero_grad()
+        out = model.forward(X, training=True)
+        dX = model.backward(np.linspace(-1, 1, out.size, dtype=dtype).reshape(out.shape))
+        pred = model.predict(X)
+    return {"out": out, "grads": model.flat_grads.copy(), "dX": dX, "predict": pred}
+
+
+# (B, T, I, H, num_layers); the second shape has a weight-gradient product with an inner
+# dimension T * B = 2800, which OpenBLAS here splits differently on 2 threads.
+SHAPES = [(64, 20, 8, 32, 2), (100, 28, 8, 32, 1)]
+
+
+@pytest.mark.parametrize("cell", [LSTM, GRU])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", SHAPES)
+def test_results_do_not_depend_on_thread_count(cell, dtype, shape):
+    runs = {n: [_train_pass(cell, shape, dtype, n) for _ in range(2)] for n in (1, 2)}
+    for n, (first, again) in runs.items():  # same thread count: bit-identical
+        for key in first:
+            np.testing.assert_array_equal(first[key], again[key], err_msg=f"{key}, {n} threads")
+    eps = np.finfo(dtype).eps
+    one, two = runs[1][0], runs[2][0]
+    for key in one:  # 1 vs 2 threads: equal to rounding, relative to the array's scale
+        scale = np.abs(one[key]).max()
+        err = np.abs(one[key] - two[key]).max()
+        assert err <= 16 * eps * scale, f"{key}: 1 vs 2 threads differ by {err / scale:.2e}"
