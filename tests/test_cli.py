@@ -1,5 +1,6 @@
 """The tslstm command, run as a subprocess as a user would, and the Dask backend."""
 
+import io
 import os
 import shutil
 import subprocess
@@ -17,9 +18,9 @@ from tsLSTM import LSTMForecaster
 FAST = ["--window", "8", "--hidden-size", "8", "--max-epochs", "3", "--seed", "0"]
 
 
-def tslstm(*args, cwd=None):
+def tslstm(*args, cwd=None, **environ):
     """Run ``python -m tsLSTM ARGS``; returns the CompletedProcess."""
-    env = dict(os.environ, PYTHONWARNINGS="ignore")
+    env = dict(os.environ, PYTHONWARNINGS="ignore", **environ)
     return subprocess.run(
         [sys.executable, "-m", "tsLSTM", *map(str, args)], capture_output=True, text=True,
         cwd=cwd, env=env, timeout=300,
@@ -232,3 +233,20 @@ def test_dask_missing_gives_a_clear_error(monkeypatch):
     monkeypatch.setitem(sys.modules, "distributed", None)
     with pytest.raises(ImportError, match=r"pip install 'tsLSTM\[dask\]'"):
         backend.predict_dask(None, None, scheduler="tcp://127.0.0.1:1")
+
+
+def test_device_option_trains_on_the_gpu_or_says_why_not(tmp_path):
+    path = tmp_path / "short.csv"
+    panel_frame(n_series=1, n=16).to_csv(path, index=False)  # the simulator is slow
+    args = ["forecast", path, "--horizon", 2, "--max-epochs", 1, "--hidden-size", 2,
+            "--window", 3, "--batch-size", 512, "--quiet"]  # fmt: skip
+    cpu = tslstm(*args, "--device", "cpu", "--n-jobs", 1)
+    gpu = tslstm(*args, "--device", "cuda", NUMBA_ENABLE_CUDASIM="1")  # the CUDA simulator
+    assert cpu.returncode == gpu.returncode == 0, gpu.stderr
+    expected = pd.read_csv(io.StringIO(cpu.stdout))
+    actual = pd.read_csv(io.StringIO(gpu.stdout))
+    np.testing.assert_allclose(actual["y_hat"], expected["y_hat"], rtol=1e-4)
+    missing = tslstm(*args, "--device", "cuda", NUMBA_ENABLE_CUDASIM="0", CUDA_VISIBLE_DEVICES="")
+    assert missing.returncode == 1
+    assert "device='cuda' was requested but no CUDA GPU" in missing.stderr
+    assert "Traceback" not in missing.stderr

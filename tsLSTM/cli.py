@@ -11,6 +11,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .cuda import DeviceUnavailableError
+
 EXIT_OK = 0
 EXIT_ERROR = 1  # nothing was written: bad input, bad model file, ...
 EXIT_USAGE = 2  # wrong command line (argparse's own code)
@@ -93,6 +95,10 @@ def build_parser():
                            help="hold out this fraction of the latest windows to calibrate "
                                 "prediction intervals (needed for --coverage)")  # fmt: skip
         model.add_argument("--seed", type=int, default=0, help="random seed [0]")
+        p.add_argument("--device", choices=["cpu", "cuda", "auto"], default="cpu",
+                       help="train and predict on the CPU or an NVIDIA GPU [cpu]")
+        p.add_argument("--n-jobs", type=int, default=None,
+                       help="CPU threads (BLAS) [library default]")
     forecast.add_argument("--coverage", type=float,
                           help="add y_hat_lower, y_hat_upper at this coverage")  # fmt: skip
     forecast.add_argument("--output", "-o", help="output CSV or Parquet [stdout]")
@@ -217,8 +223,8 @@ def make_forecaster(args, horizon):
         time_col=args.time_col, target_col=args.target_col, hidden_size=args.hidden_size,
         num_layers=args.num_layers, cell=args.cell, max_epochs=args.max_epochs,
         learning_rate=args.learning_rate, batch_size=args.batch_size,
-        early_stopping=args.early_stopping, random_state=args.seed,
-        verbose=0 if args.quiet else 1,
+        early_stopping=args.early_stopping, random_state=args.seed, device=args.device,
+        n_jobs=args.n_jobs, verbose=0 if args.quiet else 1,
     )  # fmt: skip
 
 
@@ -344,6 +350,7 @@ def cmd_forecast(args, frame, panel, skipped):
         raise CommandError("--coverage must be in (0, 1)")
     if args.model:
         model = load_model(args.model)
+        model.set_params(device=args.device, n_jobs=args.n_jobs)
         if model.strategy == "mimo" and args.horizon > model.horizon:
             raise CommandError(f"the model forecasts at most {model.horizon} steps (mimo)")
         if model.n_covariates_:
@@ -431,7 +438,7 @@ def main(argv=None):
         panel, problems = build_panel(frame, args)
         skipped.extend(problems)
         COMMANDS[args.command](args, frame, panel, skipped)
-    except CommandError as exc:
+    except (CommandError, DeviceUnavailableError) as exc:
         print(f"tslstm: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
