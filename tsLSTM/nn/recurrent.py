@@ -62,6 +62,8 @@ class _Recurrent(Module):
 
     _n_gates = 0
     _has_cell_state = False
+    device = "cpu"  # class defaults: layers pickled before the GPU path had none
+    _on_cuda = False
 
     def __init__(
         self,
