@@ -152,8 +152,9 @@ def test_dropout_only_in_training_and_between_layers(cell):
     np.testing.assert_array_equal(eval_out, run(layer, X)[0])
     train_out = run(layer, X, training=True)[0]
     assert not np.allclose(train_out, eval_out)
-    mask = layer._cache[2][0]
-    assert layer._cache[2][1] is None  # no dropout after the last layer
+    masks = layer._cache[0][2][2]  # the only chunk's (inputs, caches, masks, lengths)
+    mask = masks[0]
+    assert masks[1] is None  # no dropout after the last layer
     assert set(np.unique(mask)) == {0.0, 2.0}  # inverted dropout: kept units scaled 1/(1-p)
     assert 0.4 < np.mean(mask == 0) < 0.6
     single = make(cell, I=2, H=16, num_layers=1, dropout=0.5)

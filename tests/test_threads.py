@@ -1,16 +1,19 @@
 """Thread control (``tsLSTM._threads``) and what the thread count may change.
 
 Guaranteed, and tested here: with a fixed thread count a forward + backward pass is
-bit-identical from run to run; across BLAS thread counts results agree to rounding
-(a few units in the last place of one matrix product), not necessarily bit for bit,
-because OpenBLAS may split a product's sum differently with more threads.
+bit-identical from run to run; batches the recurrent layers split into chunks give
+bit-identical results whatever the thread count, and equal the unsplit computation
+to rounding; otherwise results across BLAS thread counts agree to rounding (a few
+units in the last place of one matrix product), not necessarily bit for bit, because
+OpenBLAS may split a product's sum differently with more threads.
 """
 
 import numpy as np
 import pytest
 from threadpoolctl import threadpool_info, threadpool_limits
 
-from tsLSTM._threads import _cpu_count, effective_n_jobs, thread_limits
+import tsLSTM._threads
+from tsLSTM._threads import _cpu_count, chunk_bounds, effective_n_jobs, thread_limits
 from tsLSTM.nn import GRU, LSTM, Linear, SequenceModel
 
 
@@ -84,3 +87,44 @@ def test_results_do_not_depend_on_thread_count(cell, dtype, shape):
         scale = np.abs(one[key]).max()
         err = np.abs(one[key] - two[key]).max()
         assert err <= 16 * eps * scale, f"{key}: 1 vs 2 threads differ by {err / scale:.2e}"
+
+
+def _pass(layer, X, lengths, dY, training):
+    """Forward (with dropout when training) + backward: every output and gradient."""
+    rng_state = layer._rng.get_state()
+    layer.zero_grad()
+    out, states = layer.forward(X, training=training, lengths=lengths)
+    states = states if isinstance(states, tuple) else (states,)
+    dX, d_states = layer.backward(dY, *[np.ones_like(s) for s in states])
+    d_states = d_states if isinstance(d_states, tuple) else (d_states,)
+    layer._rng.set_state(rng_state)  # the next pass draws the same dropout masks
+    seq = layer.infer(X, return_sequences=True, lengths=lengths)
+    final = layer.infer(X, lengths=lengths)
+    return [out, *states, dX, *d_states, layer.flat_grads.copy(), seq, final]
+
+
+def test_chunk_bounds_are_balanced_and_cover_the_batch():
+    assert chunk_bounds(32).tolist() == [0, 32]
+    assert chunk_bounds(70).tolist() == [0, 23, 46, 70]
+    assert chunk_bounds(1).tolist() == [0, 1]
+
+
+@pytest.mark.parametrize("cls", [LSTM, GRU])
+def test_chunked_batches_equal_one_pass_and_ignore_the_thread_count(cls, monkeypatch):
+    layer = cls(3, 8, num_layers=2, bidirectional=True, dropout=0.3, dtype=np.float64,
+                random_state=0)  # fmt: skip
+    rng = np.random.default_rng(0)
+    B, T = 70, 6  # 3 chunks
+    X = rng.normal(size=(B, T, 3))
+    lengths = rng.integers(1, T + 1, size=B)
+    dY = rng.normal(size=(B, T, 16))
+    with thread_limits(1):
+        one_thread = _pass(layer, X, lengths, dY, training=True)
+    with thread_limits(2):
+        two_threads = _pass(layer, X, lengths, dY, training=True)
+    for a, b in zip(one_thread, two_threads, strict=True):
+        np.testing.assert_array_equal(a, b)  # bit-identical
+    monkeypatch.setattr(tsLSTM._threads, "CHUNK_ROWS", 10_000)  # one chunk
+    whole = _pass(layer, X, lengths, dY, training=True)
+    for a, b in zip(one_thread, whole, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)

@@ -46,13 +46,13 @@ _DOC_PARAMETERS = """
         ``set_params(device='cpu')`` predicts on the CPU. The GPU path has no
         convolution kernels (``conv_filters`` needs 'cpu').
     n_jobs : int or None, default=None
-        Threads for the CPU path, during ``fit`` and ``predict``: all parallelism
-        comes from the BLAS behind the matrix products (the numba kernels are
-        single-threaded, so numba's thread pool and a multi-threaded BLAS never run
-        together). None leaves the BLAS default (all cores, or ``OMP_NUM_THREADS``);
-        -1 is all cores, -2 all but one. Results are bit-identical from run to run
-        at a fixed ``n_jobs``; across thread counts they agree to rounding (BLAS may
-        split a product's sum differently), not bit for bit.
+        Threads for the CPU path, during ``fit`` and ``predict``. The recurrent layers
+        split batches of more than 32 sequences into chunks that run on ``n_jobs``
+        threads (each with single-threaded BLAS); the rest uses a BLAS of ``n_jobs``
+        threads. None: every CPU available; -1 as well, -2 all but one. Results are
+        bit-identical from run to run at a fixed ``n_jobs``, and the chunked recurrent
+        computation does not depend on it; elsewhere results across thread counts
+        agree to rounding (BLAS may split a product's sum differently).
     random_state : int, RandomState instance or None, default=None
         Seeds the weights, the shuffling, the validation split and dropout: the same
         seed and data give identical predictions.

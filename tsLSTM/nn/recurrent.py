@@ -13,6 +13,7 @@ import numbers
 import numpy as np
 from sklearn.utils import check_random_state
 
+from .._threads import chunk_bounds, parallel_map, single_threaded_blas
 from ..cuda import resolve_device
 from ..kernels.gru import gru_backward, gru_forward, gru_infer
 from ..kernels.lstm import lstm_backward, lstm_forward, lstm_infer
@@ -129,8 +130,8 @@ class _Recurrent(Module):
         p = self._params
         return p[f"weight_ih{sfx}"], p[f"weight_hh{sfx}"], p[f"bias_ih{sfx}"], p[f"bias_hh{sfx}"]
 
-    def _weight_grads(self, sfx):
-        g = self._grads
+    def _weight_grads(self, sfx, grads):
+        g = grads
         return g[f"weight_ih{sfx}"], g[f"weight_hh{sfx}"], g[f"bias_ih{sfx}"], g[f"bias_hh{sfx}"]
 
     # -- validation --------------------------------------------------------------
@@ -196,12 +197,48 @@ class _Recurrent(Module):
     # -- forward -------------------------------------------------------------------
 
     def _run_forward(self, X, h0, c0, training, lengths):
-        """Time-major forward through all layers; returns output, h_n, c_n."""
+        """Time-major forward through all layers; returns output, h_n, c_n.
+
+        Batches of more than ``CHUNK_ROWS`` sequences are split into balanced chunks
+        that run through the whole stack in parallel (see :mod:`tsLSTM._threads`).
+        """
+        T, B = X.shape[:2]
+        D, H = self.num_directions, self.hidden_size
+        masks = [
+            self._dropout_mask((T, B, D * H))
+            if training and self.dropout > 0 and layer < self.num_layers - 1
+            else None
+            for layer in range(self.num_layers)
+        ]
+        bounds = chunk_bounds(B)
+        if len(bounds) == 2:
+            output, h_n, c_n, cache = self._forward_chunk(X, h0, c0, lengths, masks)
+            self._cache = [(0, B, cache)]
+        else:
+
+            def chunk(k):
+                rows = slice(bounds[k], bounds[k + 1])
+                return self._forward_chunk(
+                    np.ascontiguousarray(X[:, rows]), np.ascontiguousarray(h0[:, rows]),
+                    None if c0 is None else np.ascontiguousarray(c0[:, rows]), lengths[rows],
+                    [None if m is None else m[:, rows] for m in masks],
+                )  # fmt: skip
+
+            with single_threaded_blas():
+                results = parallel_map(chunk, len(bounds) - 1)
+            output = np.concatenate([r[0] for r in results], axis=1)
+            h_n = np.concatenate([r[1] for r in results], axis=1)
+            c_n = None if c0 is None else np.concatenate([r[2] for r in results], axis=1)
+            self._cache = [(bounds[k], bounds[k + 1], r[3]) for k, r in enumerate(results)]
+        return self._zero_padding(output, lengths), h_n, c_n
+
+    def _forward_chunk(self, X, h0, c0, lengths, masks):
+        """Forward of one batch chunk: ``output, h_n, c_n, cache`` (no padding zeroed)."""
         T = X.shape[0]
         D = self.num_directions
         h_n = np.empty_like(h0)
         c_n = np.empty_like(h0) if self._has_cell_state else None
-        inputs, caches, masks = [], [], []
+        inputs, caches = [], []
         layer_input = X
         for layer in range(self.num_layers):
             outputs, layer_caches = [], []
@@ -219,16 +256,12 @@ class _Recurrent(Module):
                     c_n[idx] = cache.Cs[last]
                 layer_caches.append(cache)
             output = outputs[0] if D == 1 else np.concatenate(outputs, axis=2)
-            mask = None
-            if training and self.dropout > 0 and layer < self.num_layers - 1:
-                mask = self._dropout_mask(output.shape)
-                output = output * mask
+            if masks[layer] is not None:
+                output = output * masks[layer]
             inputs.append(layer_input)
             caches.append(layer_caches)
-            masks.append(mask)
             layer_input = output
-        self._cache = (inputs, caches, masks, lengths)
-        return self._zero_padding(layer_input, lengths), h_n, c_n
+        return layer_input, h_n, c_n, (inputs, caches, masks, lengths)
 
     def _dropout_mask(self, shape):
         """Inverted-dropout mask: ``1 / keep`` with probability ``keep``, else 0."""
@@ -244,9 +277,47 @@ class _Recurrent(Module):
     # -- backward ------------------------------------------------------------------
 
     def _run_backward(self, d_output, d_h_n, d_c_n):
-        """Time-major backward through all layers; returns dX, dh0, dc0."""
-        inputs, caches, masks, lengths = self._cache
-        self._cache = None
+        """Time-major backward through all layers; returns dX, dh0, dc0.
+
+        Chunks of the forward pass are backpropagated in parallel, each into its own
+        gradient buffer; the buffers are then added in chunk order.
+        """
+        chunks, self._cache = self._cache, None
+        if len(chunks) == 1:
+            return self._backward_chunk(chunks[0][2], d_output, d_h_n, d_c_n, self._grads)
+
+        def chunk(k):
+            start, stop, cache = chunks[k]
+            rows = slice(start, stop)
+            flat = np.zeros_like(self.flat_grads)
+            result = self._backward_chunk(
+                cache, np.ascontiguousarray(d_output[:, rows]),
+                np.ascontiguousarray(d_h_n[:, rows]),
+                None if d_c_n is None else np.ascontiguousarray(d_c_n[:, rows]),
+                self._views(flat),
+            )  # fmt: skip
+            return (*result, flat)
+
+        with single_threaded_blas():
+            results = parallel_map(chunk, len(chunks))
+        for result in results:
+            self.flat_grads += result[3]
+        dX = np.concatenate([r[0] for r in results], axis=1)
+        dh0 = np.concatenate([r[1] for r in results], axis=1)
+        dc0 = None if d_c_n is None else np.concatenate([r[2] for r in results], axis=1)
+        return dX, dh0, dc0
+
+    def _views(self, flat):
+        """Named views of a flat buffer laid out as ``flat_params`` (stored shapes)."""
+        views, offset = {}, 0
+        for spec in self._parameter_specs():
+            views[spec.name] = flat[offset : offset + spec.size].reshape(spec.stored_shape)
+            offset += spec.size
+        return views
+
+    def _backward_chunk(self, cache, d_output, d_h_n, d_c_n, grads):
+        """Backward of one chunk, accumulating parameter gradients into ``grads`` views."""
+        inputs, caches, masks, lengths = cache
         H, D = self.hidden_size, self.num_directions
         dh0 = np.empty_like(d_h_n)
         dc0 = np.empty_like(d_h_n) if self._has_cell_state else None
@@ -267,7 +338,7 @@ class _Recurrent(Module):
                 dc_n = d_c_n[idx] if self._has_cell_state else None
                 dh, dc = self._backward_direction(
                     X, sfx, caches[layer][direction], dH, d_h_n[idx], dc_n, direction == 1,
-                    lengths, dX_dir,
+                    lengths, dX_dir, grads,
                 )  # fmt: skip
                 dh0[idx] = dh
                 if self._has_cell_state:
@@ -276,7 +347,7 @@ class _Recurrent(Module):
             dY = dX
         return dY, dh0, dc0
 
-    def _backward_direction(self, X, sfx, cache, dH, dh_n, dc_n, reverse, lengths, dX):
+    def _backward_direction(self, X, sfx, cache, dH, dh_n, dc_n, reverse, lengths, dX, grads):
         raise NotImplementedError
 
     # -- public API ----------------------------------------------------------------
@@ -360,6 +431,27 @@ class _Recurrent(Module):
         X = self._check_input(X)
         T, B, _ = X.shape
         lengths = self._check_lengths(lengths, B, T)
+        bounds = chunk_bounds(B)
+        if len(bounds) == 2:
+            result = self._infer_chunk(X, lengths, return_sequences)
+        else:
+
+            def chunk(k):
+                rows = slice(bounds[k], bounds[k + 1])
+                X_rows = np.ascontiguousarray(X[:, rows])
+                return self._infer_chunk(X_rows, lengths[rows], return_sequences)
+
+            with single_threaded_blas():
+                results = parallel_map(chunk, len(bounds) - 1)
+            result = np.concatenate(results, axis=1 if return_sequences else 0)
+        if return_sequences:
+            result = self._zero_padding(result, lengths)
+            return result.transpose(1, 0, 2) if self.batch_first else result
+        return result
+
+    def _infer_chunk(self, X, lengths, return_sequences):
+        """Inference on time-major ``X``: outputs (T, B, D*H) or final states (B, D*H)."""
+        T, B, _ = X.shape
         H, D = self.hidden_size, self.num_directions
         zeros = np.zeros((B, H), dtype=self.dtype)
         layer_input, finals = X, []
@@ -380,8 +472,7 @@ class _Recurrent(Module):
             if keep:
                 layer_input = outputs[0] if D == 1 else np.concatenate(outputs, axis=2)
         if return_sequences:
-            layer_input = self._zero_padding(layer_input, lengths)
-            return layer_input.transpose(1, 0, 2) if self.batch_first else layer_input
+            return layer_input
         return finals[0] if D == 1 else np.concatenate(finals, axis=1)
 
     def __repr__(self):
@@ -501,12 +592,12 @@ class LSTM(_Recurrent):
         lstm_forward(X, W_ihT, W_hhT, b_ih, b_hh, h0, c0, reverse, lengths, Hs, Cs, G)
         return _DirectionCache(Hs, Cs, G)
 
-    def _backward_direction(self, X, sfx, cache, dH, dh_n, dc_n, reverse, lengths, dX):
+    def _backward_direction(self, X, sfx, cache, dH, dh_n, dc_n, reverse, lengths, dX, grads):
         W_ihT, W_hhT, _, _ = self._weights(sfx)
         W_hh = np.ascontiguousarray(W_hhT.T)
         return lstm_backward(
             X, W_ihT, W_hh, cache.Hs, cache.Cs, cache.G, dH, dh_n, dc_n, reverse, lengths,
-            *self._weight_grads(sfx), dX,
+            *self._weight_grads(sfx, grads), dX,
         )  # fmt: skip
 
 
@@ -564,11 +655,11 @@ class GRU(_Recurrent):
         gru_forward(X, W_ihT, W_hhT, b_ih, b_hh, h0, reverse, lengths, Hs, G, HN)
         return _DirectionCache(Hs, G=G, HN=HN)
 
-    def _backward_direction(self, X, sfx, cache, dH, dh_n, dc_n, reverse, lengths, dX):
+    def _backward_direction(self, X, sfx, cache, dH, dh_n, dc_n, reverse, lengths, dX, grads):
         W_ihT, W_hhT, _, _ = self._weights(sfx)
         W_hh = np.ascontiguousarray(W_hhT.T)
         dh0 = gru_backward(
             X, W_ihT, W_hh, cache.Hs, cache.G, cache.HN, dH, dh_n, reverse, lengths,
-            *self._weight_grads(sfx), dX,
+            *self._weight_grads(sfx, grads), dX,
         )  # fmt: skip
         return dh0, None
