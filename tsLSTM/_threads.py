@@ -34,8 +34,6 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, nullcontext
 
-import numpy as np
-
 # Recurrent layers split batches into balanced chunks of at most this many sequences
 # and run the chunks on a thread pool, each with single-threaded BLAS. The chunking
 # depends on the batch size only, so the results do not depend on the thread count.
@@ -161,7 +159,9 @@ def single_threaded_blas():
 def chunk_bounds(batch_size):
     """Row bounds ``[0, ..., batch_size]`` of balanced chunks of <= CHUNK_ROWS rows."""
     n_chunks = max(1, -(-batch_size // CHUNK_ROWS))
-    return np.linspace(0, batch_size, n_chunks + 1).astype(np.intp)
+    # integer arithmetic, not np.linspace: this runs on every call, one-window
+    # predictions included
+    return [k * batch_size // n_chunks for k in range(n_chunks + 1)]
 
 
 def parallel_map(function, n_tasks):

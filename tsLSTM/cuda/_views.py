@@ -5,23 +5,6 @@ from numba import cuda
 from ..kernels.cuda import linalg
 
 
-def device_views(module, flat, prefix=""):
-    """``{state-dict name: view}`` of a device buffer laid out as ``module.flat_params``.
-
-    Views have the stored shapes (2-D weights transposed), as ``module._params``.
-    """
-    views = {}
-    offset = 0
-    for spec in module._parameter_specs():
-        views[prefix + spec.name] = flat[offset : offset + spec.size].reshape(spec.stored_shape)
-        offset += spec.size
-    for child_prefix, child in module._submodules():
-        size = child.n_parameters
-        views.update(device_views(child, flat[offset : offset + size], f"{prefix}{child_prefix}."))
-        offset += size
-    return views
-
-
 class DeviceBuffers:
     """A module's parameters and gradients on the device, as flat buffers and views.
 
@@ -35,12 +18,8 @@ class DeviceBuffers:
         self.module = module
         self.params = cuda.to_device(module.flat_params)
         self.grads = linalg.zeros(module.flat_params.shape, module.flat_params.dtype)
-        self.p = device_views(module, self.params)
-        self.g = device_views(module, self.grads)
-
-    def upload(self):
-        """Copy the host parameters to the device."""
-        self.params.copy_to_device(self.module.flat_params)
+        self.p = module.named_views(self.params)
+        self.g = module.named_views(self.grads)
 
     def download(self):
         """Copy the device parameters into the host module's buffer."""

@@ -11,8 +11,8 @@ from .recurrent import DeviceRecurrent
 class DeviceSequenceModel:
     """Forward, backward and prediction of a host ``SequenceModel`` on the GPU.
 
-    The parameters are uploaded at construction (:meth:`upload` repeats it) and
-    copied back by :meth:`download`; gradients accumulate in a device buffer.
+    The parameters are uploaded at construction and copied back by
+    ``buffers.download()``; gradients accumulate in a device buffer.
 
     Parameters
     ----------

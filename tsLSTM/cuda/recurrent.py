@@ -23,7 +23,7 @@ class DeviceRecurrent:
     rnn : LSTM or GRU
         The host layer: sizes, cell type and dropout are read from it.
     params, grads : dict
-        Device views by state-dict name (see :func:`tsLSTM.cuda._views.device_views`).
+        Device views by state-dict name (see :meth:`tsLSTM.nn.module.Module.named_views`).
     prefix : str
         Prefix of the layer's names in ``params`` (``'rnn.'`` inside a model).
     """

@@ -130,18 +130,37 @@ class Module:
         """Point this module and its children at slices of the given buffers."""
         self.flat_params = flat_params
         self.flat_grads = flat_grads
-        self._params = {}
-        self._grads = {}
-        offset = 0
+        self._params, offset = self._own_views(flat_params)
+        self._grads, _ = self._own_views(flat_grads)
+        for _, child, (start, end) in self._child_slices(offset):
+            child._bind(flat_params[start:end], flat_grads[start:end])
+
+    def _own_views(self, flat):
+        """Views of this module's own parameters in ``flat``, and where its children start."""
+        views, offset = {}, 0
         for spec in self._parameter_specs():
-            end = offset + spec.size
-            self._params[spec.name] = flat_params[offset:end].reshape(spec.stored_shape)
-            self._grads[spec.name] = flat_grads[offset:end].reshape(spec.stored_shape)
-            offset = end
-        for _, child in self._submodules():
+            views[spec.name] = flat[offset : offset + spec.size].reshape(spec.stored_shape)
+            offset += spec.size
+        return views, offset
+
+    def _child_slices(self, offset):
+        """``(prefix, child, (start, end))`` of the children's parts of a flat buffer."""
+        for prefix, child in self._submodules():
             end = offset + child.n_parameters
-            child._bind(flat_params[offset:end], flat_grads[offset:end])
+            yield prefix, child, (offset, end)
             offset = end
+
+    def named_views(self, flat, prefix=""):
+        """``{state-dict name: view}`` of any buffer laid out as ``flat_params``.
+
+        Views have the stored shapes (2-D weights transposed). ``flat`` may be a
+        numpy array or any array with slicing and ``reshape`` (a CUDA device array).
+        """
+        own, offset = self._own_views(flat)
+        views = {prefix + name: view for name, view in own.items()}
+        for child_prefix, child, (start, end) in self._child_slices(offset):
+            views.update(child.named_views(flat[start:end], f"{prefix}{child_prefix}."))
+        return views
 
     def clear_cache(self):
         """Drop what the last forward pass saved for backward, freeing its memory."""

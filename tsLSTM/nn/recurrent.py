@@ -294,7 +294,7 @@ class _Recurrent(Module):
                 cache, np.ascontiguousarray(d_output[:, rows]),
                 np.ascontiguousarray(d_h_n[:, rows]),
                 None if d_c_n is None else np.ascontiguousarray(d_c_n[:, rows]),
-                self._views(flat),
+                self.named_views(flat),
             )  # fmt: skip
             return (*result, flat)
 
@@ -306,14 +306,6 @@ class _Recurrent(Module):
         dh0 = np.concatenate([r[1] for r in results], axis=1)
         dc0 = None if d_c_n is None else np.concatenate([r[2] for r in results], axis=1)
         return dX, dh0, dc0
-
-    def _views(self, flat):
-        """Named views of a flat buffer laid out as ``flat_params`` (stored shapes)."""
-        views, offset = {}, 0
-        for spec in self._parameter_specs():
-            views[spec.name] = flat[offset : offset + spec.size].reshape(spec.stored_shape)
-            offset += spec.size
-        return views
 
     def _backward_chunk(self, cache, d_output, d_h_n, d_c_n, grads):
         """Backward of one chunk, accumulating parameter gradients into ``grads`` views."""
