@@ -100,3 +100,18 @@ def test_inference_kernels_equal_forward(cell, bidirectional, output, dtype, rto
     assert predicted.dtype == dtype and predicted.shape == expected.shape
     np.testing.assert_allclose(predicted, expected, rtol=rtol, atol=rtol)
     assert rnn._cache is not None  # forward's cache; predict neither uses nor adds one
+
+
+@pytest.mark.parametrize("output", ["last", "sequence"])
+def test_backward_without_input_gradient(output):
+    rnn = LSTM(2, 3, num_layers=2, dtype=np.float64, random_state=0)
+    model = SequenceModel(rnn, Linear(3, 2, dtype=np.float64, random_state=1), output)
+    X = np.random.default_rng(0).standard_normal((40, 5, 2))  # two chunks
+    dY = np.ones_like(model.forward(X, training=True))
+    dX = model.backward(dY)
+    grads = model.flat_grads.copy()
+    model.zero_grad()
+    model.forward(X, training=True)
+    assert model.backward(dY, input_grad=False) is None
+    np.testing.assert_array_equal(model.flat_grads, grads)
+    assert dX.shape == X.shape

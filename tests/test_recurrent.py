@@ -363,3 +363,68 @@ def test_bad_constructor_arguments(kwargs, message):
     args = {"input_size": 2, "hidden_size": 3, **kwargs}
     with pytest.raises(ValueError, match=message):
         LSTM(**args)
+
+
+# -- reused buffers (workspace) and input gradients --------------------------------------
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+@pytest.mark.parametrize("B", [4, 70])  # one chunk; three chunks
+def test_returned_arrays_survive_later_calls(cell, B):
+    """Outputs and input gradients are the caller's: later calls reuse scratch buffers only."""
+    layer = make(cell, I=3, H=4, num_layers=2, bidirectional=True)
+    X1, h0, c0 = random_inputs(layer, B, 5, seed=1)
+    X2 = random_inputs(layer, B, 5, seed=2)[0]
+    out1, h1, c1 = run(layer, X1, h0, c0, training=True)
+    dX1 = back(layer, np.ones_like(out1))[0]
+    returned = [a for a in (out1, h1, c1, dX1) if a is not None]
+    kept = [a.copy() for a in returned]
+    out2 = run(layer, X2, h0, c0, training=True)[0]
+    back(layer, 2 * np.ones_like(out2))
+    for before, after in zip(kept, returned, strict=True):
+        np.testing.assert_array_equal(before, after)
+    assert not np.allclose(out1, out2)
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_training_steps_reuse_the_workspace(cell):
+    layer = make(cell, I=3, H=4, num_layers=2, bidirectional=True, dtype=np.float32)
+    X = random_inputs(layer, 70, 5)[0]
+
+    def step():
+        out = run(layer, X, training=True)[0]
+        back(layer, np.ones_like(out))
+        return [id(b) for ws in layer._workspaces for b in ws._buffers.values()]
+
+    first = step()
+    assert first and step() == first  # the same buffers, nothing new allocated
+    smaller = random_inputs(layer, 66, 5)[0]  # a smaller last minibatch fits in them too
+    out = run(layer, smaller, training=True)[0]
+    back(layer, np.ones_like(out))
+    assert [id(b) for ws in layer._workspaces for b in ws._buffers.values()] == first
+    layer.clear_cache()  # frees them
+    assert sum(ws.nbytes for ws in layer._workspaces) == 0
+    assert "_workspaces" not in layer.__getstate__()
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+@pytest.mark.parametrize("B", [4, 70])
+def test_input_grad_false_skips_dX_only(cell, B):
+    layer = make(cell, I=3, H=4, num_layers=2, bidirectional=True)
+    X, h0, c0 = random_inputs(layer, B, 5)
+    dY = np.random.default_rng(3).standard_normal((B, 5, 8))
+    results = []
+    for input_grad in (True, False):
+        layer.zero_grad()
+        run(layer, X, h0, c0, training=True)
+        if cell == "lstm":
+            dX, states = layer.backward(dY, input_grad=input_grad)
+        else:
+            dX, dh0 = layer.backward(dY, input_grad=input_grad)
+            states = (dh0,)
+        results.append((dX, states, layer.flat_grads.copy()))
+    (dX, states, grads), (no_dX, states_b, grads_b) = results
+    assert dX.shape == X.shape and no_dX is None
+    for a, b in zip(states, states_b, strict=True):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(grads, grads_b)

@@ -517,7 +517,7 @@ class BaseRecurrentEstimator(BaseEstimator):
             if not np.isfinite(loss):
                 return None
             try:
-                model.backward(d_outputs)
+                model.backward(d_outputs, input_grad=False)
             except FloatingPointError:
                 return None
             if self.clip_grad_norm is None:

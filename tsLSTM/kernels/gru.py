@@ -140,8 +140,9 @@ def gru_forward(X, W_ihT, W_hhT, b_ih, b_hh, h0, reverse, lengths, Hs, G, HN):
 
 @njit(**JIT_OPTIONS)
 def gru_backward(
-    X, W_ihT, W_hh, Hs, G, HN, dH, dh_n, reverse, lengths, dW_ihT, dW_hhT, db_ih, db_hh, dX
-):
+    X, W_ihT, W_hh, Hs, G, HN, dH, dh_n, reverse, lengths, dGx, dGh, dW_ihT, dW_hhT, db_ih,
+    db_hh, dX,
+):  # fmt: skip
     """Backpropagate through one GRU direction.
 
     Parameters
@@ -160,10 +161,15 @@ def gru_backward(
         Direction of the forward pass.
     lengths : ndarray of int64, shape (B,)
         As in :func:`gru_forward`; padded steps pass the state gradient through.
+    dGx, dGh : ndarray, shape (T, B, 3H)
+        Scratch: gradients w.r.t. the input-side and recurrent-side pre-activations
+        (overwritten); they differ only in the candidate block, where the recurrent
+        side carries ``r``.
     dW_ihT, dW_hhT, db_ih, db_hh : ndarray
         Parameter gradients, accumulated into (``+=``).
-    dX : ndarray, shape (T, B, I)
-        Output: gradient w.r.t. the input (overwritten).
+    dX : ndarray, shape (T, B, I) or (0, B, I)
+        Output: gradient w.r.t. the input (overwritten); not computed when it has
+        zero length.
 
     Returns
     -------
@@ -172,10 +178,6 @@ def gru_backward(
     """
     T, B, I = X.shape
     nh = W_hh.shape[1]
-    # Pre-activation gradients on the input side (dGx) and the recurrent side (dGh);
-    # they differ only in the candidate block, where the recurrent side carries r.
-    dGx = np.empty((T, B, 3 * nh), dtype=G.dtype)
-    dGh = np.empty((T, B, 3 * nh), dtype=G.dtype)
     dh_rec = dh_n.copy()
     dh_direct = np.empty_like(dh_rec)  # dL/dh_{t-1} through h_t = ... + z_t h_{t-1}
     prev_start = state_slots(T, reverse)[2]
@@ -201,7 +203,8 @@ def gru_backward(
     dW_hhT += np.dot(H_prev.reshape(T * B, nh).T, dGh2)
     add_column_sums(dGx2, db_ih)
     add_column_sums(dGh2, db_hh)
-    np.dot(dGx2, W_ihT.T, dX.reshape(T * B, I))
+    if dX.shape[0] == T:
+        np.dot(dGx2, W_ihT.T, dX.reshape(T * B, I))
     return dh_rec
 
 

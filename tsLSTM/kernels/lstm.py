@@ -156,8 +156,8 @@ def lstm_forward(X, W_ihT, W_hhT, b_ih, b_hh, h0, c0, reverse, lengths, Hs, Cs, 
 
 @njit(**JIT_OPTIONS)
 def lstm_backward(
-    X, W_ihT, W_hh, Hs, Cs, G, dH, dh_n, dc_n, reverse, lengths, dW_ihT, dW_hhT, db_ih, db_hh,
-    dX,
+    X, W_ihT, W_hh, Hs, Cs, G, dH, dh_n, dc_n, reverse, lengths, dG, dW_ihT, dW_hhT, db_ih,
+    db_hh, dX,
 ):  # fmt: skip
     """Backpropagate through one LSTM direction.
 
@@ -178,10 +178,13 @@ def lstm_backward(
         Direction of the forward pass.
     lengths : ndarray of int64, shape (B,)
         As in :func:`lstm_forward`; padded steps pass the state gradients through.
+    dG : ndarray, shape (T, B, 4H)
+        Scratch: gradients w.r.t. the gate pre-activations (overwritten).
     dW_ihT, dW_hhT, db_ih, db_hh : ndarray
         Parameter gradients, accumulated into (``+=``).
-    dX : ndarray, shape (T, B, I)
-        Output: gradient w.r.t. the input (overwritten).
+    dX : ndarray, shape (T, B, I) or (0, B, I)
+        Output: gradient w.r.t. the input (overwritten); with zero length it is not
+        computed (the first layer, when nothing needs the input gradient).
 
     Returns
     -------
@@ -190,7 +193,6 @@ def lstm_backward(
     """
     T, B, I = X.shape
     nh = W_hh.shape[1]
-    dG = np.empty((T, B, 4 * nh), dtype=G.dtype)
     dh_rec = dh_n.copy()  # dL/dh flowing back from the step processed after this one
     dc = dc_n.copy()
     carry = np.zeros_like(dh_rec)  # dL/dh passed through padded steps unchanged
@@ -219,7 +221,8 @@ def lstm_backward(
     dW_hhT += np.dot(H_prev.reshape(T * B, nh).T, dG2)
     add_column_sums(dG2, db_ih)  # both biases receive the same gradient
     add_column_sums(dG2, db_hh)
-    np.dot(dG2, W_ihT.T, dX.reshape(T * B, I))
+    if dX.shape[0] == T:
+        np.dot(dG2, W_ihT.T, dX.reshape(T * B, I))
     return dh_rec, dc
 
 

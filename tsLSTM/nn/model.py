@@ -90,10 +90,9 @@ class SequenceModel(Module):
         ``lengths`` gives the valid steps of right-padded sequences (see ``LSTM.forward``).
         """
         X, lengths = self._through_frontend(X, lengths)
-        output, states = self.rnn.forward(X, training=training, lengths=lengths)
-        h_n = states[0] if isinstance(self.rnn, LSTM) else states
         if self.output == "sequence":
-            return self.head.forward(output)
+            return self.head.forward(self.rnn._model_forward(X, training, lengths, True))
+        h_n = self.rnn._model_forward(X, training, lengths, False)
         D = self.rnn.num_directions
         features = h_n[-1] if D == 1 else np.concatenate([h_n[-2], h_n[-1]], axis=1)
         return self.head.forward(features)
@@ -114,22 +113,30 @@ class SequenceModel(Module):
             chunks.append(features @ self.head._params["weight"] + self.head._params["bias"])
         return np.concatenate(chunks, axis=0)
 
-    def backward(self, dY):
-        """Backpropagate ``dY`` (gradient w.r.t. the predictions); returns ``dX``."""
+    def backward(self, dY, input_grad=True):
+        """Backpropagate ``dY`` (gradient w.r.t. the predictions).
+
+        Parameter gradients are accumulated into ``flat_grads``. Returns ``dX``, the
+        gradient w.r.t. the input, or None with ``input_grad=False`` (which saves the
+        first recurrent layer's input-gradient products, as for a PyTorch input
+        that does not require a gradient).
+        """
         d_features = self.head.backward(dY)
         if not np.all(np.isfinite(d_features)):
             raise FloatingPointError("the gradient overflowed in the dense head")
-        if self.output == "sequence":
-            return self.rnn.backward(d_features)[0]
         rnn = self.rnn
-        D, H = rnn.num_directions, rnn.hidden_size
-        d_h_n = np.zeros((rnn.num_layers * D, d_features.shape[0], H), dtype=self.dtype)
-        for direction in range(D):
-            d_h_n[-D + direction] = d_features[:, direction * H : (direction + 1) * H]
-        dX = rnn.backward(None, d_h_n)[0]
+        rnn_input_grad = input_grad or bool(self.frontend)  # the front-end needs it
+        if self.output == "sequence":
+            dX = rnn._backward(d_features, None, None, rnn_input_grad)[0]
+        else:
+            D, H = rnn.num_directions, rnn.hidden_size
+            d_h_n = np.zeros((rnn.num_layers * D, d_features.shape[0], H), dtype=self.dtype)
+            for direction in range(D):
+                d_h_n[-D + direction] = d_features[:, direction * H : (direction + 1) * H]
+            dX = rnn._backward(None, d_h_n, None, rnn_input_grad)[0]
         for block in reversed(self.frontend):
             dX = block.backward(dX)
-        return dX
+        return dX if input_grad else None
 
     def __repr__(self):
         return f"SequenceModel({self.rnn!r}, {self.head!r}, output={self.output!r})"

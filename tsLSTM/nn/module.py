@@ -79,7 +79,7 @@ class Module:
         # The named views are rebuilt on unpickling: pickled separately they would
         # become independent copies, detached from the flat buffers.
         state = dict(self.__dict__)
-        for key in ("_params", "_grads"):
+        for key in ("_params", "_grads", "_workspaces"):  # scratch buffers are not state
             state.pop(key, None)
         if state.get("_on_cuda"):
             state["_cache"] = None  # device arrays of a pending backward pass

@@ -18,6 +18,7 @@ from ..cuda import resolve_device
 from ..kernels.gru import gru_backward, gru_forward, gru_infer
 from ..kernels.lstm import lstm_backward, lstm_forward, lstm_infer
 from .module import Module, ParameterSpec, check_dtype
+from .workspace import Workspace
 
 
 def _check_positive_int(value, name):
@@ -47,6 +48,13 @@ def as_finite_array(X, name, dtype):
     if not np.all(np.isfinite(arr)):
         raise ValueError(f"{name} contains NaN or infinity")
     return arr
+
+
+def _copy_into(ws, name, array):
+    """A C-contiguous copy of ``array`` in the workspace buffer ``name``."""
+    out = ws.empty(name, array.shape, array.dtype)
+    np.copyto(out, array)
+    return out
 
 
 class _DirectionCache:
@@ -196,11 +204,20 @@ class _Recurrent(Module):
 
     # -- forward -------------------------------------------------------------------
 
-    def _run_forward(self, X, h0, c0, training, lengths):
+    def _chunk_workspaces(self, n_chunks):
+        """One :class:`Workspace` per batch chunk, kept from call to call."""
+        spaces = self.__dict__.setdefault("_workspaces", [])
+        spaces.extend(Workspace() for _ in range(n_chunks - len(spaces)))
+        return spaces
+
+    def _run_forward(self, X, h0, c0, training, lengths, keep_output):
         """Time-major forward through all layers; returns output, h_n, c_n.
 
         Batches of more than ``CHUNK_ROWS`` sequences are split into balanced chunks
         that run through the whole stack in parallel (see :mod:`tsLSTM._threads`).
+        ``keep_output`` is ``'copy'`` (output in a new array), ``'view'`` (it may be a
+        view of the layer's workspace, valid until the next call) or None (output is
+        None: the caller needs only the final states).
         """
         T, B = X.shape[:2]
         D, H = self.num_directions, self.hidden_size
@@ -211,31 +228,42 @@ class _Recurrent(Module):
             for layer in range(self.num_layers)
         ]
         bounds = chunk_bounds(B)
+        spaces = self._chunk_workspaces(len(bounds) - 1)
         if len(bounds) == 2:
-            output, h_n, c_n, cache = self._forward_chunk(X, h0, c0, lengths, masks)
+            output, h_n, c_n, cache = self._forward_chunk(X, h0, c0, lengths, masks, spaces[0])
             self._cache = [(0, B, cache)]
+            if keep_output == "copy":
+                output = output.copy()
         else:
 
             def chunk(k):
                 rows = slice(bounds[k], bounds[k + 1])
+                ws = spaces[k]
                 return self._forward_chunk(
-                    np.ascontiguousarray(X[:, rows]), np.ascontiguousarray(h0[:, rows]),
+                    _copy_into(ws, "X", X[:, rows]), np.ascontiguousarray(h0[:, rows]),
                     None if c0 is None else np.ascontiguousarray(c0[:, rows]), lengths[rows],
-                    [None if m is None else m[:, rows] for m in masks],
+                    [None if m is None else m[:, rows] for m in masks], ws,
                 )  # fmt: skip
 
             with single_threaded_blas():
                 results = parallel_map(chunk, len(bounds) - 1)
-            output = np.concatenate([r[0] for r in results], axis=1)
+            output = None
+            if keep_output is not None:
+                output = np.concatenate([r[0] for r in results], axis=1)
             h_n = np.concatenate([r[1] for r in results], axis=1)
             c_n = None if c0 is None else np.concatenate([r[2] for r in results], axis=1)
             self._cache = [(bounds[k], bounds[k + 1], r[3]) for k, r in enumerate(results)]
-        return self._zero_padding(output, lengths), h_n, c_n
+        if output is not None:
+            output = self._zero_padding(output, lengths)
+        return output, h_n, c_n
 
-    def _forward_chunk(self, X, h0, c0, lengths, masks):
-        """Forward of one batch chunk: ``output, h_n, c_n, cache`` (no padding zeroed)."""
-        T = X.shape[0]
-        D = self.num_directions
+    def _forward_chunk(self, X, h0, c0, lengths, masks, ws):
+        """Forward of one batch chunk: ``output, h_n, c_n, cache`` (no padding zeroed).
+
+        The output and the cache live in the chunk's workspace ``ws``.
+        """
+        T, B = X.shape[:2]
+        D, H = self.num_directions, self.hidden_size
         h_n = np.empty_like(h0)
         c_n = np.empty_like(h0) if self._has_cell_state else None
         inputs, caches = [], []
@@ -244,10 +272,12 @@ class _Recurrent(Module):
             outputs, layer_caches = [], []
             for direction in range(D):
                 idx = layer * D + direction
-                sfx = _suffix(layer, direction)
                 reverse = direction == 1
                 c0_dir = c0[idx] if self._has_cell_state else None
-                cache = self._forward_direction(layer_input, sfx, h0[idx], c0_dir, reverse, lengths)
+                cache = self._forward_direction(
+                    layer_input, _suffix(layer, direction), h0[idx], c0_dir, reverse, lengths,
+                    ws, f"{layer}.{direction}",
+                )  # fmt: skip
                 out_start = 0 if reverse else 1
                 outputs.append(cache.Hs[out_start : out_start + T])
                 last = 0 if reverse else T
@@ -255,9 +285,14 @@ class _Recurrent(Module):
                 if self._has_cell_state:
                     c_n[idx] = cache.Cs[last]
                 layer_caches.append(cache)
-            output = outputs[0] if D == 1 else np.concatenate(outputs, axis=2)
+            output = outputs[0]
+            if D == 2:
+                output = ws.empty(f"Y{layer}", (T, B, D * H), self.dtype)
+                np.concatenate(outputs, axis=2, out=output)
             if masks[layer] is not None:
-                output = output * masks[layer]
+                output = np.multiply(
+                    output, masks[layer], out=ws.empty(f"Ym{layer}", (T, B, D * H), self.dtype)
+                )
             inputs.append(layer_input)
             caches.append(layer_caches)
             layer_input = output
@@ -268,33 +303,45 @@ class _Recurrent(Module):
         keep = 1.0 - self.dropout
         return ((self._rng.random_sample(shape) < keep) / keep).astype(self.dtype)
 
-    def _forward_direction(self, X, sfx, h0, c0, reverse, lengths):
+    def _forward_direction(self, X, sfx, h0, c0, reverse, lengths, ws, key):
         raise NotImplementedError
 
     def _clear_own_cache(self):
         self._cache = None
+        for ws in self.__dict__.get("_workspaces", ()):
+            ws.clear()
 
     # -- backward ------------------------------------------------------------------
 
-    def _run_backward(self, d_output, d_h_n, d_c_n):
-        """Time-major backward through all layers; returns dX, dh0, dc0.
+    def _run_backward(self, d_output, d_h_n, d_c_n, input_grad):
+        """Time-major backward through all layers; returns dX (None unless
+        ``input_grad``), dh0, dc0. ``d_output`` None means zeros.
 
         Chunks of the forward pass are backpropagated in parallel, each into its own
         gradient buffer; the buffers are then added in chunk order.
         """
         chunks, self._cache = self._cache, None
+        spaces = self._chunk_workspaces(len(chunks))
+        T = chunks[0][2][0][0].shape[0]
         if len(chunks) == 1:
-            return self._backward_chunk(chunks[0][2], d_output, d_h_n, d_c_n, self._grads)
+            B = d_h_n.shape[1]
+            dX = np.empty((T if input_grad else 0, B, self.input_size), dtype=self.dtype)
+            _, dh0, dc0 = self._backward_chunk(
+                chunks[0][2], d_output, d_h_n, d_c_n, self._grads, spaces[0], dX
+            )
+            return (dX if input_grad else None), dh0, dc0
 
         def chunk(k):
             start, stop, cache = chunks[k]
             rows = slice(start, stop)
-            flat = np.zeros_like(self.flat_grads)
+            ws = spaces[k]
+            flat = ws.zeros("grads", self.flat_grads.shape, self.dtype)
+            shape = (T if input_grad else 0, stop - start, self.input_size)
             result = self._backward_chunk(
-                cache, np.ascontiguousarray(d_output[:, rows]),
+                cache, None if d_output is None else _copy_into(ws, "d_output", d_output[:, rows]),
                 np.ascontiguousarray(d_h_n[:, rows]),
                 None if d_c_n is None else np.ascontiguousarray(d_c_n[:, rows]),
-                self.named_views(flat),
+                self.named_views(flat), ws, ws.empty("dX", shape, self.dtype),
             )  # fmt: skip
             return (*result, flat)
 
@@ -302,49 +349,60 @@ class _Recurrent(Module):
             results = parallel_map(chunk, len(chunks))
         for result in results:
             self.flat_grads += result[3]
-        dX = np.concatenate([r[0] for r in results], axis=1)
+        dX = np.concatenate([r[0] for r in results], axis=1) if input_grad else None
         dh0 = np.concatenate([r[1] for r in results], axis=1)
         dc0 = None if d_c_n is None else np.concatenate([r[2] for r in results], axis=1)
         return dX, dh0, dc0
 
-    def _backward_chunk(self, cache, d_output, d_h_n, d_c_n, grads):
-        """Backward of one chunk, accumulating parameter gradients into ``grads`` views."""
+    def _backward_chunk(self, cache, d_output, d_h_n, d_c_n, grads, ws, dX_input):
+        """Backward of one chunk, accumulating parameter gradients into ``grads`` views.
+
+        ``d_output`` None means zeros; the first layer's input gradient is written
+        into ``dX_input`` (not computed when it has zero length), which is returned.
+        """
         inputs, caches, masks, lengths = cache
         H, D = self.hidden_size, self.num_directions
+        T, B = inputs[0].shape[:2]
         dh0 = np.empty_like(d_h_n)
         dc0 = np.empty_like(d_h_n) if self._has_cell_state else None
         dY = d_output
+        if dY is None:
+            dY = ws.zeros("dY", (T, B, D * H), self.dtype)
         for layer in reversed(range(self.num_layers)):
             X = inputs[layer]
             if masks[layer] is not None:
-                dY = dY * masks[layer]
-            dX = None
+                dY = np.multiply(dY, masks[layer], out=ws.empty("dYm", dY.shape, self.dtype))
+            dX = dX_input if layer == 0 else ws.empty(f"dX{layer}", X.shape, self.dtype)
             for direction in range(D):
                 idx = layer * D + direction
-                sfx = _suffix(layer, direction)
-                if D == 1:
-                    dH = dY
-                else:
-                    dH = np.ascontiguousarray(dY[:, :, direction * H : (direction + 1) * H])
-                dX_dir = np.empty_like(X)
+                dH = (
+                    dY
+                    if D == 1
+                    else _copy_into(ws, "dH", dY[:, :, direction * H : (direction + 1) * H])
+                )
+                dX_dir = dX
+                if direction == 1 and dX.shape[0]:
+                    dX_dir = ws.empty("dX_reverse", dX.shape, self.dtype)
                 dc_n = d_c_n[idx] if self._has_cell_state else None
                 dh, dc = self._backward_direction(
-                    X, sfx, caches[layer][direction], dH, d_h_n[idx], dc_n, direction == 1,
-                    lengths, dX_dir, grads,
+                    X, _suffix(layer, direction), caches[layer][direction], dH, d_h_n[idx], dc_n,
+                    direction == 1, lengths, dX_dir, grads, ws,
                 )  # fmt: skip
                 dh0[idx] = dh
                 if self._has_cell_state:
                     dc0[idx] = dc
-                dX = dX_dir if dX is None else dX + dX_dir
+                if dX_dir is not dX:
+                    dX += dX_dir
             dY = dX
-        return dY, dh0, dc0
+        return dX_input, dh0, dc0
 
-    def _backward_direction(self, X, sfx, cache, dH, dh_n, dc_n, reverse, lengths, dX, grads):
+    def _backward_direction(self, X, sfx, cache, dH, dh_n, dc_n, reverse, lengths, dX, grads, ws):
         raise NotImplementedError
 
     # -- public API ----------------------------------------------------------------
 
-    def _forward(self, X, h0, c0, training, lengths):
+    def _forward(self, X, h0, c0, training, lengths, keep_output="copy"):
+        """Validated forward; ``keep_output`` as in :meth:`_run_forward`."""
         X = self._check_input(X)
         T, B = X.shape[:2]
         lengths = self._check_lengths(lengths, B, T)
@@ -356,13 +414,26 @@ class _Recurrent(Module):
 
             output, h_n, c_n, self._cache = recurrent_forward(self, X, h0, c0, training, lengths)
         else:
-            output, h_n, c_n = self._run_forward(X, h0, c0, training, lengths)
-        self._shapes = (X.shape, output.shape)
-        if self.batch_first:
+            output, h_n, c_n = self._run_forward(X, h0, c0, training, lengths, keep_output)
+        T, B = X.shape[:2]
+        self._shapes = (X.shape, (T, B, self.num_directions * self.hidden_size))
+        if self.batch_first and output is not None:
             output = output.transpose(1, 0, 2)
         return output, h_n, c_n
 
-    def _backward(self, d_output, d_h_n, d_c_n):
+    def _model_forward(self, X, training, lengths, sequence):
+        """The forward pass of :class:`~tsLSTM.nn.SequenceModel`.
+
+        Returns the top layer's outputs (B, T, D * H) when ``sequence`` (a view of
+        the layer's workspace, valid until the next call), else the final hidden
+        states (num_layers * D, B, H); only what is returned is assembled.
+        """
+        output, h_n, _ = self._forward(
+            X, None, None, training, lengths, keep_output="view" if sequence else None
+        )
+        return output if sequence else h_n
+
+    def _backward(self, d_output, d_h_n, d_c_n, input_grad=True):
         if self._cache is None:
             raise RuntimeError(
                 f"{type(self).__name__}.backward needs a forward pass first "
@@ -371,7 +442,8 @@ class _Recurrent(Module):
         (T, B, _), out_shape = self._shapes
         name = type(self).__name__
         if d_output is None:
-            d_output = np.zeros(out_shape, dtype=self.dtype)
+            if self._on_cuda:
+                d_output = np.zeros(out_shape, dtype=self.dtype)
         else:
             d_output = as_finite_array(d_output, "d_output", self.dtype)
             expected = (B, T, out_shape[2]) if self.batch_first else out_shape
@@ -389,9 +461,11 @@ class _Recurrent(Module):
 
             run, self._cache = self._cache, None
             dX, dh0, dc0 = recurrent_backward(run, d_output, d_h_n, d_c_n)
+            if not input_grad:
+                dX = None
         else:
-            dX, dh0, dc0 = self._run_backward(d_output, d_h_n, d_c_n)
-        if self.batch_first:
+            dX, dh0, dc0 = self._run_backward(d_output, d_h_n, d_c_n, input_grad)
+        if self.batch_first and dX is not None:
             dX = dX.transpose(1, 0, 2)
         return dX, dh0, dc0
 
@@ -554,7 +628,7 @@ class LSTM(_Recurrent):
         output, h_n, c_n = self._forward(X, h0, c0, training, lengths)
         return output, (h_n, c_n)
 
-    def backward(self, d_output=None, d_h_n=None, d_c_n=None):
+    def backward(self, d_output=None, d_h_n=None, d_c_n=None, input_grad=True):
         """Backpropagate through the last forward pass.
 
         Parameter gradients are accumulated into ``flat_grads`` (call
@@ -566,29 +640,35 @@ class LSTM(_Recurrent):
             Gradient of the loss w.r.t. the output; zeros when omitted.
         d_h_n, d_c_n : array-like of shape (num_layers * D, B, H), optional
             Gradients w.r.t. the final states; zeros when omitted.
+        input_grad : bool, default=True
+            Compute ``dX``. With False, ``dX`` is None and one matrix product per
+            direction of the first layer is saved (as for a PyTorch input that does
+            not require a gradient).
 
         Returns
         -------
-        dX : ndarray of the input's shape
+        dX : ndarray of the input's shape, or None
         (dh0, dc0) : tuple of ndarray of shape (num_layers * D, B, H)
         """
-        dX, dh0, dc0 = self._backward(d_output, d_h_n, d_c_n)
+        dX, dh0, dc0 = self._backward(d_output, d_h_n, d_c_n, input_grad)
         return dX, (dh0, dc0)
 
-    def _forward_direction(self, X, sfx, h0, c0, reverse, lengths):
+    def _forward_direction(self, X, sfx, h0, c0, reverse, lengths, ws, key):
         T, B, _ = X.shape
+        H = self.hidden_size
         W_ihT, W_hhT, b_ih, b_hh = self._weights(sfx)
-        Hs = np.empty((T + 1, B, self.hidden_size), dtype=self.dtype)
-        Cs = np.empty_like(Hs)
-        G = np.empty((T, B, 4 * self.hidden_size), dtype=self.dtype)
+        Hs = ws.empty(f"Hs{key}", (T + 1, B, H), self.dtype)
+        Cs = ws.empty(f"Cs{key}", (T + 1, B, H), self.dtype)
+        G = ws.empty(f"G{key}", (T, B, 4 * H), self.dtype)
         lstm_forward(X, W_ihT, W_hhT, b_ih, b_hh, h0, c0, reverse, lengths, Hs, Cs, G)
         return _DirectionCache(Hs, Cs, G)
 
-    def _backward_direction(self, X, sfx, cache, dH, dh_n, dc_n, reverse, lengths, dX, grads):
+    def _backward_direction(self, X, sfx, cache, dH, dh_n, dc_n, reverse, lengths, dX, grads, ws):
         W_ihT, W_hhT, _, _ = self._weights(sfx)
-        W_hh = np.ascontiguousarray(W_hhT.T)
+        W_hh = _copy_into(ws, "W_hh", W_hhT.T)
+        dG = ws.empty("dG", cache.G.shape, self.dtype)
         return lstm_backward(
-            X, W_ihT, W_hh, cache.Hs, cache.Cs, cache.G, dH, dh_n, dc_n, reverse, lengths,
+            X, W_ihT, W_hh, cache.Hs, cache.Cs, cache.G, dH, dh_n, dc_n, reverse, lengths, dG,
             *self._weight_grads(sfx, grads), dX,
         )  # fmt: skip
 
@@ -627,31 +707,34 @@ class GRU(_Recurrent):
         output, h_n, _ = self._forward(X, h0, None, training, lengths)
         return output, h_n
 
-    def backward(self, d_output=None, d_h_n=None):
+    def backward(self, d_output=None, d_h_n=None, input_grad=True):
         """Backpropagate through the last forward pass (see :meth:`LSTM.backward`).
 
         Returns
         -------
-        dX : ndarray of the input's shape
+        dX : ndarray of the input's shape, or None with ``input_grad=False``
         dh0 : ndarray of shape (num_layers * D, B, H)
         """
-        dX, dh0, _ = self._backward(d_output, d_h_n, None)
+        dX, dh0, _ = self._backward(d_output, d_h_n, None, input_grad)
         return dX, dh0
 
-    def _forward_direction(self, X, sfx, h0, c0, reverse, lengths):
+    def _forward_direction(self, X, sfx, h0, c0, reverse, lengths, ws, key):
         T, B, _ = X.shape
+        H = self.hidden_size
         W_ihT, W_hhT, b_ih, b_hh = self._weights(sfx)
-        Hs = np.empty((T + 1, B, self.hidden_size), dtype=self.dtype)
-        G = np.empty((T, B, 3 * self.hidden_size), dtype=self.dtype)
-        HN = np.empty((T, B, self.hidden_size), dtype=self.dtype)
+        Hs = ws.empty(f"Hs{key}", (T + 1, B, H), self.dtype)
+        G = ws.empty(f"G{key}", (T, B, 3 * H), self.dtype)
+        HN = ws.empty(f"HN{key}", (T, B, H), self.dtype)
         gru_forward(X, W_ihT, W_hhT, b_ih, b_hh, h0, reverse, lengths, Hs, G, HN)
         return _DirectionCache(Hs, G=G, HN=HN)
 
-    def _backward_direction(self, X, sfx, cache, dH, dh_n, dc_n, reverse, lengths, dX, grads):
+    def _backward_direction(self, X, sfx, cache, dH, dh_n, dc_n, reverse, lengths, dX, grads, ws):
         W_ihT, W_hhT, _, _ = self._weights(sfx)
-        W_hh = np.ascontiguousarray(W_hhT.T)
+        W_hh = _copy_into(ws, "W_hh", W_hhT.T)
+        dGx = ws.empty("dGx", cache.G.shape, self.dtype)
+        dGh = ws.empty("dGh", cache.G.shape, self.dtype)
         dh0 = gru_backward(
-            X, W_ihT, W_hh, cache.Hs, cache.G, cache.HN, dH, dh_n, reverse, lengths,
+            X, W_ihT, W_hh, cache.Hs, cache.G, cache.HN, dH, dh_n, reverse, lengths, dGx, dGh,
             *self._weight_grads(sfx, grads), dX,
         )  # fmt: skip
         return dh0, None
