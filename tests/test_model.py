@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from test_recurrent import central_difference
 
+from tsLSTM.kernels._common import projection_steps
 from tsLSTM.nn import GRU, LSTM, Linear, SequenceModel
 
 
@@ -100,6 +101,22 @@ def test_inference_kernels_equal_forward(cell, bidirectional, output, dtype, rto
     assert predicted.dtype == dtype and predicted.shape == expected.shape
     np.testing.assert_allclose(predicted, expected, rtol=rtol, atol=rtol)
     assert rnn._cache is not None  # forward's cache; predict neither uses nor adds one
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_inference_projects_inputs_in_blocks_of_steps(cell):
+    """Long sequences: the input projection runs in several blocks, the last one partial."""
+    rnn_cls = LSTM if cell == "lstm" else GRU
+    H, T = 128, 11
+    rnn = rnn_cls(2, H, bidirectional=True, dtype=np.float64, random_state=0)
+    gates = rnn._n_gates * H
+    steps = projection_steps(T, 20, gates)  # per chunk of 20 rows
+    assert steps < T and T % steps  # several blocks, the last one partial
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((40, T, 2))  # chunks of 20 and 20 rows
+    lengths = rng.integers(1, T + 1, size=40)
+    expected = rnn.forward(X, lengths=lengths)[0]
+    np.testing.assert_allclose(rnn.infer(X, True, lengths), expected, rtol=1e-12, atol=1e-12)
 
 
 @pytest.mark.parametrize("output", ["last", "sequence"])

@@ -32,3 +32,29 @@ def add_column_sums(dG, db):
             acc[k] += dG[r, k]
     for k in range(K):
         db[k] += acc[k]
+
+
+# Inference projects the inputs of this many floats' worth of steps with one GEMM (a
+# block of 256 KiB in float32 stays in the L2 cache while the steps consume it).
+PROJECTION_BLOCK_FLOATS = 1 << 16
+
+
+@njit(**JIT_OPTIONS)
+def projection_steps(T, B, G):
+    """Steps per input-projection block for ``B`` rows of ``G`` gate pre-activations."""
+    return max(1, min(T, PROJECTION_BLOCK_FLOATS // (B * G)))
+
+
+@njit(**JIT_OPTIONS)
+def project_block(X, W_ihT, GX, step, reverse):
+    """``GX[:n] = X[t0:t0 + n] @ W_ihT`` for the block of steps that starts at ``step``.
+
+    ``step`` counts in processing order (``t = T - 1 - step`` for the reverse
+    direction); the block holds the next ``n = min(len(GX), T - step)`` steps.
+    Returns ``t0``, the time index of ``GX[0]``: step ``t`` reads ``GX[t - t0]``.
+    """
+    T, B, I = X.shape
+    n = min(GX.shape[0], T - step)
+    t0 = T - step - n if reverse else step
+    np.dot(X[t0 : t0 + n].reshape(n * B, I), W_ihT, GX[:n].reshape(n * B, GX.shape[2]))
+    return t0

@@ -16,7 +16,7 @@ weights, the ``(T + 1, B, H)`` state buffer) are those of :mod:`tsLSTM.kernels.l
 import numpy as np
 from numba import njit
 
-from ._common import add_column_sums, state_slots
+from ._common import add_column_sums, project_block, projection_steps, state_slots
 from ._jit import JIT_OPTIONS
 from .activations import sigmoid, tanh
 
@@ -220,15 +220,18 @@ def gru_infer(X, W_ihT, W_hhT, b_ih, b_hh, h0, reverse, lengths, H_out):
     nh = W_hhT.shape[0]
     hs = np.empty((2, B, nh), dtype=h0.dtype)  # used in turn (see lstm_infer)
     hs[0] = h0
-    gx = np.empty((B, 3 * nh), dtype=h0.dtype)
+    GX = np.empty((projection_steps(T, B, 3 * nh), B, 3 * nh), dtype=h0.dtype)
     gh = np.empty((B, 3 * nh), dtype=h0.dtype)
     hn = np.empty((B, nh), dtype=h0.dtype)
     store = H_out.shape[0] == T
+    t0 = 0
     for step in range(T):
         t = T - 1 - step if reverse else step
+        if step % GX.shape[0] == 0:
+            t0 = project_block(X, W_ihT, GX, step, reverse)
         h_prev, h = hs[step % 2], hs[(step + 1) % 2]
-        np.dot(X[t], W_ihT, gx)
         np.dot(h_prev, W_hhT, gh)
+        gx = GX[t - t0]
         for b in range(B):
             if t < lengths[b]:
                 gru_cell_forward(gh[b], gx[b], b_ih, b_hh, h_prev[b], h[b], hn[b])

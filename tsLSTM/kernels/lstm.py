@@ -26,7 +26,7 @@ contiguous slices of one buffer (see :func:`~tsLSTM.kernels._common.state_slots`
 import numpy as np
 from numba import njit
 
-from ._common import add_column_sums, state_slots
+from ._common import add_column_sums, project_block, projection_steps, state_slots
 from ._jit import JIT_OPTIONS
 from .activations import sigmoid, tanh
 
@@ -230,8 +230,9 @@ def lstm_backward(
 def lstm_infer(X, W_ihT, W_hhT, b_ih, b_hh, h0, c0, reverse, lengths, H_out):
     """Inference-only LSTM direction: no saved gates, two (B, H) state buffers.
 
-    The input projection is one GEMM per step (no ``(T, B, 4H)`` buffer), so memory
-    stays O(B * H) apart from ``H_out``.
+    The input projection is one GEMM per block of steps (:func:`project_block`), in
+    a buffer of at most ``PROJECTION_BLOCK_FLOATS``, so memory stays O(B * H) apart
+    from ``H_out``.
 
     Parameters
     ----------
@@ -256,15 +257,18 @@ def lstm_infer(X, W_ihT, W_hhT, b_ih, b_hh, h0, c0, reverse, lengths, H_out):
     # alias, and LLVM's runtime alias check then falls back to scalar code
     cs = np.empty((2, B, nh), dtype=h0.dtype)
     cs[0] = c0
-    gx = np.empty((B, 4 * nh), dtype=h0.dtype)
+    GX = np.empty((projection_steps(T, B, 4 * nh), B, 4 * nh), dtype=h0.dtype)
     gh = np.empty((B, 4 * nh), dtype=h0.dtype)
     store = H_out.shape[0] == T
+    t0 = 0
     for step in range(T):
         t = T - 1 - step if reverse else step
+        if step % GX.shape[0] == 0:
+            t0 = project_block(X, W_ihT, GX, step, reverse)
         h_prev, h = hs[step % 2], hs[(step + 1) % 2]
         c_prev, c = cs[step % 2], cs[(step + 1) % 2]
-        np.dot(X[t], W_ihT, gx)
         np.dot(h_prev, W_hhT, gh)
+        gx = GX[t - t0]
         for b in range(B):
             if t < lengths[b]:
                 lstm_cell_forward(gh[b], gx[b], bias, c_prev[b], c[b], h[b])
