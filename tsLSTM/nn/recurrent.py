@@ -38,14 +38,13 @@ def as_finite_array(X, name, dtype):
         arr = np.asarray(X)
     except (TypeError, ValueError) as exc:
         raise ValueError(f"{name} could not be converted to a numeric array: {exc}") from exc
-    if arr.dtype == object or not (
-        np.issubdtype(arr.dtype, np.number) or np.issubdtype(arr.dtype, np.bool_)
-    ):
+    # dtype.kind: b(ool), i(nt), u(nsigned), f(loat); c(omplex) and the rest are refused
+    if arr.dtype.kind not in "biuf":
+        if arr.dtype.kind == "c":
+            raise ValueError(f"{name} must be real, got complex values")
         raise ValueError(f"{name} must be numeric, got an array of dtype {arr.dtype}")
-    if np.iscomplexobj(arr):
-        raise ValueError(f"{name} must be real, got complex values")
     arr = arr.astype(dtype, copy=False)
-    if not np.all(np.isfinite(arr)):
+    if not np.isfinite(arr).all():
         raise ValueError(f"{name} contains NaN or infinity")
     return arr
 
