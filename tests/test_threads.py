@@ -13,7 +13,14 @@ import pytest
 from threadpoolctl import threadpool_info, threadpool_limits
 
 import tsLSTM._threads
-from tsLSTM._threads import _cpu_count, chunk_bounds, effective_n_jobs, thread_limits
+import tsLSTM.nn.recurrent
+from tsLSTM._threads import (
+    _cpu_count,
+    blas_for_steps,
+    chunk_bounds,
+    effective_n_jobs,
+    thread_limits,
+)
 from tsLSTM.nn import GRU, LSTM, Linear, SequenceModel
 
 
@@ -128,3 +135,24 @@ def test_chunked_batches_equal_one_pass_and_ignore_the_thread_count(cls, monkeyp
     whole = _pass(layer, X, lengths, dY, training=True)
     for a, b in zip(one_thread, whole, strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+
+
+def test_small_single_chunks_run_on_one_blas_thread(monkeypatch):
+    with thread_limits(2):
+        two = _blas_threads()
+        with blas_for_steps(32, 32, 128):  # a small product per step: one thread
+            assert _blas_threads() == [1] * len(two)
+        assert _blas_threads() == two  # restored
+        for rows, hidden, width in [(1, 64, 256), (32, 128, 512)]:  # vector; large
+            with blas_for_steps(rows, hidden, width):
+                assert _blas_threads() == two
+        seen = []
+        real = tsLSTM._threads.blas_for_steps
+
+        def spy(*args):
+            seen.append(args)
+            return real(*args)
+
+        monkeypatch.setattr(tsLSTM.nn.recurrent, "blas_for_steps", spy)
+        LSTM(2, 16, random_state=0).forward(np.zeros((8, 3, 2)))
+        assert seen == [(8, 16, 64)]

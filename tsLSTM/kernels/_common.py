@@ -23,15 +23,27 @@ def state_slots(T, reverse):
 
 
 @njit(**JIT_OPTIONS)
-def add_column_sums(dG, db):
-    """``db += dG.sum(axis=0)`` for ``dG`` of shape (N, K), summed in float64."""
+def column_sums(dG):
+    """``dG.sum(axis=0)`` for ``dG`` of shape (N, K), summed in float64."""
     N, K = dG.shape
     acc = np.zeros(K, dtype=np.float64)
     for r in range(N):
         for k in range(K):
             acc[k] += dG[r, k]
-    for k in range(K):
+    return acc
+
+
+@njit(**JIT_OPTIONS)
+def add_into(db, acc):
+    """``db += acc`` (``acc`` in float64, ``db`` in the parameters' type)."""
+    for k in range(db.shape[0]):
         db[k] += acc[k]
+
+
+@njit(**JIT_OPTIONS)
+def add_column_sums(dG, db):
+    """``db += dG.sum(axis=0)`` for ``dG`` of shape (N, K), summed in float64."""
+    add_into(db, column_sums(dG))
 
 
 # Inference projects the inputs of this many floats' worth of steps with one GEMM (a

@@ -26,7 +26,7 @@ contiguous slices of one buffer (see :func:`~tsLSTM.kernels._common.state_slots`
 import numpy as np
 from numba import njit
 
-from ._common import add_column_sums, project_block, projection_steps, state_slots
+from ._common import add_into, column_sums, project_block, projection_steps, state_slots
 from ._jit import JIT_OPTIONS
 from .activations import sigmoid, tanh
 
@@ -219,8 +219,9 @@ def lstm_backward(
     dW_ihT += np.dot(X.reshape(T * B, I).T, dG2)
     H_prev = Hs[prev_start : prev_start + T]
     dW_hhT += np.dot(H_prev.reshape(T * B, nh).T, dG2)
-    add_column_sums(dG2, db_ih)  # both biases receive the same gradient
-    add_column_sums(dG2, db_hh)
+    db = column_sums(dG2)  # both biases receive the same gradient
+    add_into(db_ih, db)
+    add_into(db_hh, db)
     if dX.shape[0] == T:
         np.dot(dG2, W_ihT.T, dX.reshape(T * B, I))
     return dh_rec, dc

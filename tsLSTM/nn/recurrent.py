@@ -13,7 +13,7 @@ import numbers
 import numpy as np
 from sklearn.utils import check_random_state
 
-from .._threads import chunk_bounds, parallel_map, single_threaded_blas
+from .._threads import blas_for_steps, chunk_bounds, parallel_map, single_threaded_blas
 from ..cuda import resolve_device
 from ..kernels.gru import gru_backward, gru_forward, gru_infer
 from ..kernels.lstm import lstm_backward, lstm_forward, lstm_infer
@@ -209,6 +209,11 @@ class _Recurrent(Module):
         spaces.extend(Workspace() for _ in range(n_chunks - len(spaces)))
         return spaces
 
+    def _one_chunk_blas(self, B):
+        """BLAS threads for a batch of ``B`` sequences run as one chunk (see _threads)."""
+        H = self.hidden_size
+        return blas_for_steps(B, H, self._n_gates * H)
+
     def _run_forward(self, X, h0, c0, training, lengths, keep_output):
         """Time-major forward through all layers; returns output, h_n, c_n.
 
@@ -229,7 +234,8 @@ class _Recurrent(Module):
         bounds = chunk_bounds(B)
         spaces = self._chunk_workspaces(len(bounds) - 1)
         if len(bounds) == 2:
-            output, h_n, c_n, cache = self._forward_chunk(X, h0, c0, lengths, masks, spaces[0])
+            with self._one_chunk_blas(B):
+                output, h_n, c_n, cache = self._forward_chunk(X, h0, c0, lengths, masks, spaces[0])
             self._cache = [(0, B, cache)]
             if keep_output == "copy":
                 output = output.copy()
@@ -325,9 +331,10 @@ class _Recurrent(Module):
         if len(chunks) == 1:
             B = d_h_n.shape[1]
             dX = np.empty((T if input_grad else 0, B, self.input_size), dtype=self.dtype)
-            _, dh0, dc0 = self._backward_chunk(
-                chunks[0][2], d_output, d_h_n, d_c_n, self._grads, spaces[0], dX
-            )
+            with self._one_chunk_blas(B):
+                _, dh0, dc0 = self._backward_chunk(
+                    chunks[0][2], d_output, d_h_n, d_c_n, self._grads, spaces[0], dX
+                )
             return (dX if input_grad else None), dh0, dc0
 
         def chunk(k):
@@ -498,7 +505,8 @@ class _Recurrent(Module):
         lengths = self._check_lengths(lengths, B, T)
         bounds = chunk_bounds(B)
         if len(bounds) == 2:
-            result = self._infer_chunk(X, lengths, return_sequences)
+            with self._one_chunk_blas(B):
+                result = self._infer_chunk(X, lengths, return_sequences)
         else:
 
             def chunk(k):
