@@ -7,12 +7,13 @@ Usage::
 
 For every case it times a float32 training step (forward + BPTT + Adam update, MSE on
 a dense head over the last step's state) or a prediction, for tsLSTM and for torch
-with the same thread count, and prints medians (ms), the ratio torch / tsLSTM, and
-the achieved GFLOP/s with its fraction of the numpy float32 GEMM rate (2048 x 2048)
-measured in the same run. It also measures, in fresh processes with an empty numba
-cache directory, the first-ever compile time and the warm-cache first call, and, in a
-fresh process, the peak resident memory of the XL training step next to the bytes of
-activations it must store for BPTT.
+with the same thread count, in alternating blocks of calls so that both see the same
+machine state, and prints medians (ms), the ratio torch / tsLSTM, and the achieved
+GFLOP/s with its fraction of the numpy float32 GEMM rate (2048 x 2048) measured in the
+same run (before and after the cases; the higher of the two). It also measures, in
+fresh processes with an empty numba cache directory, the first-ever compile time and
+the warm-cache first call, and, in a fresh process, the peak resident memory of the
+XL training step next to the bytes of activations it must store for BPTT.
 """
 
 import argparse
@@ -70,6 +71,28 @@ def median_ms(fn, repeats, warmup=3):
         fn()
         times.append(time.perf_counter() - start)
     return 1e3 * statistics.median(times)
+
+
+def blocked_median_ms(fns, repeats, rounds=2, warmup=3):
+    """Medians (ms) of several functions timed in alternating blocks.
+
+    Each round times every function in turn, ``repeats // rounds`` calls after
+    ``warmup`` untimed ones, so a drift of the shared machine's speed over the run
+    affects all of them alike. Blocks, not single alternating calls: torch's OpenMP
+    threads (and OpenBLAS's) keep spinning on the cores for a while after a call, and
+    would slow down whatever runs right after them.
+    """
+    times = [[] for _ in fns]
+    per_block = max(1, repeats // rounds)
+    for _ in range(rounds):
+        for fn, spent in zip(fns, times, strict=True):
+            for _ in range(warmup):
+                fn()
+            for _ in range(per_block):
+                start = time.perf_counter()
+                fn()
+                spent.append(time.perf_counter() - start)
+    return [1e3 * statistics.median(spent) for spent in times]
 
 
 def gemm_gflops(repeats=10):
@@ -134,8 +157,7 @@ def time_case(name, torch, repeats):
             with torch.inference_mode():
                 theirs(tX)
 
-    ms_ours = median_ms(ours_step, repeats)
-    ms_torch = median_ms(torch_step, repeats)
+    ms_ours, ms_torch = blocked_median_ms([ours_step, torch_step], repeats)
     flops = recurrent_flops(cell, B, T, I, H, L, bidir, kind == "train")
     return {
         "case": name, "kind": kind, "cell": cell, "B": B, "T": T, "I": I, "H": H, "L": L,
@@ -284,12 +306,13 @@ def main(argv=None):
         peak = gemm_gflops()
         for name in args.cases.split(","):
             rows.append(time_case(name, torch, args.repeats))
+        peak = max(peak, gemm_gflops())
     for row in rows:
         row["fraction_of_gemm"] = row["gflops"] / peak
 
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; "
           f"threads: {args.threads}; numpy float32 GEMM 2048^3: {peak:.1f} GFLOP/s; "
-          f"torch {torch.__version__}; median of {args.repeats} repeats")  # fmt: skip
+          f"torch {torch.__version__}; median of {args.repeats} repeats in 2 blocks")  # fmt: skip
     header = (
         f"{'case':14} {'B':>6} {'T':>4} {'I':>4} {'H':>4} {'L':>2} {'dir':>3} "
         f"{'tsLSTM ms':>10} {'torch ms':>10} {'torch/ours':>10} {'GFLOP/s':>8} {'of GEMM':>8}"
