@@ -22,6 +22,26 @@ def state_slots(T, reverse):
     return 0, 1, 0
 
 
+# The kernels copy arrays with these loops rather than with slice assignment
+# (``dst[...] = src``): numba compiles the latter together with a formatted
+# shape-mismatch message (string formatting, joins, reprs), which took about half of
+# the first-ever compile of the LSTM kernels (6 of 12 s here).
+
+
+@njit(**JIT_OPTIONS)
+def copy_row(dst, src):
+    """``dst[:] = src`` for 1-D arrays of equal length."""
+    for j in range(dst.shape[0]):
+        dst[j] = src[j]
+
+
+@njit(**JIT_OPTIONS)
+def copy_rows(dst, src):
+    """``dst[:, :] = src`` for 2-D arrays of equal shape."""
+    for b in range(dst.shape[0]):
+        copy_row(dst[b], src[b])
+
+
 @njit(**JIT_OPTIONS)
 def column_sums(dG):
     """``dG.sum(axis=0)`` for ``dG`` of shape (N, K), summed in float64."""

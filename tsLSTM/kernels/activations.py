@@ -9,7 +9,9 @@ gradient checks and the PyTorch oracle rely on, the exact library functions are 
 
 ``tanh`` and ``sigmoid`` are plain Python functions for use outside numba; inside a
 jitted kernel the ``@overload`` below picks the implementation from the argument's
-type at compile time.
+type at compile time. They are not inlined at numba's level (``inline="always"``
+typed a copy of each for every call site, a second of the first-ever compile); LLVM
+still inlines them, and the gate loops vectorise as before.
 """
 
 import numpy as np
@@ -44,7 +46,7 @@ def sigmoid(x):
     return 1.0 / (1.0 + np.exp(-x))
 
 
-@register_jitable(inline="always")
+@register_jitable
 def _tanh_f32(x):
     x = min(max(x, -_CLAMP), _CLAMP)
     x2 = x * x
@@ -61,17 +63,17 @@ def _tanh_f32(x):
     return p / q
 
 
-@register_jitable(inline="always")
+@register_jitable
 def _sigmoid_f32(x):
     return _HALF32 + _HALF32 * _tanh_f32(_HALF32 * x)
 
 
-@register_jitable(inline="always")
+@register_jitable
 def _tanh_f64(x):
     return np.tanh(x)
 
 
-@register_jitable(inline="always")
+@register_jitable
 def _sigmoid_f64(x):
     return _ONE64 / (_ONE64 + np.exp(-x))
 
@@ -80,14 +82,14 @@ def _is_float32(x):
     return isinstance(x, types.Float) and x.bitwidth == 32
 
 
-@overload(tanh, inline="always")
+@overload(tanh)
 def _ol_tanh(x):
     if _is_float32(x):
         return _tanh_f32
     return _tanh_f64
 
 
-@overload(sigmoid, inline="always")
+@overload(sigmoid)
 def _ol_sigmoid(x):
     if _is_float32(x):
         return _sigmoid_f32

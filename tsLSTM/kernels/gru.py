@@ -16,7 +16,14 @@ weights, the ``(T + 1, B, H)`` state buffer) are those of :mod:`tsLSTM.kernels.l
 import numpy as np
 from numba import njit
 
-from ._common import add_column_sums, project_block, projection_steps, state_slots
+from ._common import (
+    add_column_sums,
+    copy_row,
+    copy_rows,
+    project_block,
+    projection_steps,
+    state_slots,
+)
 from ._jit import JIT_OPTIONS
 from .activations import sigmoid, tanh
 
@@ -125,7 +132,7 @@ def gru_forward(X, W_ihT, W_hhT, b_ih, b_hh, h0, reverse, lengths, Hs, G, HN):
     np.dot(X.reshape(T * B, I), W_ihT, G.reshape(T * B, 3 * nh))
     gh = np.empty((B, 3 * nh), dtype=G.dtype)
     init, out_start, prev_start = state_slots(T, reverse)
-    Hs[init] = h0
+    copy_rows(Hs[init], h0)
     for step in range(T):
         t = T - 1 - step if reverse else step
         prev = prev_start + t
@@ -135,7 +142,7 @@ def gru_forward(X, W_ihT, W_hhT, b_ih, b_hh, h0, reverse, lengths, Hs, G, HN):
             if t < lengths[b]:
                 gru_cell_forward(gh[b], G[t, b], b_ih, b_hh, Hs[prev, b], Hs[cur, b], HN[t, b])
             else:
-                Hs[cur, b] = Hs[prev, b]
+                copy_row(Hs[cur, b], Hs[prev, b])
 
 
 @njit(**JIT_OPTIONS)
@@ -193,7 +200,7 @@ def gru_backward(
             else:
                 dGx[t, b] = 0
                 dGh[t, b] = 0
-                dh_direct[b] = dh_rec[b]
+                copy_row(dh_direct[b], dh_rec[b])
         np.dot(dGh[t], W_hh, dh_rec)
         dh_rec += dh_direct
     dGx2 = dGx.reshape(T * B, 3 * nh)
@@ -219,7 +226,7 @@ def gru_infer(X, W_ihT, W_hhT, b_ih, b_hh, h0, reverse, lengths, H_out):
     B = X.shape[1]
     nh = W_hhT.shape[0]
     hs = np.empty((2, B, nh), dtype=h0.dtype)  # used in turn (see lstm_infer)
-    hs[0] = h0
+    copy_rows(hs[0], h0)
     GX = np.empty((projection_steps(T, B, 3 * nh), B, 3 * nh), dtype=h0.dtype)
     gh = np.empty((B, 3 * nh), dtype=h0.dtype)
     hn = np.empty((B, nh), dtype=h0.dtype)
@@ -236,7 +243,7 @@ def gru_infer(X, W_ihT, W_hhT, b_ih, b_hh, h0, reverse, lengths, H_out):
             if t < lengths[b]:
                 gru_cell_forward(gh[b], gx[b], b_ih, b_hh, h_prev[b], h[b], hn[b])
             else:
-                h[b] = h_prev[b]
+                copy_row(h[b], h_prev[b])
         if store:
-            H_out[t] = h
+            copy_rows(H_out[t], h)
     return hs[T % 2].copy()

@@ -26,7 +26,15 @@ contiguous slices of one buffer (see :func:`~tsLSTM.kernels._common.state_slots`
 import numpy as np
 from numba import njit
 
-from ._common import add_into, column_sums, project_block, projection_steps, state_slots
+from ._common import (
+    add_into,
+    column_sums,
+    copy_row,
+    copy_rows,
+    project_block,
+    projection_steps,
+    state_slots,
+)
 from ._jit import JIT_OPTIONS
 from .activations import sigmoid, tanh
 
@@ -139,8 +147,8 @@ def lstm_forward(X, W_ihT, W_hhT, b_ih, b_hh, h0, c0, reverse, lengths, Hs, Cs, 
     bias = b_ih + b_hh
     gh = np.empty((B, 4 * nh), dtype=G.dtype)
     init, out_start, prev_start = state_slots(T, reverse)
-    Hs[init] = h0
-    Cs[init] = c0
+    copy_rows(Hs[init], h0)
+    copy_rows(Cs[init], c0)
     for step in range(T):
         t = T - 1 - step if reverse else step
         prev = prev_start + t
@@ -150,8 +158,8 @@ def lstm_forward(X, W_ihT, W_hhT, b_ih, b_hh, h0, c0, reverse, lengths, Hs, Cs, 
             if t < lengths[b]:
                 lstm_cell_forward(gh[b], G[t, b], bias, Cs[prev, b], Cs[cur, b], Hs[cur, b])
             else:
-                Cs[cur, b] = Cs[prev, b]
-                Hs[cur, b] = Hs[prev, b]
+                copy_row(Cs[cur, b], Cs[prev, b])
+                copy_row(Hs[cur, b], Hs[prev, b])
 
 
 @njit(**JIT_OPTIONS)
@@ -211,7 +219,7 @@ def lstm_backward(
                     carry[b] = 0
             else:
                 dG[t, b] = 0
-                carry[b] = dh_rec[b]
+                copy_row(carry[b], dh_rec[b])
         np.dot(dG[t], W_hh, dh_rec)
         if padded:
             dh_rec += carry
@@ -253,11 +261,11 @@ def lstm_infer(X, W_ihT, W_hhT, b_ih, b_hh, h0, c0, reverse, lengths, H_out):
     nh = W_hhT.shape[0]
     bias = b_ih + b_hh
     hs = np.empty((2, B, nh), dtype=h0.dtype)
-    hs[0] = h0
+    copy_rows(hs[0], h0)
     # two state buffers used in turn: reading and writing one row in place would
     # alias, and LLVM's runtime alias check then falls back to scalar code
     cs = np.empty((2, B, nh), dtype=h0.dtype)
-    cs[0] = c0
+    copy_rows(cs[0], c0)
     GX = np.empty((projection_steps(T, B, 4 * nh), B, 4 * nh), dtype=h0.dtype)
     gh = np.empty((B, 4 * nh), dtype=h0.dtype)
     store = H_out.shape[0] == T
@@ -274,8 +282,8 @@ def lstm_infer(X, W_ihT, W_hhT, b_ih, b_hh, h0, c0, reverse, lengths, H_out):
             if t < lengths[b]:
                 lstm_cell_forward(gh[b], gx[b], bias, c_prev[b], c[b], h[b])
             else:
-                c[b] = c_prev[b]
-                h[b] = h_prev[b]
+                copy_row(c[b], c_prev[b])
+                copy_row(h[b], h_prev[b])
         if store:
-            H_out[t] = h
+            copy_rows(H_out[t], h)
     return hs[T % 2].copy()
