@@ -160,8 +160,9 @@ def gru_backward(
         Input weights, transposed.
     W_hh : ndarray, shape (3H, H)
         Recurrent weights in PyTorch's layout, C-contiguous.
-    dH : ndarray, shape (T, B, H)
-        Gradient of the loss w.r.t. the direction's output at every step.
+    dH : ndarray, shape (T, B, H) or (0, B, H)
+        Gradient of the loss w.r.t. the direction's output at every step; zero
+        length means zeros.
     dh_n : ndarray, shape (B, H)
         Gradient w.r.t. the final hidden state.
     reverse : bool
@@ -186,6 +187,8 @@ def gru_backward(
     T, B, I = X.shape
     nh = W_hh.shape[1]
     dh_rec = dh_n.copy()
+    has_dH = dH.shape[0] == T
+    no_dH = np.zeros(nh, dtype=G.dtype)
     dh_direct = np.empty_like(dh_rec)  # dL/dh_{t-1} through h_t = ... + z_t h_{t-1}
     prev_start = state_slots(T, reverse)[2]
     for step in range(T):
@@ -194,7 +197,8 @@ def gru_backward(
         for b in range(B):
             if t < lengths[b]:
                 gru_cell_backward(
-                    G[t, b], HN[t, b], Hs[prev, b], dH[t, b], dh_rec[b], dGx[t, b], dGh[t, b],
+                    G[t, b], HN[t, b], Hs[prev, b], dH[t, b] if has_dH else no_dH, dh_rec[b],
+                    dGx[t, b], dGh[t, b],
                     dh_direct[b],
                 )  # fmt: skip
             else:

@@ -178,8 +178,9 @@ def lstm_backward(
     W_hh : ndarray, shape (4H, H)
         Recurrent weights in PyTorch's layout, C-contiguous: ``dgates @ W_hh`` is the
         gradient flowing to the previous hidden state.
-    dH : ndarray, shape (T, B, H)
-        Gradient of the loss w.r.t. the direction's output at every step.
+    dH : ndarray, shape (T, B, H) or (0, B, H)
+        Gradient of the loss w.r.t. the direction's output at every step; zero
+        length means zeros (a model that reads only the final state).
     dh_n, dc_n : ndarray, shape (B, H)
         Gradient w.r.t. the final hidden and cell state.
     reverse : bool
@@ -205,6 +206,8 @@ def lstm_backward(
     dc = dc_n.copy()
     carry = np.zeros_like(dh_rec)  # dL/dh passed through padded steps unchanged
     padded = np.any(lengths < T)
+    has_dH = dH.shape[0] == T
+    no_dH = np.zeros(nh, dtype=G.dtype)
     _, out_start, prev_start = state_slots(T, reverse)
     for step in range(T):
         t = step if reverse else T - 1 - step
@@ -213,7 +216,8 @@ def lstm_backward(
         for b in range(B):
             if t < lengths[b]:
                 lstm_cell_backward(
-                    G[t, b], Cs[prev, b], Cs[cur, b], dH[t, b], dh_rec[b], dc[b], dG[t, b]
+                    G[t, b], Cs[prev, b], Cs[cur, b], dH[t, b] if has_dH else no_dH, dh_rec[b],
+                    dc[b], dG[t, b],
                 )
                 if padded:
                     carry[b] = 0

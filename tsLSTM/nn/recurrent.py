@@ -368,15 +368,15 @@ class _Recurrent(Module):
         """
         inputs, caches, masks, lengths = cache
         H, D = self.hidden_size, self.num_directions
-        T, B = inputs[0].shape[:2]
+        B = inputs[0].shape[1]
         dh0 = np.empty_like(d_h_n)
         dc0 = np.empty_like(d_h_n) if self._has_cell_state else None
         dY = d_output
-        if dY is None:
-            dY = ws.zeros("dY", (T, B, D * H), self.dtype)
+        if dY is None:  # zeros, read by the kernels as such without a buffer
+            dY = np.empty((0, B, D * H), dtype=self.dtype)
         for layer in reversed(range(self.num_layers)):
             X = inputs[layer]
-            if masks[layer] is not None:
+            if masks[layer] is not None and len(dY):
                 dY = np.multiply(dY, masks[layer], out=ws.empty("dYm", dY.shape, self.dtype))
             dX = dX_input if layer == 0 else ws.empty(f"dX{layer}", X.shape, self.dtype)
             for direction in range(D):
