@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from test_recurrent import central_difference
 
+import tsLSTM._threads
 from tsLSTM.kernels._common import projection_steps
 from tsLSTM.nn import GRU, LSTM, Linear, SequenceModel
 
@@ -132,3 +133,26 @@ def test_backward_without_input_gradient(output):
     assert model.backward(dY, input_grad=False) is None
     np.testing.assert_array_equal(model.flat_grads, grads)
     assert dX.shape == X.shape
+
+
+@pytest.mark.parametrize("cell", [LSTM, GRU])
+def test_chunked_last_step_model_equals_one_pass(cell, monkeypatch):
+    """Backward from the final state only (no output gradient buffer), split in chunks."""
+    rnn = cell(2, 4, num_layers=2, bidirectional=True, dtype=np.float64, random_state=0)
+    model = SequenceModel(rnn, Linear(8, 1, dtype=np.float64, random_state=1))
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((70, 6, 2))  # 3 chunks
+    lengths = rng.integers(1, 7, size=70)
+    dY = rng.standard_normal((70, 1))
+
+    def gradients():
+        model.zero_grad()
+        model.forward(X, training=True, lengths=lengths)
+        dX = model.backward(dY)
+        return model.flat_grads.copy(), dX
+
+    chunked = gradients()
+    monkeypatch.setattr(tsLSTM._threads, "CHUNK_ROWS", 10_000)
+    whole = gradients()
+    for a, b in zip(chunked, whole, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
