@@ -137,7 +137,7 @@ def thread_limits(n_jobs):
         _n_threads = previous
 
 
-def _blas_controller_():
+def _blas_libraries():
     """threadpoolctl's controller of the loaded BLAS libraries, found once."""
     global _blas_controller
     if _blas_controller is None:
@@ -153,7 +153,7 @@ def _blas_controller_():
 
 def _limit_blas(n_threads):
     """Context limiting every loaded BLAS to ``n_threads`` threads."""
-    return _blas_controller_().limit(limits=n_threads)
+    return _blas_libraries().limit(limits=n_threads)
 
 
 class _OneBlasThread:
@@ -164,7 +164,7 @@ class _OneBlasThread:
     """
 
     def __enter__(self):
-        self._saved = [(lib, lib.get_num_threads()) for lib in _blas_controller_().lib_controllers]
+        self._saved = [(lib, lib.get_num_threads()) for lib in _blas_libraries().lib_controllers]
         for lib, _ in self._saved:
             lib.set_num_threads(1)
         return self

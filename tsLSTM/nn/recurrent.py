@@ -319,15 +319,16 @@ class _Recurrent(Module):
     # -- backward ------------------------------------------------------------------
 
     def _run_backward(self, d_output, d_h_n, d_c_n, input_grad):
-        """Time-major backward through all layers; returns dX (None unless
-        ``input_grad``), dh0, dc0. ``d_output`` None means zeros.
+        """Time-major backward through all layers; returns dX, dh0, dc0.
 
-        Chunks of the forward pass are backpropagated in parallel, each into its own
-        gradient buffer; the buffers are then added in chunk order.
+        ``dX`` is None unless ``input_grad``; ``d_output`` None means zeros. Chunks of
+        the forward pass are backpropagated in parallel, each into its own gradient
+        buffer; the buffers are then added in chunk order.
         """
         chunks, self._cache = self._cache, None
         spaces = self._chunk_workspaces(len(chunks))
-        T = chunks[0][2][0][0].shape[0]
+        first_inputs = chunks[0][2][0]  # a chunk's cache: (inputs, caches, masks, lengths)
+        T = first_inputs[0].shape[0]
         if len(chunks) == 1:
             B = d_h_n.shape[1]
             dX = np.empty((T if input_grad else 0, B, self.input_size), dtype=self.dtype)
