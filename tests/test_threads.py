@@ -156,3 +156,17 @@ def test_small_single_chunks_run_on_one_blas_thread(monkeypatch):
         monkeypatch.setattr(tsLSTM.nn.recurrent, "blas_for_steps", spy)
         LSTM(2, 16, random_state=0).forward(np.zeros((8, 3, 2)))
         assert seen == [(8, 16, 64)]
+
+
+def test_one_blas_thread_is_restored_after_overlapping_users():
+    """Users that enter and leave in interleaved order (two threads predicting at once)
+    leave the BLAS setting as it was, and limited while any of them is inside."""
+    with thread_limits(2):
+        two = _blas_threads()
+        first, second = tsLSTM._threads._OneBlasThread(), tsLSTM._threads._OneBlasThread()
+        first.__enter__()
+        second.__enter__()
+        first.__exit__(None, None, None)  # leaves before the second
+        assert _blas_threads() == [1] * len(two)
+        second.__exit__(None, None, None)
+        assert _blas_threads() == two

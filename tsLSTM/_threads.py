@@ -33,6 +33,7 @@ close but not identical.
 
 import numbers
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, nullcontext
 
@@ -157,21 +158,36 @@ def _limit_blas(n_threads):
 
 
 class _OneBlasThread:
-    """Context: every loaded BLAS on one thread, restored on exit.
+    """Context: every loaded BLAS on one thread, restored when the last user leaves.
 
     The same as ``_limit_blas(1)`` at half the cost (a few microseconds), which
-    matters on the per-call path of small batches.
+    matters on the per-call path of small batches. The BLAS setting is global to the
+    process, so concurrent users (predictions from several threads) share one
+    reference count: the first saves and limits, the last restores.
     """
 
+    _lock = threading.Lock()
+    _users = 0
+    _saved = ()
+
     def __enter__(self):
-        self._saved = [(lib, lib.get_num_threads()) for lib in _blas_libraries().lib_controllers]
-        for lib, _ in self._saved:
-            lib.set_num_threads(1)
+        cls = type(self)
+        with cls._lock:
+            if cls._users == 0:
+                libs = _blas_libraries().lib_controllers
+                cls._saved = [(lib, lib.get_num_threads()) for lib in libs]
+                for lib, _ in cls._saved:
+                    lib.set_num_threads(1)
+            cls._users += 1
         return self
 
     def __exit__(self, *exc):
-        for lib, n in self._saved:
-            lib.set_num_threads(n)
+        cls = type(self)
+        with cls._lock:
+            cls._users -= 1
+            if cls._users == 0:
+                for lib, n in cls._saved:
+                    lib.set_num_threads(n)
         return False
 
 
