@@ -36,45 +36,95 @@ from ._common import (
     state_slots,
 )
 from ._jit import JIT_OPTIONS
-from .activations import sigmoid, tanh
+from .activations import tanh
 
 # The per-row cell kernels work on 1-D contiguous rows of one sample: with that shape
 # LLVM vectorises the gate math (with 3-D indexing into several arrays it gave up,
 # a 6x slower step).
+#
+# The forward step runs in two passes over the batch: the four gate activations of
+# every row (one loop over 4H independent columns), then the cell and hidden states.
+# One fused loop over the H units of a row chained two activations per unit and,
+# for small H, waited on their latency: the two passes were 20-30% faster at H=32,
+# 64 and 256 (measured here, 32 rows).
 
 
 @njit(**JIT_OPTIONS)
-def lstm_cell_forward(a, gates, bias, c_prev, c, h):
-    """One LSTM step for one sample.
+def gate_coefficients(nh, like):
+    """Per-column ``scale, shift`` of the gate activations, arrays of shape (4H,).
+
+    Column ``k`` of the pre-activations goes through
+    ``act_k(x) = shift_k + scale_k * tanh(scale_k * x)``: the logistic function
+    ``0.5 + 0.5 * tanh(x / 2)`` for the gates i, f and o, ``tanh`` for g. With one
+    formula for every column the activation loop is a single vectorisable loop.
+    ``like`` gives the floating-point type.
+    """
+    scale = np.empty(4 * nh, dtype=like.dtype)
+    shift = np.empty(4 * nh, dtype=like.dtype)
+    for k in range(4 * nh):
+        is_g = 2 * nh <= k < 3 * nh
+        scale[k] = 1.0 if is_g else 0.5
+        shift[k] = 0.0 if is_g else 0.5
+    return scale, shift
+
+
+@njit(**JIT_OPTIONS)
+def lstm_gates(gh, gates, bias, scale, shift):
+    """Gate activations of one sample: ``gates = act(gh + gates + bias)``.
 
     Parameters
     ----------
-    a : ndarray, shape (4H,)
-        ``h_{t-1} @ W_hhT``; used as scratch (overwritten).
+    gh : ndarray, shape (4H,)
+        ``h_{t-1} @ W_hhT``.
     gates : ndarray, shape (4H,)
         In: the input projection ``x_t @ W_ihT``. Out: activations ``i, f, g, o``.
     bias : ndarray, shape (4H,)
         ``b_ih + b_hh``.
+    scale, shift : ndarray, shape (4H,)
+        From :func:`gate_coefficients`.
+    """
+    for k in range(gates.shape[0]):
+        s = scale[k]
+        gates[k] = shift[k] + s * tanh(s * (gh[k] + gates[k] + bias[k]))
+
+
+@njit(**JIT_OPTIONS)
+def lstm_state(gates, c_prev, c, h):
+    """Cell and hidden state of one sample from its gate activations.
+
+    Parameters
+    ----------
+    gates : ndarray, shape (4H,)
+        Activations ``i, f, g, o`` (:func:`lstm_gates`).
     c_prev : ndarray, shape (H,)
         Previous cell state.
     c, h : ndarray, shape (H,)
         Output: new cell and hidden state.
     """
     nh = c.shape[0]
-    for k in range(4 * nh):
-        a[k] += gates[k] + bias[k]
     for j in range(nh):
-        i = sigmoid(a[j])
-        f = sigmoid(a[nh + j])
-        g = tanh(a[2 * nh + j])
-        o = sigmoid(a[3 * nh + j])
-        c_new = f * c_prev[j] + i * g
+        c_new = gates[nh + j] * c_prev[j] + gates[j] * gates[2 * nh + j]
         c[j] = c_new
-        h[j] = o * tanh(c_new)
-        gates[j] = i
-        gates[nh + j] = f
-        gates[2 * nh + j] = g
-        gates[3 * nh + j] = o
+        h[j] = gates[3 * nh + j] * tanh(c_new)
+
+
+@njit(**JIT_OPTIONS)
+def lstm_step(gh, gates, bias, scale, shift, c_prev, c, h, h_prev, t, lengths):
+    """One LSTM step for a batch: rows with ``t >= lengths[b]`` carry their state.
+
+    ``gh``, ``gates`` are (B, 4H) and the states (B, H); see :func:`lstm_gates` and
+    :func:`lstm_state`.
+    """
+    B = gh.shape[0]
+    for b in range(B):
+        if t < lengths[b]:
+            lstm_gates(gh[b], gates[b], bias, scale, shift)
+    for b in range(B):
+        if t < lengths[b]:
+            lstm_state(gates[b], c_prev[b], c[b], h[b])
+        else:
+            copy_row(c[b], c_prev[b])
+            copy_row(h[b], h_prev[b])
 
 
 @njit(**JIT_OPTIONS)
@@ -145,6 +195,7 @@ def lstm_forward(X, W_ihT, W_hhT, b_ih, b_hh, h0, c0, reverse, lengths, Hs, Cs, 
     nh = W_hhT.shape[0]
     np.dot(X.reshape(T * B, I), W_ihT, G.reshape(T * B, 4 * nh))
     bias = b_ih + b_hh
+    scale, shift = gate_coefficients(nh, G)
     gh = np.empty((B, 4 * nh), dtype=G.dtype)
     init, out_start, prev_start = state_slots(T, reverse)
     copy_rows(Hs[init], h0)
@@ -154,12 +205,7 @@ def lstm_forward(X, W_ihT, W_hhT, b_ih, b_hh, h0, c0, reverse, lengths, Hs, Cs, 
         prev = prev_start + t
         cur = out_start + t
         np.dot(Hs[prev], W_hhT, gh)
-        for b in range(B):
-            if t < lengths[b]:
-                lstm_cell_forward(gh[b], G[t, b], bias, Cs[prev, b], Cs[cur, b], Hs[cur, b])
-            else:
-                copy_row(Cs[cur, b], Cs[prev, b])
-                copy_row(Hs[cur, b], Hs[prev, b])
+        lstm_step(gh, G[t], bias, scale, shift, Cs[prev], Cs[cur], Hs[cur], Hs[prev], t, lengths)
 
 
 @njit(**JIT_OPTIONS)
@@ -264,6 +310,7 @@ def lstm_infer(X, W_ihT, W_hhT, b_ih, b_hh, h0, c0, reverse, lengths, H_out):
     B = X.shape[1]
     nh = W_hhT.shape[0]
     bias = b_ih + b_hh
+    scale, shift = gate_coefficients(nh, h0)
     hs = np.empty((2, B, nh), dtype=h0.dtype)
     copy_rows(hs[0], h0)
     # two state buffers used in turn: reading and writing one row in place would
@@ -281,13 +328,7 @@ def lstm_infer(X, W_ihT, W_hhT, b_ih, b_hh, h0, c0, reverse, lengths, H_out):
         h_prev, h = hs[step % 2], hs[(step + 1) % 2]
         c_prev, c = cs[step % 2], cs[(step + 1) % 2]
         np.dot(h_prev, W_hhT, gh)
-        gx = GX[t - t0]
-        for b in range(B):
-            if t < lengths[b]:
-                lstm_cell_forward(gh[b], gx[b], bias, c_prev[b], c[b], h[b])
-            else:
-                copy_row(c[b], c_prev[b])
-                copy_row(h[b], h_prev[b])
+        lstm_step(gh, GX[t - t0], bias, scale, shift, c_prev, c, h, h_prev, t, lengths)
         if store:
             copy_rows(H_out[t], h)
     return hs[T % 2].copy()
