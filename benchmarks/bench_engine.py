@@ -122,7 +122,8 @@ def build_torch(torch, cell, I, H, L, bidir, out=1):
     return Net()
 
 
-def time_case(name, torch, repeats):
+def case_steps(name, torch):
+    """``(ours_step, torch_step)``: one training step or prediction of the case each."""
     from tsLSTM.losses import mean_squared_error
     from tsLSTM.optim import Adam
 
@@ -157,7 +158,13 @@ def time_case(name, torch, repeats):
             with torch.inference_mode():
                 theirs(tX)
 
-    ms_ours, ms_torch = blocked_median_ms([ours_step, torch_step], repeats)
+    return ours_step, torch_step
+
+
+def time_case(name, torch, repeats):
+    """Medians of the case for both engines, the ratio, and tsLSTM's GFLOP/s."""
+    kind, cell, B, T, I, H, L, bidir = CASES[name]
+    ms_ours, ms_torch = blocked_median_ms(case_steps(name, torch), repeats)
     flops = recurrent_flops(cell, B, T, I, H, L, bidir, kind == "train")
     return {
         "case": name, "kind": kind, "cell": cell, "B": B, "T": T, "I": I, "H": H, "L": L,

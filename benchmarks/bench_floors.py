@@ -1,0 +1,173 @@
+"""How fast tsLSTM could be at best: the matrix products alone, next to PyTorch.
+
+Usage::
+
+    python benchmarks/bench_floors.py [--threads 2] [--repeats 20] [--cases M,predict-1-M]
+                                      [--json out.json]
+
+For every LSTM case of ``bench_engine.py`` it times, in one process and in alternating
+blocks (as ``bench_engine.py`` does):
+
+- torch's training step or prediction;
+- tsLSTM's (the same code as ``bench_engine.py``);
+- a *floor*: only the matrix products tsLSTM's kernels must do for that case, with the
+  same shapes, the same BLAS calls, the same batch chunks and the same threads, and no
+  gate arithmetic, no Python layers, no loss or optimizer. tsLSTM's design (these
+  products through this BLAS) cannot be faster than the floor.
+
+The three are timed in the same alternating blocks. It prints the issue's target
+ratio, the time a run must beat to meet it (torch's time divided by the target), the
+floor, and the floor as a fraction of that allowance. A fraction above 100% means the
+target cannot be met with these products on this machine; well below 100% means the
+rest (gate math, Python) is what stands between.
+"""
+
+import argparse
+import json
+import os
+
+import numpy as np
+from bench_engine import CASES, blocked_median_ms, case_steps
+from numba import njit
+
+TARGETS = {
+    "S": 3.0, "M": 2.0, "L": 1.5, "XL": 1.0, "BiLSTM-M": 1.5,
+    "predict-1-S": 20.0, "predict-1-M": 20.0, "predict-10k-S": 2.0,
+}  # fmt: skip
+
+
+@njit(nogil=True)
+def train_products(X, W_ihT, W_hhT, W_hh, Hs, G, gh, dG, dh, dW_ihT, dW_hhT, dX, input_grad):
+    """The matrix products of ``lstm_forward`` + ``lstm_backward`` for one direction."""
+    T, B, I = X.shape
+    nh = W_hhT.shape[0]
+    G2 = G.reshape(T * B, 4 * nh)
+    np.dot(X.reshape(T * B, I), W_ihT, G2)
+    for t in range(T):  # forward: h_{t-1} W_hh^T
+        np.dot(Hs[t], W_hhT, gh)
+    for t in range(T):  # backward: dgates W_hh
+        np.dot(dG[t], W_hh, dh)
+    dG2 = dG.reshape(T * B, 4 * nh)
+    dW_ihT += np.dot(X.reshape(T * B, I).T, dG2)
+    dW_hhT += np.dot(Hs[:T].reshape(T * B, nh).T, dG2)
+    if input_grad:
+        np.dot(dG2, W_ihT.T, dX.reshape(T * B, I))
+
+
+@njit(nogil=True)
+def infer_products(X, W_ihT, W_hhT, GX, h, gh):
+    """The matrix products of ``lstm_infer`` for one direction (projection in one GEMM)."""
+    T, B, I = X.shape
+    np.dot(X.reshape(T * B, I), W_ihT, GX.reshape(T * B, GX.shape[2]))
+    for _ in range(T):
+        np.dot(h, W_hhT, gh)
+
+
+def floor_function(name):
+    """A function running the case's matrix products over tsLSTM's batch chunks."""
+    from tsLSTM._threads import (
+        blas_for_steps,
+        chunk_bounds,
+        infer_chunk_bounds,
+        parallel_map,
+        single_threaded_blas,
+    )
+
+    kind, cell, B, T, I, H, L, bidir = CASES[name]
+    assert cell == "lstm"
+    D = 2 if bidir else 1
+    rng = np.random.default_rng(0)
+    f32 = np.float32
+    bounds = (chunk_bounds if kind == "train" else infer_chunk_bounds)(B)
+
+    def chunk_arrays(rows):
+        layers = []
+        for layer in range(L):
+            inp = I if layer == 0 else D * H
+            X = rng.standard_normal((T, rows, inp)).astype(f32)
+            W_ihT = rng.standard_normal((inp, 4 * H)).astype(f32)
+            W_hhT = rng.standard_normal((H, 4 * H)).astype(f32)
+            if kind == "train":
+                arrays = (X, W_ihT, W_hhT, np.ascontiguousarray(W_hhT.T),
+                          rng.standard_normal((T + 1, rows, H)).astype(f32),
+                          np.empty((T, rows, 4 * H), f32), np.empty((rows, 4 * H), f32),
+                          rng.standard_normal((T, rows, 4 * H)).astype(f32),
+                          np.empty((rows, H), f32), np.zeros_like(W_ihT), np.zeros_like(W_hhT),
+                          np.empty((T, rows, inp), f32), layer > 0)  # fmt: skip
+            else:
+                arrays = (X, W_ihT, W_hhT, np.empty((T, rows, 4 * H), f32),
+                          np.zeros((rows, H), f32), np.empty((rows, 4 * H), f32))  # fmt: skip
+            layers.extend([arrays] * D)
+        return layers
+
+    chunks = [chunk_arrays(bounds[k + 1] - bounds[k]) for k in range(len(bounds) - 1)]
+    products = train_products if kind == "train" else infer_products
+
+    def run_chunk(k):
+        for arrays in chunks[k]:
+            products(*arrays)
+
+    if len(chunks) == 1:
+
+        def run():
+            with blas_for_steps(B, H, 4 * H):
+                run_chunk(0)
+    else:
+
+        def run():
+            with single_threaded_blas():
+                parallel_map(run_chunk, len(chunks))
+
+    return run
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--threads", type=int, default=os.cpu_count())
+    parser.add_argument("--repeats", type=int, default=20)
+    parser.add_argument("--cases", default=",".join(TARGETS))
+    parser.add_argument("--json", help="also write the results to this JSON file")
+    args = parser.parse_args(argv)
+
+    import torch
+
+    from tsLSTM._threads import thread_limits
+
+    torch.set_num_threads(args.threads)
+    rows = []
+    with thread_limits(args.threads):
+        for name in args.cases.split(","):
+            ours_step, torch_step = case_steps(name, torch)
+            ours_ms, floor_ms, torch_ms = blocked_median_ms(
+                [ours_step, floor_function(name), torch_step], args.repeats
+            )
+            allowed = torch_ms / TARGETS[name]
+            rows.append({
+                "case": name, "target": TARGETS[name], "torch_ms": torch_ms,
+                "allowed_ms": allowed, "tslstm_ms": ours_ms, "ratio": torch_ms / ours_ms,
+                "floor_ms": floor_ms, "floor_of_allowed": floor_ms / allowed,
+            })  # fmt: skip
+
+    print(f"threads: {args.threads}; torch {torch.__version__}; medians of {args.repeats} "
+          "repeats in 2 blocks; floor: tsLSTM's matrix products alone")  # fmt: skip
+    header = (
+        f"{'case':14} {'target':>6} {'torch ms':>9} {'allowed ms':>10} {'floor ms':>9} "
+        f"{'floor/allowed':>13} {'tsLSTM ms':>10} {'torch/ours':>10}"
+    )
+    print(header)
+    print("-" * len(header))
+    for r in rows:
+        print(f"{r['case']:14} {r['target']:>5.1f}x {r['torch_ms']:>9.3f} {r['allowed_ms']:>10.3f} "
+              f"{r['floor_ms']:>9.3f} {r['floor_of_allowed']:>12.0%} {r['tslstm_ms']:>10.3f} "
+              f"{r['ratio']:>9.2f}x")  # fmt: skip
+    print(
+        "\nallowed: torch ms / target, the time that meets the target; floor/allowed "
+        "above 100%: the products alone already miss it"
+    )
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump({"threads": args.threads, "cases": rows}, fh, indent=2)
+
+
+if __name__ == "__main__":
+    main()
