@@ -161,7 +161,7 @@ def _thread_setters():
     """``(get, set)`` of the thread count of every loaded BLAS, found once.
 
     For an OpenBLAS with its own thread pool these are OpenBLAS's C functions, called
-    directly (about 0.2 us each against 2-3 us through threadpoolctl, whose wrapper
+    directly (about 0.2 µs each against 2-3 µs through threadpoolctl, whose wrapper
     also lets only one Python thread change OpenBLAS's setting; :class:`_OneBlasThread`
     serialises its users with its own lock instead). For other libraries,
     threadpoolctl's methods.
