@@ -19,7 +19,6 @@ from tsLSTM._threads import (
     blas_for_steps,
     chunk_bounds,
     effective_n_jobs,
-    infer_chunk_bounds,
     thread_limits,
 )
 from tsLSTM.nn import GRU, LSTM, Linear, SequenceModel
@@ -115,21 +114,13 @@ def test_chunk_bounds_are_balanced_and_cover_the_batch():
     assert chunk_bounds(32) == [0, 32]
     assert chunk_bounds(70) == [0, 23, 46, 70]
     assert chunk_bounds(1) == [0, 1]
-    assert chunk_bounds(600, 256) == [0, 200, 400, 600]
-
-
-def test_inference_chunks_grow_with_large_batches_only():
-    assert infer_chunk_bounds(70) == chunk_bounds(70)  # 32-row chunks: 3 threads' work
-    assert infer_chunk_bounds(511) == chunk_bounds(511)
-    assert infer_chunk_bounds(512) == [0, 256, 512]
-    assert infer_chunk_bounds(10_000)[1] == 250  # 40 chunks of 250
 
 
 @pytest.mark.parametrize("cls", [LSTM, GRU])
 def test_large_batch_inference_ignores_the_thread_count(cls):
     layer = cls(2, 8, num_layers=2, bidirectional=True, random_state=0)
     rng = np.random.default_rng(0)
-    B, T = 600, 5  # three 200-row inference chunks
+    B, T = 600, 5  # 19 chunks
     X = rng.normal(size=(B, T, 2)).astype(np.float32)
     lengths = rng.integers(1, T + 1, size=B)
     results = []
@@ -141,7 +132,7 @@ def test_large_batch_inference_ignores_the_thread_count(cls):
             ])  # fmt: skip
     for a, b in zip(*results, strict=True):
         np.testing.assert_array_equal(a, b)  # bit-identical
-    out, _ = layer.forward(X, lengths=lengths)  # 32-row chunks
+    out, _ = layer.forward(X, lengths=lengths)
     np.testing.assert_allclose(results[0][0], out, rtol=1e-5, atol=1e-6)
 
 

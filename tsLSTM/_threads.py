@@ -189,9 +189,9 @@ class _OneBlasThread:
 
     The same as ``_limit_blas(1)`` at a quarter of the cost (about 4 µs per enter and
     exit, against 16 µs through threadpoolctl), which matters on the per-call path of
-    small batches. The BLAS setting is global to
-    the process, so concurrent users (predictions from several threads) share one
-    reference count: the first saves and limits, the last restores.
+    small batches. The BLAS setting is global to the process, so concurrent users
+    (predictions from several threads) share one reference count: the first saves and
+    limits, the last restores.
     """
 
     _lock = threading.Lock()
@@ -244,31 +244,12 @@ def blas_for_steps(rows, hidden_size, gate_width):
     return nullcontext()
 
 
-def chunk_bounds(batch_size, chunk_rows=None):
-    """Row bounds ``[0, ..., batch_size]`` of balanced chunks of <= ``chunk_rows`` rows.
-
-    ``chunk_rows`` defaults to :data:`CHUNK_ROWS`.
-    """
-    n_chunks = max(1, -(-batch_size // (chunk_rows or CHUNK_ROWS)))
+def chunk_bounds(batch_size):
+    """Row bounds ``[0, ..., batch_size]`` of balanced chunks of <= CHUNK_ROWS rows."""
+    n_chunks = max(1, -(-batch_size // CHUNK_ROWS))
     # integer arithmetic, not np.linspace: this runs on every call, one-window
     # predictions included
     return [k * batch_size // n_chunks for k in range(n_chunks + 1)]
-
-
-# Inference on a batch of at least twice this many sequences uses chunks of up to this
-# many: fewer kernel calls and larger per-step products, while a chunk's states and
-# gate buffers (256 x 4H floats) stay in the core's cache. Measured here, 10,000
-# windows, H=32: 28 ms against 33 ms with 32-row chunks (H=128: 55 against 76 ms;
-# H=64 within the noise). Smaller batches keep the 32-row chunks, so that they still
-# run on several threads. Like CHUNK_ROWS it depends on the batch size only.
-INFER_CHUNK_ROWS = 256
-
-
-def infer_chunk_bounds(batch_size):
-    """Chunk bounds for inference (:data:`INFER_CHUNK_ROWS`, see there)."""
-    if batch_size < 2 * INFER_CHUNK_ROWS:
-        return chunk_bounds(batch_size)
-    return chunk_bounds(batch_size, INFER_CHUNK_ROWS)
 
 
 def parallel_map(function, n_tasks):

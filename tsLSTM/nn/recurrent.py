@@ -13,13 +13,7 @@ import numbers
 import numpy as np
 from sklearn.utils import check_random_state
 
-from .._threads import (
-    blas_for_steps,
-    chunk_bounds,
-    infer_chunk_bounds,
-    parallel_map,
-    single_threaded_blas,
-)
+from .._threads import blas_for_steps, chunk_bounds, parallel_map, single_threaded_blas
 from ..cuda import resolve_device
 from ..kernels.gru import gru_backward, gru_forward, gru_infer
 from ..kernels.lstm import lstm_backward, lstm_forward, lstm_infer
@@ -510,7 +504,7 @@ class _Recurrent(Module):
         X = self._check_input(X)
         T, B, _ = X.shape
         lengths = self._check_lengths(lengths, B, T)
-        bounds = infer_chunk_bounds(B)
+        bounds = chunk_bounds(B)
         if len(bounds) == 2:
             with self._one_chunk_blas(B):
                 result = self._infer_chunk(X, lengths, return_sequences)
