@@ -68,7 +68,6 @@ def floor_function(name):
     from tsLSTM._threads import (
         blas_for_steps,
         chunk_bounds,
-        infer_chunk_bounds,
         parallel_map,
         single_threaded_blas,
     )
@@ -78,7 +77,7 @@ def floor_function(name):
     D = 2 if bidir else 1
     rng = np.random.default_rng(0)
     f32 = np.float32
-    bounds = (chunk_bounds if kind == "train" else infer_chunk_bounds)(B)
+    bounds = chunk_bounds(B)
 
     def chunk_arrays(rows):
         layers = []
