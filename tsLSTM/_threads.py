@@ -157,6 +157,9 @@ def _limit_blas(n_threads):
     return _blas_libraries().limit(limits=n_threads)
 
 
+_setters = None  # found by _thread_setters
+
+
 def _thread_setters():
     """``(get, set)`` of the thread count of every loaded BLAS, found once.
 
@@ -179,9 +182,6 @@ def _thread_setters():
             found.append((get, set_))
         _setters = found
     return _setters
-
-
-_setters = None
 
 
 class _OneBlasThread:
