@@ -1,8 +1,24 @@
 """Compilation options shared by the CPU kernels.
 
-``fastmath`` lets LLVM vectorise the fused gate loops (reassociation, FMA contraction);
-``error_model="numpy"`` removes the division-by-zero checks that also block it. Inputs
-are validated as finite before they reach a kernel.
+``fastmath`` allows only what gives the same bits in scalar and vector code: no NaN
+or infinity (inputs are validated as finite before they reach a kernel), no signed
+zeros (so ``min``/``max`` vectorise), and FMA contraction (every x86-64 processor with
+AVX2 has FMA, for scalars and vectors alike). Re-association and approximate
+reciprocals are not allowed: with them LLVM compiled a loop's vector body and its
+scalar fallback to different roundings, and which one runs depends on how far apart
+in memory the loop's arrays happen to be (its runtime alias check), which made a
+sequence's result depend on the batch it came in. ``error_model="numpy"`` removes the
+division-by-zero checks that would block vectorisation.
+
+``forceinline`` marks every kernel ``alwaysinline`` for LLVM, so a kernel called from
+Python contains all the kernels it calls and calls none of them. This is what makes
+results independent of numba's cache. Numba links a copy of each callee into its
+caller; when LLVM does not inline it, the caller's machine code calls the callee's
+symbol, and the process's JIT linker binds that symbol to the first definition it
+loaded: the callee compiled on its own in a process that compiles (cold cache), but
+the caller's own copy, optimised again with the caller, in a process that loads the
+caller from the cache. The two copies can differ in vectorisation and FMA
+contraction, and did (the LSTM's backward cell, by 1e-7 in float32).
 
 ``cache=True`` stores the compiled machine code for the next process. Numba uses the
 first writable of: ``NUMBA_CACHE_DIR`` (when set), the ``__pycache__`` folder next to
@@ -44,7 +60,8 @@ def _cache_available():
 
 JIT_OPTIONS = {
     "cache": _cache_available(),
-    "fastmath": True,
+    "fastmath": {"nnan", "ninf", "nsz", "contract"},
     "error_model": "numpy",
     "nogil": True,
+    "forceinline": True,
 }

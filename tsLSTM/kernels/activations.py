@@ -10,8 +10,8 @@ gradient checks and the PyTorch oracle rely on, the exact library functions are 
 ``tanh`` and ``sigmoid`` are plain Python functions for use outside numba; inside a
 jitted kernel the ``@overload`` below picks the implementation from the argument's
 type at compile time. They are not inlined at numba's level (``inline="always"``
-typed a copy of each for every call site, a second of the first-ever compile); LLVM
-still inlines them, and the gate loops vectorise as before.
+typed a copy of each for every call site, a second of the first-ever compile) but
+marked ``alwaysinline`` for LLVM, like every kernel (see :mod:`tsLSTM.kernels._jit`).
 """
 
 import numpy as np
@@ -33,6 +33,7 @@ _B2 = np.float32(2.26843463243900e-03)
 _B4 = np.float32(1.18534705686654e-04)
 _B6 = np.float32(1.19825839466702e-06)
 _HALF32 = np.float32(0.5)
+_INLINE = {"forceinline": True}  # see tsLSTM.kernels._jit
 _ONE64 = np.float64(1.0)
 
 
@@ -46,7 +47,7 @@ def sigmoid(x):
     return 1.0 / (1.0 + np.exp(-x))
 
 
-@register_jitable
+@register_jitable(forceinline=True)
 def _tanh_f32(x):
     x = min(max(x, -_CLAMP), _CLAMP)
     x2 = x * x
@@ -63,17 +64,17 @@ def _tanh_f32(x):
     return p / q
 
 
-@register_jitable
+@register_jitable(forceinline=True)
 def _sigmoid_f32(x):
     return _HALF32 + _HALF32 * _tanh_f32(_HALF32 * x)
 
 
-@register_jitable
+@register_jitable(forceinline=True)
 def _tanh_f64(x):
     return np.tanh(x)
 
 
-@register_jitable
+@register_jitable(forceinline=True)
 def _sigmoid_f64(x):
     return _ONE64 / (_ONE64 + np.exp(-x))
 
@@ -82,14 +83,14 @@ def _is_float32(x):
     return isinstance(x, types.Float) and x.bitwidth == 32
 
 
-@overload(tanh)
+@overload(tanh, jit_options=_INLINE)
 def _ol_tanh(x):
     if _is_float32(x):
         return _tanh_f32
     return _tanh_f64
 
 
-@overload(sigmoid)
+@overload(sigmoid, jit_options=_INLINE)
 def _ol_sigmoid(x):
     if _is_float32(x):
         return _sigmoid_f32

@@ -32,8 +32,12 @@ throughout. The kernels allocate nothing; state buffers are owned by the caller
 import numpy as np
 from numba import njit
 
+from ._jit import JIT_OPTIONS
 
-@njit(cache=True, error_model="numpy", nogil=True)
+_CACHE = JIT_OPTIONS["cache"]  # False where numba finds no writable cache directory
+
+
+@njit(cache=_CACHE, error_model="numpy", nogil=True)
 def sgd_step(p, g, buf, lr, momentum, dampening, weight_decay, nesterov, first):
     """One SGD step with optional momentum, dampening, Nesterov and L2 decay.
 
@@ -90,7 +94,7 @@ def sgd_step(p, g, buf, lr, momentum, dampening, weight_decay, nesterov, first):
         p[i] = p[i] + neg_lr * d
 
 
-@njit(cache=True, error_model="numpy", nogil=True)
+@njit(cache=_CACHE, error_model="numpy", nogil=True)
 def adam_step(p, g, m, v, v_max, lr, beta1, beta2, eps, weight_decay, step, amsgrad, decoupled):
     """One Adam / AdamW step (torch's bias-corrected form).
 
@@ -171,7 +175,7 @@ def adam_step(p, g, m, v, v_max, lr, beta1, beta2, eps, weight_decay, step, amsg
         p[i] = pi + (neg_step_size * mi) / denom
 
 
-@njit(cache=True, error_model="numpy", nogil=True)
+@njit(cache=_CACHE, error_model="numpy", nogil=True)
 def rmsprop_step(p, g, square_avg, grad_avg, buf, lr, alpha, eps, weight_decay, momentum, centered):
     """One RMSprop step, optionally centered and with momentum.
 
@@ -243,7 +247,7 @@ def rmsprop_step(p, g, square_avg, grad_avg, buf, lr, alpha, eps, weight_decay, 
             p[i] = p[i] + (neg_lr * gi) / avg
 
 
-@njit(cache=True, error_model="numpy", nogil=True)
+@njit(cache=_CACHE, error_model="numpy", nogil=True)
 def adagrad_step(p, g, state_sum, lr, lr_decay, weight_decay, eps, step):
     """One Adagrad step.
 
@@ -287,7 +291,7 @@ def adagrad_step(p, g, state_sum, lr, lr_decay, weight_decay, eps, step):
         p[i] = p[i] + (neg_clr * gi) / (np.sqrt(s) + eps_)
 
 
-@njit(cache=True, fastmath={"reassoc"}, nogil=True)
+@njit(cache=_CACHE, fastmath={"reassoc"}, nogil=True)
 def sum_of_squares(g):
     """Sum of ``g[i]**2`` accumulated in float64.
 
@@ -311,7 +315,7 @@ def sum_of_squares(g):
     return total
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=_CACHE, nogil=True)
 def scale_(g, factor):
     """Multiply ``g`` in place by ``factor`` cast to ``g``'s dtype.
 
