@@ -10,7 +10,6 @@ from sklearn.base import BaseEstimator
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from .._threads import CHUNK_ROWS
 from ..estimators import LSTMRegressor
 from ..estimators._base import BaseRecurrentEstimator
 from .panel import FILL_METHODS, future_covariates, to_panel
@@ -370,22 +369,6 @@ clip_grad_norm, weight_decay, dtype, device, n_jobs, random_state, verbose
 
     # -- forecasting -------------------------------------------------------------------
 
-    def _predict_rows(self, inputs):
-        """The regressor's predictions for ``inputs``, each row independent of the others.
-
-        The recurrent layers run a batch in chunks of up to ``CHUNK_ROWS`` sequences,
-        and BLAS may round a row's products differently with the number of rows in the
-        product (a 1-row product, say, against a 23-row one). Padded with zero rows to
-        a multiple of ``CHUNK_ROWS``, every chunk has exactly ``CHUNK_ROWS`` rows, so a
-        series' forecast is the same bits whatever other series are forecast with it:
-        a subset of the panel, or the partitions of a Dask cluster.
-        """
-        n = len(inputs)
-        padded = -(-n // CHUNK_ROWS) * CHUNK_ROWS
-        if padded != n:
-            inputs = np.concatenate([inputs, np.zeros((padded - n, *inputs.shape[1:]))])
-        return self.regressor_.predict(inputs)[:n]
-
     def _forecast(self, history, series_index, cov_past, cov_future, horizon):
         """Forecast ``horizon`` steps after each row of ``history`` (n, window).
 
@@ -399,7 +382,7 @@ clip_grad_norm, weight_decay, dtype, device, n_jobs, random_state, verbose
             Hm = self.horizon
             z = (history - level[:, None]) / scale[:, None]
             future = None if cov_future is None else cov_future[:, :Hm]
-            out = self._predict_rows(self._network_input(z, cov_past, future))
+            out = self.regressor_.predict(self._network_input(z, cov_past, future))
             out = out.reshape(len(history), Hm)[:, :horizon]
             return out * scale[:, None] + level[:, None], scale
         values = np.concatenate([history, np.empty((len(history), horizon))], axis=1)
@@ -410,7 +393,7 @@ clip_grad_norm, weight_decay, dtype, device, n_jobs, random_state, verbose
             z = (past - lvl[:, None]) / scl[:, None]
             c_past = None if covariates is None else covariates[:, k : k + W]
             c_future = None if covariates is None else covariates[:, k + W : k + W + 1]
-            step = self._predict_rows(self._network_input(z, c_past, c_future))
+            step = self.regressor_.predict(self._network_input(z, c_past, c_future))
             values[:, W + k] = step.reshape(-1) * scl + lvl
         return values[:, W:], scale
 

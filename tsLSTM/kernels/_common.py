@@ -4,6 +4,7 @@ import numpy as np
 from numba import njit
 
 from ._jit import JIT_OPTIONS
+from .gemm import matmul_panels
 
 
 @njit(**JIT_OPTIONS)
@@ -66,8 +67,8 @@ def add_column_sums(dG, db):
     add_into(db, column_sums(dG))
 
 
-# Inference projects the inputs of this many floats' worth of steps with one GEMM (a
-# block of 256 KiB in float32 stays in the L2 cache while the steps consume it).
+# Inference projects the inputs of this many floats' worth of steps with one product
+# (a block of 256 KiB in float32 stays in the L2 cache while the steps consume it).
 PROJECTION_BLOCK_FLOATS = 1 << 16
 
 
@@ -78,15 +79,18 @@ def projection_steps(T, B, G):
 
 
 @njit(**JIT_OPTIONS)
-def project_block(X, W_ihT, GX, step, reverse):
+def project_block(X, P_ih, GX, step, reverse):
     """``GX[:n] = X[t0:t0 + n] @ W_ihT`` for the block of steps that starts at ``step``.
 
-    ``step`` counts in processing order (``t = T - 1 - step`` for the reverse
-    direction); the block holds the next ``n = min(len(GX), T - step)`` steps.
-    Returns ``t0``, the time index of ``GX[0]``: step ``t`` reads ``GX[t - t0]``.
+    ``P_ih`` is ``W_ihT`` packed by :func:`~tsLSTM.kernels.gemm.pack_panels`; each row
+    of the product depends on its own input row only. ``step`` counts in processing
+    order (``t = T - 1 - step`` for the reverse direction); the block holds the next
+    ``n = min(len(GX), T - step)`` steps. Returns ``t0``, the time index of ``GX[0]``:
+    step ``t`` reads ``GX[t - t0]``.
     """
     T, B, I = X.shape
     n = min(GX.shape[0], T - step)
     t0 = T - step - n if reverse else step
-    np.dot(X[t0 : t0 + n].reshape(n * B, I), W_ihT, GX[:n].reshape(n * B, GX.shape[2]))
+    A = X[t0 : t0 + n].reshape(n * B, I)
+    matmul_panels(A, P_ih, GX[:n].reshape(n * B, GX.shape[2]), False)
     return t0

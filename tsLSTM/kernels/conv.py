@@ -1,4 +1,4 @@
-"""1-D convolution (as im2col + GEMM) and max pooling, forward and backward.
+"""1-D convolution (as im2col + a matrix product) and max pooling, forward and backward.
 
 Arrays are batch-first and channels-last, ``(B, L, C)``, the layout the recurrent
 layers take. Weights follow ``torch.nn.Conv1d``: ``(C_out, C_in, K)``, used here
@@ -9,6 +9,7 @@ import numpy as np
 from numba import njit
 
 from ._jit import JIT_OPTIONS
+from .gemm import matmul_panels, pack_panels
 
 
 @njit(**JIT_OPTIONS)
@@ -50,12 +51,14 @@ def conv1d_relu_forward(Xp, W2, bias, K, stride, cols, Y):
     cols : ndarray, shape (B * L_out, C_in * K)
         Output: the receptive fields (saved for the backward pass).
     Y : ndarray, shape (B, L_out, C_out)
-        Output: the rectified convolution.
+        Output: the rectified convolution. Its product is
+        :func:`~tsLSTM.kernels.gemm.matmul_panels`, so each sequence's output depends
+        on that sequence only, whatever the batch.
     """
     B, L_out, C_out = Y.shape
     im2col(Xp, K, stride, L_out, cols)
     Y2 = Y.reshape(B * L_out, C_out)
-    np.dot(cols, W2.T, Y2)
+    matmul_panels(cols, pack_panels(W2.T), Y2, False)
     zero = Y.dtype.type(0.0)
     for r in range(B * L_out):
         for j in range(C_out):

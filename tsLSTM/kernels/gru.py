@@ -26,6 +26,7 @@ from ._common import (
 )
 from ._jit import JIT_OPTIONS
 from .activations import sigmoid, tanh
+from .gemm import matmul_panels, pack_panels
 
 
 @njit(**JIT_OPTIONS)
@@ -234,14 +235,15 @@ def gru_infer(X, W_ihT, W_hhT, b_ih, b_hh, h0, reverse, lengths, H_out):
     GX = np.empty((projection_steps(T, B, 3 * nh), B, 3 * nh), dtype=h0.dtype)
     gh = np.empty((B, 3 * nh), dtype=h0.dtype)
     hn = np.empty((B, nh), dtype=h0.dtype)
+    P_ih, P_hh = pack_panels(W_ihT), pack_panels(W_hhT)
     store = H_out.shape[0] == T
     t0 = 0
     for step in range(T):
         t = T - 1 - step if reverse else step
         if step % GX.shape[0] == 0:
-            t0 = project_block(X, W_ihT, GX, step, reverse)
+            t0 = project_block(X, P_ih, GX, step, reverse)
         h_prev, h = hs[step % 2], hs[(step + 1) % 2]
-        np.dot(h_prev, W_hhT, gh)
+        matmul_panels(h_prev, P_hh, gh, False)
         gx = GX[t - t0]
         for b in range(B):
             if t < lengths[b]:

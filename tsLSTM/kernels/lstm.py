@@ -37,6 +37,7 @@ from ._common import (
 )
 from ._jit import JIT_OPTIONS
 from .activations import tanh
+from .gemm import matmul_panels, pack_panels
 
 # The per-row cell kernels work on 1-D contiguous rows of one sample: with that shape
 # LLVM vectorises the gate math (with 3-D indexing into several arrays it gave up,
@@ -290,9 +291,10 @@ def lstm_backward(
 def lstm_infer(X, W_ihT, W_hhT, b_ih, b_hh, h0, c0, reverse, lengths, H_out):
     """Inference-only LSTM direction: no saved gates, two (B, H) state buffers.
 
-    The input projection is one GEMM per block of steps (:func:`project_block`), in
-    a buffer of at most ``PROJECTION_BLOCK_FLOATS``, so memory stays O(B * H) apart
-    from ``H_out``.
+    The input projection is one product per block of steps (:func:`project_block`),
+    in a buffer of at most ``PROJECTION_BLOCK_FLOATS``, so memory stays O(B * H) apart
+    from ``H_out``. The products are :func:`~tsLSTM.kernels.gemm.matmul_panels`, not
+    BLAS: each sequence's result depends on that sequence only, whatever the batch.
 
     Parameters
     ----------
@@ -320,15 +322,16 @@ def lstm_infer(X, W_ihT, W_hhT, b_ih, b_hh, h0, c0, reverse, lengths, H_out):
     copy_rows(cs[0], c0)
     GX = np.empty((projection_steps(T, B, 4 * nh), B, 4 * nh), dtype=h0.dtype)
     gh = np.empty((B, 4 * nh), dtype=h0.dtype)
+    P_ih, P_hh = pack_panels(W_ihT), pack_panels(W_hhT)
     store = H_out.shape[0] == T
     t0 = 0
     for step in range(T):
         t = T - 1 - step if reverse else step
         if step % GX.shape[0] == 0:
-            t0 = project_block(X, W_ihT, GX, step, reverse)
+            t0 = project_block(X, P_ih, GX, step, reverse)
         h_prev, h = hs[step % 2], hs[(step + 1) % 2]
         c_prev, c = cs[step % 2], cs[(step + 1) % 2]
-        np.dot(h_prev, W_hhT, gh)
+        matmul_panels(h_prev, P_hh, gh, False)
         lstm_step(gh, GX[t - t0], bias, scale, shift, c_prev, c, h, h_prev, t, lengths)
         if store:
             copy_rows(H_out[t], h)

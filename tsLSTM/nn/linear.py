@@ -3,6 +3,7 @@
 import numpy as np
 from sklearn.utils import check_random_state
 
+from ..kernels.gemm import affine_rows, pack_panels
 from .module import Module, ParameterSpec, check_dtype
 from .recurrent import _check_positive_int, as_finite_array
 
@@ -57,6 +58,24 @@ class Linear(Module):
             )
         self._X = X
         return X @ self._params["weight"] + self._params["bias"]
+
+    def infer(self, X):
+        """``X @ W^T + b`` for inference: no cache, each row independent of the others.
+
+        The product is :func:`~tsLSTM.kernels.gemm.affine_rows` rather than BLAS, so a
+        row's result depends on that row only, not on the rest of the batch. Equal to
+        :meth:`forward` up to rounding.
+        """
+        X = as_finite_array(X, "X", self.dtype)
+        if X.ndim < 1 or X.shape[-1] != self.in_features:
+            raise ValueError(
+                f"Linear expects inputs with {self.in_features} features on the last axis, "
+                f"got shape {X.shape}"
+            )
+        rows = np.ascontiguousarray(X.reshape(-1, self.in_features))
+        out = np.empty((rows.shape[0], self.out_features), dtype=self.dtype)
+        affine_rows(rows, pack_panels(self._params["weight"]), self._params["bias"], out)
+        return out.reshape(*X.shape[:-1], self.out_features)
 
     def _clear_own_cache(self):
         self._X = None
