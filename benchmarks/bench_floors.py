@@ -11,9 +11,10 @@ blocks (as ``bench_engine.py`` does):
 - torch's training step or prediction;
 - tsLSTM's (the same code as ``bench_engine.py``);
 - a *floor*: only the matrix products tsLSTM's kernels must do for that case, with the
-  same shapes, the same BLAS calls, the same batch chunks and the same threads, and no
+  same shapes, the same product kernels (BLAS for training, tsLSTM's row-independent
+  ``kernels.gemm`` for inference), the same batch chunks and the same threads, and no
   gate arithmetic, no Python layers, no loss or optimizer. tsLSTM's design (these
-  products through this BLAS) cannot be faster than the floor.
+  products through these kernels) cannot be faster than the floor.
 
 The three are timed in the same alternating blocks. It prints the issue's target
 ratio, the time a run must beat to meet it (torch's time divided by the target), the
@@ -29,6 +30,8 @@ import os
 import numpy as np
 from bench_engine import CASES, blocked_median_ms, case_steps
 from numba import njit
+
+from tsLSTM.kernels.gemm import matmul_panels, pack_panels
 
 TARGETS = {
     "S": 3.0, "M": 2.0, "L": 1.5, "XL": 1.0, "BiLSTM-M": 1.5,
@@ -56,21 +59,17 @@ def train_products(X, W_ihT, W_hhT, W_hh, Hs, G, gh, dG, dh, dW_ihT, dW_hhT, dX,
 
 @njit(nogil=True)
 def infer_products(X, W_ihT, W_hhT, GX, h, gh):
-    """The matrix products of ``lstm_infer`` for one direction (projection in one GEMM)."""
+    """The matrix products of ``lstm_infer`` for one direction (projection in one pass)."""
     T, B, I = X.shape
-    np.dot(X.reshape(T * B, I), W_ihT, GX.reshape(T * B, GX.shape[2]))
+    P_ih, P_hh = pack_panels(W_ihT), pack_panels(W_hhT)
+    matmul_panels(X.reshape(T * B, I), P_ih, GX.reshape(T * B, GX.shape[2]), False)
     for _ in range(T):
-        np.dot(h, W_hhT, gh)
+        matmul_panels(h, P_hh, gh, False)
 
 
 def floor_function(name):
     """A function running the case's matrix products over tsLSTM's batch chunks."""
-    from tsLSTM._threads import (
-        blas_for_steps,
-        chunk_bounds,
-        parallel_map,
-        single_threaded_blas,
-    )
+    from tsLSTM._threads import chunk_bounds, parallel_map, single_threaded_blas
 
     kind, cell, B, T, I, H, L, bidir = CASES[name]
     assert cell == "lstm"
@@ -106,16 +105,9 @@ def floor_function(name):
         for arrays in chunks[k]:
             products(*arrays)
 
-    if len(chunks) == 1:
-
-        def run():
-            with blas_for_steps(B, H, 4 * H):
-                run_chunk(0)
-    else:
-
-        def run():
-            with single_threaded_blas():
-                parallel_map(run_chunk, len(chunks))
+    def run():
+        with single_threaded_blas():
+            parallel_map(run_chunk, len(chunks))
 
     return run
 

@@ -1,12 +1,13 @@
-"""Thread control (``tsLSTM._threads``) and what the thread count may change.
+"""Thread control (``tsLSTM._threads``) and what the thread count may change: nothing.
 
-Guaranteed, and tested here: with a fixed thread count a forward + backward pass is
-bit-identical from run to run; batches the recurrent layers split into chunks give
-bit-identical results whatever the thread count, and equal the unsplit computation
-to rounding; otherwise results across BLAS thread counts agree to rounding (a few
-units in the last place of one matrix product), not necessarily bit for bit, because
-OpenBLAS may split a product's sum differently with more threads.
+Guaranteed, and tested here: ``n_jobs`` sets the threads that run batch chunks; BLAS
+runs on one thread inside every fit and every recurrent layer's forward and backward,
+whatever ``n_jobs``, and the BLAS setting is restored afterwards even when several
+threads use tsLSTM at once. Results are bit-identical whatever the thread count: a
+forward + backward pass, a prediction, a whole fit.
 """
+
+import threading
 
 import numpy as np
 import pytest
@@ -14,11 +15,13 @@ from threadpoolctl import threadpool_info, threadpool_limits
 
 import tsLSTM._threads
 import tsLSTM.nn.recurrent
+from tsLSTM import LSTMClassifier, LSTMRegressor
 from tsLSTM._threads import (
     _cpu_count,
-    blas_for_steps,
     chunk_bounds,
+    chunk_threads,
     effective_n_jobs,
+    parallel_map,
     thread_limits,
 )
 from tsLSTM.nn import GRU, LSTM, Linear, SequenceModel
@@ -39,27 +42,58 @@ def test_effective_n_jobs():
 
 
 @pytest.mark.parametrize("bad", [0, 1.5, "2", True, [1]])
-def test_invalid_n_jobs(bad):
+@pytest.mark.parametrize("context", [thread_limits, chunk_threads])
+def test_invalid_n_jobs(bad, context):
     with pytest.raises(ValueError, match="n_jobs"):
         effective_n_jobs(bad)
-    with pytest.raises(ValueError, match="n_jobs"), thread_limits(bad):
+    with pytest.raises(ValueError, match="n_jobs"), context(bad):
         pass
 
 
-def test_thread_limits_limits_and_restores():
+def test_thread_limits_hold_blas_at_one_thread_and_restore():
     with thread_limits(None) as n:  # loads scipy's BLAS too, so the libraries are listed
         assert n is None
     before = _blas_threads()
     assert before, "no BLAS library found by threadpoolctl"
-    with thread_limits(1) as n:
-        assert n == 1
-        assert _blas_threads() == [1] * len(before)
-    assert _blas_threads() == before
-    with pytest.raises(KeyError), thread_limits(1):
+    for n_jobs in (1, 2, None):
+        with thread_limits(n_jobs):
+            assert _blas_threads() == [1] * len(before)
+        assert _blas_threads() == before
+    with pytest.raises(KeyError), thread_limits(2):
         raise KeyError("restored also on error")
     assert _blas_threads() == before
-    with threadpool_limits(limits=1, user_api="blas"), thread_limits(None):
-        assert _blas_threads() == [1] * len(before)  # None leaves the setting alone
+    with threadpool_limits(limits=2, user_api="blas"):
+        with thread_limits(2):
+            assert _blas_threads() == [1] * len(before)
+        assert _blas_threads() == [2] * len(before)  # the caller's own setting comes back
+
+
+def _worker_threads(n_tasks):
+    """The names of the threads that ran ``n_tasks`` chunks."""
+    return set(parallel_map(lambda k: threading.current_thread().name, n_tasks))
+
+
+def test_chunk_threads_set_the_pool_for_their_context_only():
+    with chunk_threads(1) as n:
+        assert n == 1
+        assert _worker_threads(4) == {threading.current_thread().name}
+        with chunk_threads(2):
+            assert all(name.startswith("tsLSTM") for name in _worker_threads(8))
+        assert _worker_threads(4) == {threading.current_thread().name}  # restored
+    seen = {}
+
+    def worker(n_jobs):  # threads with their own n_jobs do not see each other's
+        with chunk_threads(n_jobs):
+            barrier.wait()
+            seen[n_jobs] = tsLSTM._threads._n_threads.get()
+
+    barrier = threading.Barrier(2)
+    threads = [threading.Thread(target=worker, args=(n,)) for n in (1, 2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert seen == {1: 1, 2: 2}
 
 
 def _train_pass(cell, shape, dtype, n_jobs):
@@ -75,25 +109,20 @@ def _train_pass(cell, shape, dtype, n_jobs):
     return {"out": out, "grads": model.flat_grads.copy(), "dX": dX, "predict": pred}
 
 
-# (B, T, I, H, num_layers); the second shape has a weight-gradient product with an inner
-# dimension T * B = 2800, which OpenBLAS here splits differently on 2 threads.
-SHAPES = [(64, 20, 8, 32, 2), (100, 28, 8, 32, 1)]
+# (B, T, I, H, num_layers): two chunks; four chunks with a weight-gradient product of
+# inner dimension T * B = 2800; one chunk with large per-step products (which OpenBLAS
+# would split over two threads if allowed).
+SHAPES = [(64, 20, 8, 32, 2), (100, 28, 8, 32, 1), (32, 10, 8, 128, 1)]
 
 
 @pytest.mark.parametrize("cell", [LSTM, GRU])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("shape", SHAPES)
 def test_results_do_not_depend_on_thread_count(cell, dtype, shape):
-    runs = {n: [_train_pass(cell, shape, dtype, n) for _ in range(2)] for n in (1, 2)}
-    for n, (first, again) in runs.items():  # same thread count: bit-identical
-        for key in first:
-            np.testing.assert_array_equal(first[key], again[key], err_msg=f"{key}, {n} threads")
-    eps = np.finfo(dtype).eps
-    one, two = runs[1][0], runs[2][0]
-    for key in one:  # 1 vs 2 threads: equal to rounding, relative to the array's scale
-        scale = np.abs(one[key]).max()
-        err = np.abs(one[key] - two[key]).max()
-        assert err <= 16 * eps * scale, f"{key}: 1 vs 2 threads differ by {err / scale:.2e}"
+    runs = {n: _train_pass(cell, shape, dtype, n) for n in (1, 2, None)}
+    for n in (2, None):
+        for key in runs[1]:
+            np.testing.assert_array_equal(runs[1][key], runs[n][key], err_msg=f"{key}, {n}")
 
 
 def _pass(layer, X, lengths, dY, training):
@@ -157,31 +186,30 @@ def test_chunked_batches_equal_one_pass_and_ignore_the_thread_count(cls, monkeyp
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
 
 
-def test_small_single_chunks_run_on_one_blas_thread(monkeypatch):
-    with thread_limits(2):
-        two = _blas_threads()
-        with blas_for_steps(32, 32, 128):  # a small product per step: one thread
-            assert _blas_threads() == [1] * len(two)
-        assert _blas_threads() == two  # restored
-        for rows, hidden, width in [(1, 64, 256), (32, 128, 512)]:  # vector; large
-            with blas_for_steps(rows, hidden, width):
-                assert _blas_threads() == two
-        seen = []
-        real = tsLSTM._threads.blas_for_steps
+@pytest.mark.parametrize("cls", [LSTM, GRU])
+def test_recurrent_layers_run_blas_on_one_thread(cls, monkeypatch):
+    """Also outside an estimator: the layer API's results ignore the BLAS setting."""
+    seen = []
+    name = "lstm_forward" if cls is LSTM else "gru_forward"
+    real = getattr(tsLSTM.nn.recurrent, name)
 
-        def spy(*args):
-            seen.append(args)
-            return real(*args)
+    def spy(*args):
+        seen.append(_blas_threads())
+        return real(*args)
 
-        monkeypatch.setattr(tsLSTM.nn.recurrent, "blas_for_steps", spy)
-        LSTM(2, 16, random_state=0).forward(np.zeros((8, 3, 2)))
-        assert seen == [(8, 16, 64)]
+    monkeypatch.setattr(tsLSTM.nn.recurrent, name, spy)
+    before = _blas_threads()
+    with threadpool_limits(limits=2, user_api="blas"):
+        for B in (8, 70):  # one chunk, three chunks
+            cls(2, 16, random_state=0).forward(np.zeros((B, 3, 2)))
+    assert seen and all(threads == [1] * len(before) for threads in seen)
+    assert _blas_threads() == before
 
 
 def test_one_blas_thread_is_restored_after_overlapping_users():
-    """Users that enter and leave in interleaved order (two threads predicting at once)
+    """Users that enter and leave in interleaved order (two threads fitting at once)
     leave the BLAS setting as it was, and limited while any of them is inside."""
-    with thread_limits(2):
+    with threadpool_limits(limits=2, user_api="blas"):
         two = _blas_threads()
         first, second = tsLSTM._threads._OneBlasThread(), tsLSTM._threads._OneBlasThread()
         first.__enter__()
@@ -190,3 +218,32 @@ def test_one_blas_thread_is_restored_after_overlapping_users():
         assert _blas_threads() == [1] * len(two)
         second.__exit__(None, None, None)
         assert _blas_threads() == two
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_concurrent_estimators_leave_the_blas_setting_as_it_was():
+    """Fits and predictions with different n_jobs, in threads at once (an earlier
+    limiter could leave BLAS on one thread for the rest of the process)."""
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(40, 6, 2)), rng.normal(size=40)
+    labels = (y > 0).astype(int)
+    before = _blas_threads()
+    errors = []
+
+    def work(n_jobs, seed):
+        try:
+            for i in range(15):
+                est = (LSTMRegressor if i % 2 else LSTMClassifier)(
+                    hidden_size=4, max_epochs=1, batch_size=40, n_jobs=n_jobs, random_state=seed
+                )
+                est.fit(X, y if i % 2 else labels).predict(X)
+        except Exception as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(n, n)) for n in (1, 2, None, 1)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    assert _blas_threads() == before

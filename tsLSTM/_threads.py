@@ -1,49 +1,42 @@
-"""One setting, ``n_jobs``, for all of tsLSTM's CPU parallelism.
+"""One setting, ``n_jobs``, for all of tsLSTM's CPU parallelism, and results that ignore it.
 
 The numba kernels are compiled without ``parallel=True`` (numba's own thread pool is
-never started) and release the GIL. Parallelism comes from two places, never active
-at once:
+never started) and release the GIL. The only parallelism is over batch chunks: the
+recurrent layers split a batch of more than :data:`CHUNK_ROWS` sequences into
+balanced chunks and run the chunks' forward, backward and inference on a thread pool
+of ``n_jobs`` threads (:func:`parallel_map`).
 
-- the recurrent layers split a batch of more than :data:`CHUNK_ROWS` sequences into
-  balanced chunks and run the chunks' forward, backward and inference on a thread
-  pool of ``n_jobs`` threads, with BLAS limited to one thread meanwhile (the per-step
-  products of a time-series model are too small for a multi-threaded BLAS to help:
-  measured here, two chunks on two threads ran an LSTM step 1.3-2x faster than one
-  batch on a two-thread BLAS);
-- everything else (the dense head, single-chunk batches, the optimizer's BLAS-free
-  loops) runs on the calling thread with a BLAS of ``n_jobs`` threads, except that a
-  single chunk whose per-step products are small runs on one BLAS thread
-  (:func:`blas_for_steps`): two threads only add synchronisation there.
-
-:func:`thread_limits` sets both (the estimators' ``n_jobs``).
+BLAS always runs on one thread inside tsLSTM (:func:`single_threaded_blas`): OpenBLAS
+rounds a product differently with a different thread count (under its Haswell and
+Zen kernels, for the shapes of every training step), so a BLAS thread count that
+followed ``n_jobs`` would make a fit depend on it. Inference calls no BLAS at all
+(:mod:`tsLSTM.kernels.gemm`).
 
 Reproducibility
 ---------------
-With a fixed thread count, results are bit-identical from run to run (same data, same
-``random_state``, same machine and libraries). The chunking depends on the batch size
-only and the chunk gradients are added in chunk order, so the recurrent layers'
-results on batches of more than ``CHUNK_ROWS`` sequences are bit-identical whatever
-the thread count. Elsewhere results across thread counts agree to rounding, not bit
-for bit: OpenBLAS may split a matrix product's sum differently with more threads
-(seen here for the weight-gradient products of single-chunk batches, whose inner
-dimension is ``T * B``), a few units in the last place of that product. Over many
-epochs such differences can grow, so models fitted with different ``n_jobs`` are
-close but not identical.
+The chunking depends on the batch size only, each chunk runs the same code whatever
+thread it lands on, and chunk gradients are added in chunk order, so results are
+bit-identical whatever ``n_jobs``: fits and predictions alike.
 """
 
+import contextvars
 import numbers
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 
 # Recurrent layers split batches into balanced chunks of at most this many sequences
 # and run the chunks on a thread pool, each with single-threaded BLAS. The chunking
 # depends on the batch size only, so the results do not depend on the thread count.
 CHUNK_ROWS = 32
 
-_n_threads = None  # set by thread_limits; None: every CPU available to the process
+# Threads of the chunk pool in the current context (set by chunk_threads; None: every
+# CPU available to the process). A context variable, so that estimators fitted or
+# predicting in different threads at once each keep their own n_jobs.
+_n_threads = contextvars.ContextVar("tsLSTM_n_threads", default=None)
 _pools = {}
+_pools_lock = threading.Lock()
 _blas_controller = None
 
 
@@ -62,9 +55,8 @@ def effective_n_jobs(n_jobs):
     Parameters
     ----------
     n_jobs : int or None
-        ``None``: no limit (whatever BLAS uses by default, e.g. as set by
-        ``OMP_NUM_THREADS`` or ``OPENBLAS_NUM_THREADS``). A positive int: that many
-        threads. ``-1``: all CPUs available to the process; other negative values
+        ``None``: no limit (every CPU available to the process). A positive int: that
+        many threads. ``-1``: all CPUs available to the process; other negative values
         count back from there as in joblib, ``cpu_count + 1 + n_jobs`` (``-2``: all
         but one), and never fewer than 1.
 
@@ -94,13 +86,13 @@ def effective_n_jobs(n_jobs):
 
 
 @contextmanager
-def thread_limits(n_jobs):
-    """Limit the BLAS thread pools to ``n_jobs`` threads inside a ``with`` block.
+def chunk_threads(n_jobs):
+    """Run the batch chunks of the enclosed block on ``n_jobs`` threads.
 
     Parameters
     ----------
     n_jobs : int or None
-        As in :func:`effective_n_jobs`; ``None`` leaves the thread pools untouched.
+        As in :func:`effective_n_jobs`; ``None``: every CPU available to the process.
 
     Yields
     ------
@@ -111,31 +103,45 @@ def thread_limits(n_jobs):
     ------
     ValueError
         If ``n_jobs`` is 0 or not an integer.
+    """
+    n_threads = effective_n_jobs(n_jobs)
+    token = _n_threads.set(n_threads)
+    try:
+        yield n_threads
+    finally:
+        _n_threads.reset(token)
 
-    Notes
-    -----
-    All BLAS libraries loaded in the process are limited (``threadpoolctl`` with
-    ``user_api="blas"``), and restored on exit, also when the block raises. Scipy's
-    BLAS, which the numba kernels call, is loaded first so that it is limited even
-    when no kernel has run yet in this process.
+
+@contextmanager
+def thread_limits(n_jobs):
+    """Chunks on ``n_jobs`` threads and BLAS on one thread inside a ``with`` block.
+
+    What the estimators' ``fit`` runs in: :func:`chunk_threads` and
+    :func:`single_threaded_blas` together.
+
+    Parameters
+    ----------
+    n_jobs : int or None
+        As in :func:`effective_n_jobs`.
+
+    Yields
+    ------
+    int or None
+        The chunk thread count in effect (``None`` for ``n_jobs=None``).
+
+    Raises
+    ------
+    ValueError
+        If ``n_jobs`` is 0 or not an integer.
 
     Examples
     --------
     >>> from tsLSTM._threads import thread_limits
-    >>> with thread_limits(1):
-    ...     pass  # single-threaded BLAS here
+    >>> with thread_limits(2):
+    ...     pass  # chunks on two threads, BLAS on one
     """
-    global _n_threads
-    n_threads = effective_n_jobs(n_jobs)
-    if n_threads is None:
-        yield None
-        return
-    previous, _n_threads = _n_threads, n_threads
-    try:
-        with _limit_blas(n_threads):
-            yield n_threads
-    finally:
-        _n_threads = previous
+    with chunk_threads(n_jobs) as n_threads, single_threaded_blas():
+        yield n_threads
 
 
 def _blas_libraries():
@@ -152,11 +158,6 @@ def _blas_libraries():
     return _blas_controller
 
 
-def _limit_blas(n_threads):
-    """Context limiting every loaded BLAS to ``n_threads`` threads."""
-    return _blas_libraries().limit(limits=n_threads)
-
-
 _setters = None  # found by _thread_setters
 
 
@@ -164,10 +165,10 @@ def _thread_setters():
     """``(get, set)`` of the thread count of every loaded BLAS, found once.
 
     For an OpenBLAS with its own thread pool these are OpenBLAS's C functions, called
-    directly (about 0.2 µs each against 2-3 µs through threadpoolctl, whose wrapper
-    also lets only one Python thread change OpenBLAS's setting; :class:`_OneBlasThread`
-    serialises its users with its own lock instead). For other libraries,
-    threadpoolctl's methods.
+    directly (threadpoolctl's wrapper costs an order of magnitude more and lets only
+    one Python thread change OpenBLAS's setting; :class:`_OneBlasThread` serialises
+    its users with its own lock instead). For other libraries, threadpoolctl's
+    methods.
     """
     global _setters
     if _setters is None:
@@ -187,11 +188,10 @@ def _thread_setters():
 class _OneBlasThread:
     """Context: every loaded BLAS on one thread, restored when the last user leaves.
 
-    The same as ``_limit_blas(1)`` at a quarter of the cost (about 4 µs per enter and
-    exit, against 16 µs through threadpoolctl), which matters on the per-call path of
-    small batches. The BLAS setting is global to the process, so concurrent users
-    (predictions from several threads) share one reference count: the first saves and
-    limits, the last restores.
+    The BLAS setting is global to the process, so all users (fits from several
+    threads, say) share one reference count: the first saves the setting and limits
+    it, the last restores it. No other code of tsLSTM changes the setting, so
+    concurrent users cannot leave it at one thread.
     """
 
     _lock = threading.Lock()
@@ -219,29 +219,8 @@ class _OneBlasThread:
 
 
 def single_threaded_blas():
-    """Context for the chunked recurrent kernels: one BLAS thread per chunk thread."""
-    if _n_threads == 1:
-        return nullcontext()  # already limited by thread_limits(1)
+    """Context: every loaded BLAS on one thread (reference-counted, see _OneBlasThread)."""
     return _OneBlasThread()
-
-
-# Measured here (2 cores): a recurrent step whose product h_{t-1} W_hh^T has fewer
-# multiply-adds than this runs faster on one BLAS thread than on two (a 2-layer LSTM,
-# 32 sequences, H=64: 8.7 ms per training step against 11.5 ms; H=32: 0.73 against
-# 1.2 ms); from H=128 on, two threads win (19-24 ms against 28 ms).
-SMALL_STEP_MACS = 1 << 20
-
-
-def blas_for_steps(rows, hidden_size, gate_width):
-    """BLAS context for one chunk of ``rows`` sequences run on the calling thread.
-
-    One BLAS thread when a step's recurrent product (``rows x hidden_size`` times
-    ``hidden_size x gate_width``) is small; otherwise the BLAS threads as they are.
-    Single rows are matrix-vector products, which BLAS does not split anyway.
-    """
-    if 1 < rows and rows * hidden_size * gate_width < SMALL_STEP_MACS:
-        return single_threaded_blas()
-    return nullcontext()
 
 
 def chunk_bounds(batch_size):
@@ -255,12 +234,14 @@ def chunk_bounds(batch_size):
 def parallel_map(function, n_tasks):
     """``[function(k) for k in range(n_tasks)]`` on up to ``n_jobs`` threads, in order.
 
-    The thread count is that of the enclosing :func:`thread_limits` (all CPUs outside
+    The thread count is that of the enclosing :func:`chunk_threads` (all CPUs outside
     one); the numba kernels release the GIL, so the chunks run in parallel.
     """
-    workers = min(n_tasks, _n_threads or _cpu_count())
+    workers = min(n_tasks, _n_threads.get() or _cpu_count())
     if workers <= 1:
         return [function(k) for k in range(n_tasks)]
-    if workers not in _pools:
-        _pools[workers] = ThreadPoolExecutor(workers, thread_name_prefix="tsLSTM")
-    return list(_pools[workers].map(function, range(n_tasks)))
+    with _pools_lock:
+        if workers not in _pools:
+            _pools[workers] = ThreadPoolExecutor(workers, thread_name_prefix="tsLSTM")
+        pool = _pools[workers]
+    return list(pool.map(function, range(n_tasks)))

@@ -98,7 +98,8 @@ def build_parser():
         p.add_argument("--device", choices=["cpu", "cuda", "auto"], default="cpu",
                        help="train and predict on the CPU or an NVIDIA GPU [cpu]")
         p.add_argument("--n-jobs", type=int, default=None,
-                       help="CPU threads (BLAS) [library default]")
+                       help="CPU threads for batch chunks; results do not depend on it "
+                            "[all CPUs]")
     forecast.add_argument("--coverage", type=float,
                           help="add y_hat_lower, y_hat_upper at this coverage")  # fmt: skip
     forecast.add_argument("--output", "-o", help="output CSV or Parquet [stdout]")

@@ -25,7 +25,7 @@ from sklearn.utils.validation import (
 )
 
 from .._progress import ProgressBar
-from .._threads import thread_limits
+from .._threads import chunk_threads, thread_limits
 from ..cuda import resolve_device
 from ..kernels.optim import sum_of_squares
 from ..nn import GRU, LSTM, Conv1dBlock, Linear, SequenceModel
@@ -571,7 +571,7 @@ class BaseRecurrentEstimator(BaseEstimator):
 
             outputs = DeviceSequenceModel(self.model_).predict(Z, lengths=lengths)
         else:
-            with thread_limits(self.n_jobs):
+            with chunk_threads(self.n_jobs):  # inference calls no BLAS
                 outputs = self.model_.predict(Z, lengths=lengths)
         outputs = outputs.astype(np.float64)
         if not np.all(np.isfinite(outputs)):

@@ -46,16 +46,14 @@ _DOC_PARAMETERS = """
         ``set_params(device='cpu')`` predicts on the CPU. The GPU path has no
         convolution kernels (``conv_filters`` needs 'cpu').
     n_jobs : int or None, default=None
-        Threads for the CPU path, during ``fit`` and ``predict``. The recurrent layers
+        Threads for the CPU path, during ``fit`` and ``predict``: the recurrent layers
         split batches of more than 32 sequences into chunks that run on ``n_jobs``
-        threads (each with single-threaded BLAS); the rest uses a BLAS of ``n_jobs``
-        threads. None: every CPU available; -1 as well, -2 all but one. Results are
-        bit-identical from run to run at a fixed ``n_jobs``, and the chunked recurrent
-        computation does not depend on it; elsewhere results across thread counts
-        agree to rounding (BLAS may split a product's sum differently).
+        threads. None: every CPU available; -1 as well, -2 all but one. BLAS always
+        runs on one thread, and results are bit-identical whatever ``n_jobs`` (see the
+        README's "Reproducibility").
     random_state : int, RandomState instance or None, default=None
         Seeds the weights, the shuffling, the validation split and dropout: the same
-        seed and data give identical predictions.
+        seed and data give a bit-identical model on the same machine and libraries.
     verbose : int, default=0
         Print one line per epoch (loss, validation score, time) and, for epochs of
         50 or more minibatches, a progress bar on stderr.

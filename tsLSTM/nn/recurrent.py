@@ -13,7 +13,7 @@ import numbers
 import numpy as np
 from sklearn.utils import check_random_state
 
-from .._threads import blas_for_steps, chunk_bounds, parallel_map, single_threaded_blas
+from .._threads import chunk_bounds, parallel_map, single_threaded_blas
 from ..cuda import resolve_device
 from ..kernels.gru import gru_backward, gru_forward, gru_infer
 from ..kernels.lstm import lstm_backward, lstm_forward, lstm_infer
@@ -209,16 +209,12 @@ class _Recurrent(Module):
         spaces.extend(Workspace() for _ in range(n_chunks - len(spaces)))
         return spaces
 
-    def _one_chunk_blas(self, B):
-        """BLAS threads for a batch of ``B`` sequences run as one chunk (see _threads)."""
-        H = self.hidden_size
-        return blas_for_steps(B, H, self._n_gates * H)
-
     def _run_forward(self, X, h0, c0, training, lengths, keep_output):
         """Time-major forward through all layers; returns output, h_n, c_n.
 
         Batches of more than ``CHUNK_ROWS`` sequences are split into balanced chunks
-        that run through the whole stack in parallel (see :mod:`tsLSTM._threads`).
+        that run through the whole stack in parallel (see :mod:`tsLSTM._threads`);
+        BLAS runs on one thread, so the result does not depend on the thread count.
         ``keep_output`` is ``'copy'`` (output in a new array), ``'view'`` (it may be a
         view of the layer's workspace, valid until the next call) or None (output is
         None: the caller needs only the final states).
@@ -234,7 +230,7 @@ class _Recurrent(Module):
         bounds = chunk_bounds(B)
         spaces = self._chunk_workspaces(len(bounds) - 1)
         if len(bounds) == 2:
-            with self._one_chunk_blas(B):
+            with single_threaded_blas():
                 output, h_n, c_n, cache = self._forward_chunk(X, h0, c0, lengths, masks, spaces[0])
             self._cache = [(0, B, cache)]
             if keep_output == "copy":
@@ -332,7 +328,7 @@ class _Recurrent(Module):
         if len(chunks) == 1:
             B = d_h_n.shape[1]
             dX = np.empty((T if input_grad else 0, B, self.input_size), dtype=self.dtype)
-            with self._one_chunk_blas(B):
+            with single_threaded_blas():
                 _, dh0, dc0 = self._backward_chunk(
                     chunks[0][2], d_output, d_h_n, d_c_n, self._grads, spaces[0], dX
                 )
@@ -479,6 +475,10 @@ class _Recurrent(Module):
     def infer(self, X, return_sequences=False, lengths=None):
         """Inference without saving anything for backward, from zero initial states.
 
+        Each sequence's result depends on that sequence only: it is bit-identical
+        whatever else is in the batch, in which order, and whatever the thread count
+        (the products are :mod:`tsLSTM.kernels.gemm`'s, not BLAS's).
+
         Parameters
         ----------
         X : array-like of shape (B, T, input_size)
@@ -506,8 +506,7 @@ class _Recurrent(Module):
         lengths = self._check_lengths(lengths, B, T)
         bounds = chunk_bounds(B)
         if len(bounds) == 2:
-            with self._one_chunk_blas(B):
-                result = self._infer_chunk(X, lengths, return_sequences)
+            result = self._infer_chunk(X, lengths, return_sequences)
         else:
 
             def chunk(k):
@@ -515,8 +514,7 @@ class _Recurrent(Module):
                 X_rows = np.ascontiguousarray(X[:, rows])
                 return self._infer_chunk(X_rows, lengths[rows], return_sequences)
 
-            with single_threaded_blas():
-                results = parallel_map(chunk, len(bounds) - 1)
+            results = parallel_map(chunk, len(bounds) - 1)
             result = np.concatenate(results, axis=1 if return_sequences else 0)
         if return_sequences:
             result = self._zero_padding(result, lengths)
