@@ -74,21 +74,28 @@ def test_keras_style_binary_classification():
 
 
 def test_digits_row_by_row_reaches_097():
-    """The MNIST recipe scaled down: hidden 128, 2 layers, Adam, lr 0.01, batch 100."""
+    """The MNIST recipe scaled down: hidden 128, 2 layers, Adam, lr 0.01, batch 100.
+
+    Three seeds, so that no single rounding difference decides: their mean must reach
+    0.97 and each 0.96 (they scored 0.980-0.989 over seeds 0-4 when this was written).
+    """
     digits = load_digits()
     X = digits.images  # (n, 8 steps, 8 features)
     X_train, X_test, y_train, y_test = train_test_split(
         X, digits.target, test_size=0.25, stratify=digits.target, random_state=0
     )
-    clf = LSTMClassifier(
-        hidden_size=128, num_layers=2, learning_rate=0.01, batch_size=100, max_epochs=40,
-        random_state=0,
-    )  # fmt: skip
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        clf.fit(X_train, y_train)
-    assert clf.model_.head.out_features == 10  # softmax over 10 classes
-    assert clf.score(X_test, y_test) >= 0.97
+    scores = []
+    for seed in (0, 1, 2):
+        clf = LSTMClassifier(
+            hidden_size=128, num_layers=2, learning_rate=0.01, batch_size=100, max_epochs=40,
+            random_state=seed,
+        )  # fmt: skip
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            clf.fit(X_train, y_train)
+        assert clf.model_.head.out_features == 10  # softmax over 10 classes
+        scores.append(clf.score(X_test, y_test))
+    assert np.mean(scores) >= 0.97 and min(scores) >= 0.96, scores
 
 
 # -- API ------------------------------------------------------------------------------
