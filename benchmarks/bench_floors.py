@@ -76,7 +76,8 @@ def floor_function(name):
     D = 2 if bidir else 1
     rng = np.random.default_rng(0)
     f32 = np.float32
-    bounds = chunk_bounds(B)
+    inputs = I + (L - 1) * D * H  # the layers' input sizes, as the layer computes them
+    bounds = chunk_bounds(B, T * D * 4 * H * (inputs + L * H))
 
     def chunk_arrays(rows):
         layers = []

@@ -143,6 +143,18 @@ def test_chunk_bounds_are_balanced_and_cover_the_batch():
     assert chunk_bounds(32) == [0, 32]
     assert chunk_bounds(70) == [0, 23, 46, 70]
     assert chunk_bounds(1) == [0, 1]
+    big = tsLSTM._threads.SPLIT_MACS
+    assert chunk_bounds(32, big // 32) == [0, 16, 32]  # enough work: two chunks
+    assert chunk_bounds(32, big // 32 - 1) == [0, 32]
+    assert chunk_bounds(15, big) == [0, 15]  # too few rows to split
+    assert chunk_bounds(70, big) == [0, 23, 46, 70]
+
+
+def test_a_single_chunk_with_enough_work_runs_as_two():
+    small, large = LSTM(8, 16, random_state=0), LSTM(8, 128, num_layers=2, random_state=0)
+    assert small._chunk_bounds(24, 32) == [0, 32]
+    assert large._chunk_bounds(28, 32) == [0, 16, 32]
+    assert large._chunk_bounds(28, 1) == [0, 1]
 
 
 @pytest.mark.parametrize("cls", [LSTM, GRU])

@@ -96,10 +96,10 @@ def build_parser():
                                 "prediction intervals (needed for --coverage)")  # fmt: skip
         model.add_argument("--seed", type=int, default=0, help="random seed [0]")
         p.add_argument("--device", choices=["cpu", "cuda", "auto"], default="cpu",
-                       help="train and predict on the CPU or an NVIDIA GPU [cpu]")
+                       help="train and predict on the CPU or an NVIDIA GPU [cpu]")  # fmt: skip
         p.add_argument("--n-jobs", type=int, default=None,
                        help="CPU threads for batch chunks; results do not depend on it "
-                            "[all CPUs]")
+                            "[all CPUs]")  # fmt: skip
     forecast.add_argument("--coverage", type=float,
                           help="add y_hat_lower, y_hat_upper at this coverage")  # fmt: skip
     forecast.add_argument("--output", "-o", help="output CSV or Parquet [stdout]")

@@ -266,7 +266,7 @@ def lstm_backward(
                 lstm_cell_backward(
                     G[t, b], Cs[prev, b], Cs[cur, b], dH[t, b] if has_dH else no_dH, dh_rec[b],
                     dc[b], dG[t, b],
-                )
+                )  # fmt: skip
                 if padded:
                     carry[b] = 0
             else:

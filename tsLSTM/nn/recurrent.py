@@ -209,6 +209,13 @@ class _Recurrent(Module):
         spaces.extend(Workspace() for _ in range(n_chunks - len(spaces)))
         return spaces
 
+    def _chunk_bounds(self, T, B):
+        """Batch chunks for ``B`` sequences of ``T`` steps (see ``_threads.chunk_bounds``)."""
+        G = self._n_gates * self.hidden_size
+        inputs = sum(self._layer_input_size(layer) for layer in range(self.num_layers))
+        macs_per_row = T * self.num_directions * G * (inputs + self.num_layers * self.hidden_size)
+        return chunk_bounds(B, macs_per_row)
+
     def _run_forward(self, X, h0, c0, training, lengths, keep_output):
         """Time-major forward through all layers; returns output, h_n, c_n.
 
@@ -227,7 +234,7 @@ class _Recurrent(Module):
             else None
             for layer in range(self.num_layers)
         ]
-        bounds = chunk_bounds(B)
+        bounds = self._chunk_bounds(T, B)
         spaces = self._chunk_workspaces(len(bounds) - 1)
         if len(bounds) == 2:
             with single_threaded_blas():
@@ -504,7 +511,7 @@ class _Recurrent(Module):
         X = self._check_input(X)
         T, B, _ = X.shape
         lengths = self._check_lengths(lengths, B, T)
-        bounds = chunk_bounds(B)
+        bounds = self._chunk_bounds(T, B)
         if len(bounds) == 2:
             result = self._infer_chunk(X, lengths, return_sequences)
         else:
