@@ -37,6 +37,9 @@ CASES = {
     "XL": ("train", "lstm", 64, 100, 256, 256, 1, False),
     "GRU-M": ("train", "gru", 64, 50, 8, 64, 2, False),
     "BiLSTM-M": ("train", "lstm", 64, 50, 8, 64, 2, True),
+    # one estimator minibatch (batch_size=32): a single batch chunk
+    "M-32": ("train", "lstm", 32, 50, 8, 64, 2, False),
+    "L-32": ("train", "lstm", 32, 28, 28, 128, 2, False),
     "predict-1-S": ("predict", "lstm", 1, 24, 1, 32, 1, False),
     "predict-1-M": ("predict", "lstm", 1, 50, 8, 64, 2, False),
     "predict-10k-S": ("predict", "lstm", 10_000, 24, 1, 32, 1, False),

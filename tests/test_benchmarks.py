@@ -38,3 +38,13 @@ def test_floors_benchmark_prints_its_table(tmp_path):
     for c in cases:  # the products alone are part of a step, so faster than the whole step
         assert 0 < c["floor_ms"] < c["tslstm_ms"]
         assert c["allowed_ms"] == c["torch_ms"] / c["target"]
+
+
+def test_predict_benchmark_prints_its_times():
+    out = subprocess.run(
+        [sys.executable, os.path.join(BENCHMARKS, "bench_predict.py"), "--calls", "20"],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    lines = [line for line in out.stdout.splitlines() if line.endswith(" us")]
+    assert len(lines) == 3 and all(float(line.split()[-2]) > 0 for line in lines)
