@@ -208,6 +208,8 @@ def matmul_panels(A, P, out, accumulate):
     """
     M, N = out.shape
     V = P.shape[2]
+    if A.shape[0] != M or A.shape[1] != P.shape[1] or not N <= P.shape[0] * V < N + V:
+        raise ValueError("matmul_panels: A (M, K), panels of W (K, N) and out (M, N) disagree")
     whole = N // V
     _full_panels(A, P, whole, out, accumulate)
     if whole < P.shape[0]:  # the last, partial panel goes through a V-wide scratch

@@ -1,0 +1,69 @@
+"""The row-independent matrix products of ``tsLSTM.kernels.gemm`` against numpy."""
+
+import numpy as np
+import pytest
+
+from tsLSTM.kernels.gemm import affine_rows, matmul_panels, pack_panels, panel_width
+
+# (M, K, N): lone rows, whole and partial row tiles, whole and partial panels
+SHAPES = [(1, 1, 1), (1, 5, 17), (1, 64, 256), (3, 8, 16), (4, 7, 33), (9, 64, 256), (13, 3, 70)]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_pack_panels_holds_the_columns_zero_padded(dtype):
+    W = np.arange(5 * 21, dtype=dtype).reshape(5, 21)
+    P = pack_panels(W)
+    V = panel_width(W)
+    assert V == 64 // np.dtype(dtype).itemsize
+    assert P.shape == (-(-21 // V), 5, V)
+    flat = np.concatenate(list(P), axis=1)  # panels side by side: (K, n_panels * V)
+    np.testing.assert_array_equal(flat[:, :21], W)
+    assert not flat[:, 21:].any()
+    np.testing.assert_array_equal(pack_panels(np.asfortranarray(W)), P)  # any layout
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("accumulate", [False, True])
+def test_matmul_panels_equals_numpy_and_each_row_stands_alone(dtype, shape, accumulate):
+    M, K, N = shape
+    rng = np.random.default_rng(M * 1000 + K * 10 + N)
+    A = rng.standard_normal((M, K)).astype(dtype)
+    W = rng.standard_normal((K, N)).astype(dtype)
+    init = rng.standard_normal((M, N)).astype(dtype)
+    P = pack_panels(W)
+    out = init.copy()
+    matmul_panels(A, P, out, accumulate)
+    exact = A.astype(np.float64) @ W.astype(np.float64) + (init if accumulate else 0)
+    eps = np.finfo(dtype).eps
+    bound = (K + 1) * eps * (np.abs(A) @ np.abs(W) + np.abs(init if accumulate else 0))
+    assert np.all(np.abs(out - exact) <= bound)
+    for r in range(M):  # a row computed alone, or at another position, is the same bits
+        alone = init[r : r + 1].copy()
+        matmul_panels(A[r : r + 1], P, alone, accumulate)
+        np.testing.assert_array_equal(alone, out[r : r + 1])
+    order = rng.permutation(M)
+    shuffled = init[order].copy()
+    matmul_panels(A[order], P, shuffled, accumulate)
+    np.testing.assert_array_equal(shuffled, out[order])
+
+
+def test_strided_rows_and_the_dense_layer():
+    rng = np.random.default_rng(0)
+    A = rng.standard_normal((6, 20)).astype(np.float32)[:, ::2]  # row and column strides
+    W = rng.standard_normal((10, 3)).astype(np.float32)
+    bias = rng.standard_normal(3).astype(np.float32)
+    out = np.empty((6, 3), np.float32)
+    affine_rows(np.ascontiguousarray(A), pack_panels(W), bias, out)
+    np.testing.assert_allclose(out, A @ W + bias, rtol=1e-5, atol=1e-5)
+    strided = np.empty((6, 3), np.float32)
+    matmul_panels(A, pack_panels(W), strided, False)
+    np.testing.assert_allclose(strided, A @ W, rtol=1e-5, atol=1e-5)
+
+
+def test_mismatched_shapes_are_refused():
+    P = pack_panels(np.ones((5, 20), np.float32))
+    with pytest.raises(ValueError, match="disagree"):
+        matmul_panels(np.ones((3, 4), np.float32), P, np.empty((3, 20), np.float32), False)
+    with pytest.raises(ValueError, match="disagree"):
+        matmul_panels(np.ones((3, 5), np.float32), P, np.empty((3, 40), np.float32), False)
