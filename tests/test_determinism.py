@@ -98,6 +98,26 @@ def test_estimator_predictions_are_row_independent(n_jobs):
         np.testing.assert_array_equal(reg_ragged.predict(ragged[rows]), whole[rows])
 
 
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"batch_size": 70, "dropout": 0.2, "num_layers": 2},  # three chunks
+        {"batch_size": 32, "hidden_size": 128},  # one chunk, split in two
+        {"batch_size": 16, "cell": "gru", "bidirectional": True, "conv_filters": [4]},
+        {"batch_size": 8, "dtype": "float64", "optimizer": "rmsprop"},
+    ],
+)
+def test_fits_do_not_depend_on_n_jobs(params):
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(70, 12, 2))
+    y = X[:, -3:, 0].sum(axis=1)
+    base = {"hidden_size": 16, "max_epochs": 2, "random_state": 0, **params}
+    fits = [LSTMRegressor(**base, n_jobs=n).fit(X, y) for n in (1, 2, None)]
+    for fit in fits[1:]:
+        np.testing.assert_array_equal(fit.model_.flat_params, fits[0].model_.flat_params)
+        assert fit.loss_curve_ == fits[0].loss_curve_
+
+
 def _panel(n_series=40, n=60):
     rng = np.random.default_rng(3)
     t = np.arange(n)

@@ -120,19 +120,6 @@ def test_recursive_forecasts_any_horizon_mimo_only_its_own():
 
 
 @pytest.mark.parametrize("strategy", ["mimo", "recursive"])
-def test_a_series_forecast_does_not_depend_on_the_other_series(strategy):
-    """Bit for bit, as the Dask backend promises for its partitions of the series."""
-    data = sine_panel(n_series=40, n=60)
-    model = LSTMForecaster(window=12, horizon=3, strategy=strategy, hidden_size=64,
-                           max_epochs=2, random_state=0).fit(data)  # fmt: skip
-    whole = model.predict().set_index(["unique_id", "ds"])
-    ids = data["unique_id"].unique()
-    for subset in (ids[:1], ids[1:24], ids[24:]):
-        part = model.predict(y=data[data["unique_id"].isin(subset)]).set_index(["unique_id", "ds"])
-        pd.testing.assert_frame_equal(part, whole.loc[part.index], check_exact=True)
-
-
-@pytest.mark.parametrize("strategy", ["mimo", "recursive"])
 def test_future_known_covariates_are_used(strategy):
     rng = np.random.default_rng(0)
     n = 400
