@@ -15,22 +15,10 @@ Compare runs of two versions of tsLSTM in turns on the same machine, e.g. with a
 """
 
 import argparse
-import statistics
-import time
 import warnings
 
 import numpy as np
-
-
-def median_us(call, n):
-    """Median wall time of ``call()`` over ``n`` calls, in microseconds."""
-    call()
-    spent = []
-    for _ in range(n):
-        start = time.perf_counter()
-        call()
-        spent.append(time.perf_counter() - start)
-    return 1e6 * statistics.median(spent)
+from bench_engine import median_ms
 
 
 def main(argv=None):
@@ -56,7 +44,7 @@ def main(argv=None):
         "LSTMForecaster.predict, airline h=12": (forecaster.predict, few),
     }
     for name, (call, n) in calls.items():
-        print(f"{name + ':':38s} {median_us(call, n):9.1f} us")
+        print(f"{name + ':':38s} {1e3 * median_ms(call, n, warmup=1):9.1f} us")
 
 
 if __name__ == "__main__":
