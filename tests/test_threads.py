@@ -110,8 +110,8 @@ def _train_pass(cell, shape, dtype, n_jobs):
 
 
 # (B, T, I, H, num_layers): two chunks; four chunks with a weight-gradient product of
-# inner dimension T * B = 2800; one chunk with large per-step products (which OpenBLAS
-# would split over two threads if allowed).
+# inner dimension T * B = 2800; 32 sequences with enough work to run as two chunks
+# (which a BLAS on n_jobs threads used to split instead).
 SHAPES = [(64, 20, 8, 32, 2), (100, 28, 8, 32, 1), (32, 10, 8, 128, 1)]
 
 
