@@ -225,10 +225,9 @@ def single_threaded_blas():
 
 # A batch of at most CHUNK_ROWS sequences whose forward products add up to at least
 # this many multiply-adds (over all steps, layers and directions) runs as two chunks of
-# at least MIN_SPLIT_ROWS sequences, so that two threads share it. Measured here on 2
-# cores, a training step of 32 sequences: H=32, T=24 (3 million multiply-adds) ran
-# faster as one chunk (thread dispatch dominates); H=96, T=28 (33 million) and every
-# larger case ran faster as two.
+# at least MIN_SPLIT_ROWS sequences, so that two threads share it. Below the threshold
+# thread dispatch costs more than it saves (the README's "Measurements behind the
+# design" has the timings that placed it).
 SPLIT_MACS = 1 << 24
 MIN_SPLIT_ROWS = 8
 

@@ -25,8 +25,8 @@ def state_slots(T, reverse):
 
 # The kernels copy arrays with these loops rather than with slice assignment
 # (``dst[...] = src``): numba compiles the latter together with a formatted
-# shape-mismatch message (string formatting, joins, reprs), which took about half of
-# the first-ever compile of the LSTM kernels (6 of 12 s here).
+# shape-mismatch message (string formatting, joins, reprs), a large share of the
+# first-ever compile of the LSTM kernels.
 
 
 @njit(**JIT_OPTIONS)

@@ -40,15 +40,13 @@ from .activations import tanh
 from .gemm import matmul_panels, pack_panels
 
 # The per-row cell kernels work on 1-D contiguous rows of one sample: with that shape
-# LLVM vectorises the gate math (with 3-D indexing into several arrays it gave up,
-# a 6x slower step).
+# LLVM vectorises the gate math (with 3-D indexing into several arrays it gave up).
 #
 # The forward step runs in two passes over the batch: the four gate activations of
 # every row (one loop over 4H independent columns), then the cell and hidden states.
 # One fused loop over the H units of a row chained two activations per unit and, for
-# small H, waited on their latency. Measured here on 32 rows: the cell math alone
-# 20-30% faster at H=32, 64 and 256; the whole forward and inference kernels 4-13%
-# faster for H <= 64 and unchanged from H=128.
+# small H, waited on their latency (timings in the README's "Measurements behind the
+# design").
 
 
 @njit(**JIT_OPTIONS)
