@@ -4,13 +4,14 @@ import io
 import json
 import warnings
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
 from sklearn.exceptions import ConvergenceWarning
 
 import tsLSTM
-from tsLSTM import LSTMClassifier, LSTMRegressor
+from tsLSTM import LSTMClassifier, LSTMForecaster, LSTMRegressor
 
 FAST = {"hidden_size": 8, "max_epochs": 5, "learning_rate": 0.01, "random_state": 0}
 
@@ -205,3 +206,69 @@ def test_numpy_integer_random_state_is_kept(tmp_path):
         reg = LSTMRegressor(**{**FAST, "random_state": np.int64(3)}).fit(X, X[:, 0])
     reg.save(tmp_path / "m.tslstm")
     assert tsLSTM.load(tmp_path / "m.tslstm").random_state == 3
+
+
+DATA = Path(__file__).parent / "data"
+
+
+@pytest.mark.parametrize("kind", ["reg", "clf", "fc"])
+def test_files_written_by_format_1_still_load(kind):
+    """Files saved by tsLSTM before the format moved to ``_archive`` (same format 1)."""
+    model = tsLSTM.load(DATA / f"format1_{kind}.tslstm")
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(30, 5, 2))
+    if kind == "reg":
+        predicted = model.predict(X)
+    elif kind == "clf":
+        predicted = model.predict_proba(X)
+    else:
+        predicted = model.predict(y=np.sin(np.arange(60) / 3))
+    np.testing.assert_allclose(predicted, np.load(DATA / f"format1_{kind}_pred.npy"), rtol=1e-5)
+
+
+def test_forecaster_round_trip_and_refusals(tmp_path):
+    series = np.sin(np.arange(60) / 3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model = LSTMForecaster(window=6, horizon=3, hidden_size=3, max_epochs=2, random_state=0,
+                               calibration_fraction=0.2, scaling="series").fit(series)  # fmt: skip
+    path = tmp_path / "f.tslstm"
+    model.save(path)
+    loaded = tsLSTM.load(path)
+    assert loaded.get_params() == model.get_params()
+    np.testing.assert_array_equal(loaded.predict(y=series), model.predict())
+    np.testing.assert_array_equal(
+        loaded.predict_interval(y=series, coverage=0.8), model.predict_interval(coverage=0.8)
+    )
+
+    def edit_meta(edit):
+        def change(name, data):
+            if name != "meta.json":
+                return data
+            meta = json.loads(data)
+            edit(meta)
+            return json.dumps(meta)
+
+        rewrite(path, tmp_path / "bad.tslstm", change)
+        return tmp_path / "bad.tslstm"
+
+    with pytest.raises(ValueError, match=r"unexpected members \['inner/attr/x_mean_'"):
+        tsLSTM.load(edit_meta(lambda m: m.pop("inner")))
+    with pytest.raises(ValueError, match="needs its inner LSTMRegressor section"):
+        tsLSTM.load(edit_meta(lambda m: m["inner"].update(estimator="LSTMClassifier")))
+    with pytest.raises(ValueError, match="inconsistent forecaster attributes"):
+        tsLSTM.load(edit_meta(lambda m: m["attributes"].update(n_covariates_=2)))
+    with pytest.raises(ValueError, match="unknown estimator 'LSTMForecaster2'"):
+        tsLSTM.load(edit_meta(lambda m: m.update(estimator="LSTMForecaster2")))
+    with pytest.raises(ValueError, match="invalid estimator parameters"):
+        tsLSTM.load(edit_meta(lambda m: m.update(estimator="LSTMRegressor")))
+
+
+def test_save_estimator_is_a_deprecated_alias(fitted, tmp_path):
+    from tsLSTM.persistence import save_estimator
+
+    _, _, reg = fitted
+    with pytest.warns(FutureWarning, match="call estimator.save"):
+        save_estimator(reg, tmp_path / "m.tslstm")
+    np.testing.assert_array_equal(tsLSTM.load(tmp_path / "m.tslstm").predict(fitted[0]),
+                                  reg.predict(fitted[0]))  # fmt: skip

@@ -30,6 +30,7 @@ from ..cuda import resolve_device
 from ..kernels.optim import sum_of_squares
 from ..nn import GRU, LSTM, Conv1dBlock, Linear, SequenceModel
 from ..optim import OPTIMIZERS, clip_grad_norm
+from ._saving import AttributeChecks, SavedStateMixin, is_int, is_number, plain_array
 
 
 class TrainingDivergedWarning(RuntimeWarning):
@@ -46,7 +47,7 @@ _ARCHITECTURE = (
 _PROGRESS_BAR_MIN_BATCHES = 50
 
 
-class BaseRecurrentEstimator(BaseEstimator):
+class BaseRecurrentEstimator(SavedStateMixin, BaseEstimator):
     """Shared implementation of :class:`LSTMRegressor` and :class:`LSTMClassifier`."""
 
     _parameter_constraints = {
@@ -581,17 +582,72 @@ class BaseRecurrentEstimator(BaseEstimator):
             )
         return outputs, lengths
 
-    # -- persistence -----------------------------------------------------------------------
+    # -- saved state (see _saving.SavedStateMixin) ----------------------------------------
 
-    def save(self, path):
-        """Save the fitted estimator to ``path`` in tsLSTM's safe format.
+    # Fitted attributes stored as JSON values / as arrays; the network's weights are
+    # stored by state-dict key, and anything else is rebuilt on load.
+    _saved_attributes = (
+        "n_features_in_", "n_timesteps_", "n_step_features_", "n_iter_", "t_", "loss_curve_",
+        "best_loss_", "validation_scores_", "best_validation_score_", "_variable_length",
+    )  # fmt: skip
+    _saved_arrays = ("x_mean_", "x_scale_")
 
-        The file holds arrays and JSON only (no pickle); :func:`tsLSTM.load` reads it
-        back. See the README's "Saved model format".
-        """
-        from ..persistence import save_estimator
+    def _fitted_state(self):
+        attributes = {n: getattr(self, n) for n in self._saved_attributes if hasattr(self, n)}
+        arrays = {f"param/{k}": v for k, v in self.model_.state_dict().items()}
+        for name in self._saved_arrays:
+            if hasattr(self, name):
+                arrays[f"attr/{name}"] = plain_array(name, getattr(self, name))
+        return attributes, arrays, None
 
-        save_estimator(self, path)
+    def _restore_fitted_state(self, record, source):
+        weights = {}
+        for name, value in record.attributes.items():
+            if name not in self._saved_attributes:
+                raise ValueError(f"{source}: unexpected attribute {name!r}")
+            setattr(self, name, value)
+        for name, value in record.arrays.items():
+            kind, _, key = name.partition("/")
+            if kind == "attr" and key in self._saved_arrays:
+                setattr(self, key, value)
+            elif kind == "param":
+                weights[key] = value
+            else:
+                raise ValueError(f"{source}: unexpected member {name!r}")
+        problems = self._restored_attribute_problems()
+        if problems:
+            raise ValueError(f"{source}: " + "; ".join(problems))
+        try:
+            self._rng = self._new_rng()
+            self._best_params = None
+            self._build_network(self._rng)
+            self.model_.load_state_dict(weights)
+        except (AttributeError, KeyError, ValueError) as exc:
+            raise ValueError(
+                f"{source}: the stored network does not fit the estimator: {exc}"
+            ) from exc
+        self._optimizer = None
+
+    def _restored_attribute_problems(self):
+        """What is wrong with restored fitted attributes (type, shape, range); [] if none."""
+        problems = AttributeChecks(self)
+        for name in ("n_features_in_", "n_timesteps_", "n_step_features_"):
+            problems.need(name, lambda v: is_int(v, 1), "a positive integer")
+        for name in ("n_iter_", "t_"):
+            problems.need(name, lambda v: is_int(v, 0), "a non-negative integer")
+        problems.need("loss_curve_", lambda v: isinstance(v, list) and all(map(is_number, v)),
+                      "a list of numbers")  # fmt: skip
+        problems.need("best_loss_", is_number, "a number")
+        problems.need("validation_scores_",
+                      lambda v: v is None or (isinstance(v, list) and all(map(is_number, v))),
+                      "None or a list of numbers")  # fmt: skip
+        problems.need("best_validation_score_", lambda v: v is None or is_number(v),
+                      "None or a number")  # fmt: skip
+        problems.need("_variable_length", lambda v: isinstance(v, bool), "a boolean")
+        if not problems:
+            problems.vector("x_mean_", self.n_step_features_)
+            problems.vector("x_scale_", self.n_step_features_, positive=True)
+        return problems
 
 
 class _HostTrainer:

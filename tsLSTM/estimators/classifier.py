@@ -209,3 +209,14 @@ class LSTMClassifier(ClassifierMixin, BaseRecurrentEstimator):
             sample_weight = np.broadcast_to(sample_weight[:, None], valid.shape)[valid]
             predicted, targets = predicted[valid], targets[valid]
         return float(np.average(predicted == targets, weights=sample_weight))
+
+    # -- saved state -----------------------------------------------------------------------
+
+    _saved_arrays = (*BaseRecurrentEstimator._saved_arrays, "classes_")
+
+    def _restored_attribute_problems(self):
+        problems = super()._restored_attribute_problems()
+        problems.need("classes_", lambda v: isinstance(v, np.ndarray) and v.ndim == 1
+                      and len(v) >= 2 and np.array_equal(np.unique(v), v),
+                      "a sorted array of at least 2 distinct labels")  # fmt: skip
+        return problems

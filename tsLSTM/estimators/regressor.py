@@ -6,6 +6,7 @@ from sklearn.metrics import r2_score
 
 from ..losses import mean_squared_error
 from ._base import BaseRecurrentEstimator, step_mask
+from ._saving import is_int
 
 _DOC_PARAMETERS = """
     Parameters
@@ -190,3 +191,17 @@ class LSTMRegressor(RegressorMixin, BaseRecurrentEstimator):
             sample_weight = np.broadcast_to(sample_weight[:, None], valid.shape)[valid]
             targets, outputs = targets[valid], outputs[valid]
         return r2_score(targets, outputs, sample_weight=sample_weight)
+
+    # -- saved state -----------------------------------------------------------------------
+
+    _saved_attributes = (*BaseRecurrentEstimator._saved_attributes, "n_outputs_", "_y_1d")
+    _saved_arrays = (*BaseRecurrentEstimator._saved_arrays, "y_mean_", "y_scale_")
+
+    def _restored_attribute_problems(self):
+        problems = super()._restored_attribute_problems()
+        problems.need("n_outputs_", lambda v: is_int(v, 1), "a positive integer")
+        problems.need("_y_1d", lambda v: isinstance(v, bool), "a boolean")
+        if not problems:
+            problems.vector("y_mean_", self.n_outputs_)
+            problems.vector("y_scale_", self.n_outputs_, positive=True)
+        return problems

@@ -12,6 +12,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ..estimators import LSTMRegressor
 from ..estimators._base import BaseRecurrentEstimator
+from ..estimators._saving import SavedStateMixin, is_int
 from .panel import FILL_METHODS, future_covariates, to_panel
 
 # Network and training parameters passed through to the inner LSTMRegressor.
@@ -25,7 +26,7 @@ NETWORK_PARAMS = (
 _TINY = 1e-8
 
 
-class LSTMForecaster(BaseEstimator):
+class LSTMForecaster(SavedStateMixin, BaseEstimator):
     """Multi-step forecaster for one series or many: a global LSTM over sliding windows.
 
     ``fit`` pools the windows of every series into one training set for an
@@ -231,9 +232,54 @@ clip_grad_norm, weight_decay, dtype, device, n_jobs, random_state, verbose
         The training series are not saved: a loaded forecaster forecasts from the
         history passed as ``predict(y=...)``.
         """
-        from ..persistence import save_estimator
+        super().save(path)
 
-        save_estimator(self, path)
+    # -- saved state (see estimators._saving.SavedStateMixin) ------------------------------
+
+    _fitted_marker = "regressor_"
+    _saved_attributes = (
+        "n_series_", "n_windows_", "n_covariates_", "covariate_names_", "short_series_",
+        "series_ids_",
+    )  # fmt: skip
+    _saved_arrays = ("conformal_scores_", "_series_stats")
+
+    def _fitted_state(self):
+        attributes = {name: getattr(self, name) for name in self._saved_attributes}
+        arrays = {
+            f"fattr/{name}": getattr(self, name)
+            for name in self._saved_arrays
+            if getattr(self, name) is not None
+        }
+        return attributes, arrays, self.regressor_.__tslstm_record__()
+
+    def _restore_fitted_state(self, record, source):
+        if record.inner is None or record.inner.estimator != "LSTMRegressor":
+            raise ValueError(f"{source}: a forecaster file needs its inner LSTMRegressor section")
+        if set(record.attributes) != set(self._saved_attributes):
+            raise ValueError(
+                f"{source}: forecaster attributes {sorted(record.attributes)} are incomplete"
+            )
+        for name, value in record.attributes.items():
+            setattr(self, name, value)
+        if not (is_int(self.n_covariates_, 0) and isinstance(self.series_ids_, list)
+                and isinstance(self.covariate_names_, list)
+                and len(self.covariate_names_) == self.n_covariates_):  # fmt: skip
+            raise ValueError(f"{source}: inconsistent forecaster attributes")
+        arrays = dict(record.arrays)
+        for name in self._saved_arrays:
+            setattr(self, name, arrays.pop(f"fattr/{name}", None))
+        if arrays:
+            raise ValueError(f"{source}: unexpected members {sorted(arrays)}")
+        scores = self.conformal_scores_
+        if scores is not None and (scores.ndim != 2 or scores.dtype.kind != "f"):
+            raise ValueError(f"{source}: conformal_scores_ must be a 2-D float array")
+        stats = self._series_stats
+        if (self.scaling == "series") != (stats is not None) or (
+            stats is not None and stats.shape != (len(self.series_ids_), 2)
+        ):
+            raise ValueError(f"{source}: series statistics do not match scaling={self.scaling!r}")
+        self.regressor_ = LSTMRegressor.__tslstm_from_record__(record.inner, source)
+        self.history_ = None  # pass y= to predict from a loaded model
 
     # -- fitting -----------------------------------------------------------------------
 
