@@ -1,5 +1,6 @@
 """Safe persistence: est.save(path) / tsLSTM.load(path)."""
 
+import hashlib
 import io
 import json
 import warnings
@@ -29,13 +30,22 @@ def fitted():
     return X, clf, reg
 
 
-def rewrite(src, dst, change):
-    """Copy a model archive, letting ``change(name, data)`` alter members."""
-    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w") as zout:
-        for info in zin.infolist():
-            data = change(info.filename, zin.read(info))
+def rewrite(src, dst, change, resign=True):
+    """Copy a model archive, letting ``change(name, data)`` alter members.
+
+    With ``resign``, ``meta.sha256`` is recomputed for the new ``meta.json``, as a
+    deliberate forger would: the edit then meets the checks behind the hash.
+    """
+    with zipfile.ZipFile(src) as zin:
+        members = {info.filename: change(info.filename, zin.read(info)) for info in zin.infolist()}
+    if resign and members.get("meta.json") is not None:
+        meta = members["meta.json"]
+        meta = meta.encode() if isinstance(meta, str) else meta
+        members["meta.sha256"] = hashlib.sha256(meta).hexdigest()
+    with zipfile.ZipFile(dst, "w") as zout:
+        for name, data in members.items():
             if data is not None:
-                zout.writestr(info.filename, data)
+                zout.writestr(name, data)
 
 
 def test_round_trip_gives_identical_predictions(fitted, tmp_path):
@@ -71,7 +81,7 @@ def test_archive_holds_no_pickle(fitted, tmp_path):
         for name in names:
             if name.endswith(".npy"):
                 np.load(io.BytesIO(archive.read(name)), allow_pickle=False)
-    assert meta["format"] == "tsLSTM-model" and meta["format_version"] == 1
+    assert meta["format"] == "tsLSTM-model" and meta["format_version"] == 2
     assert "param/rnn.weight_ih_l0.npy" in names and "attr/classes_.npy" in names
 
 
@@ -112,8 +122,6 @@ def test_tampered_files_are_refused(fitted, tmp_path):
     def add_member(name, data):
         if name == "meta.json":
             meta = json.loads(data)
-            import hashlib
-
             meta["arrays"]["attr/x_mean_"]["sha256"] = hashlib.sha256(
                 pickled.getvalue()
             ).hexdigest()
@@ -130,7 +138,7 @@ def test_tampered_files_are_refused(fitted, tmp_path):
 @pytest.mark.parametrize(
     "edit, message",
     [
-        (lambda m: m.update(format_version=99), "format version 99; this tsLSTM reads version 1"),
+        (lambda m: m.update(format_version=99), "version 99; this tsLSTM reads versions 1, 2"),
         (lambda m: m.update(format="other"), "not a tsLSTM model file"),
         (lambda m: m.update(estimator="os.system"), "unknown estimator 'os.system'"),
         (lambda m: m["params"].update(hidden_size=-3), "invalid estimator parameters"),
@@ -163,8 +171,6 @@ def test_save_unfitted_or_unsaveable(tmp_path):
 
 def test_consistently_forged_attributes_are_refused(fitted, tmp_path):
     """Edits that also rewrite the recorded SHA-256 still meet the attribute checks."""
-    import hashlib
-
     _, _, reg = fitted
     src = tmp_path / "m.tslstm"
     reg.save(src)
@@ -174,7 +180,12 @@ def test_consistently_forged_attributes_are_refused(fitted, tmp_path):
             if name == "meta.json":
                 meta = json.loads(data)
                 if array is not None:
-                    meta["arrays"][member]["sha256"] = hashlib.sha256(array).hexdigest()
+                    stored = np.load(io.BytesIO(array))
+                    meta["arrays"][member].update(
+                        sha256=hashlib.sha256(array).hexdigest(),
+                        shape=list(stored.shape),
+                        dtype=stored.dtype.str,
+                    )
                 if attributes is not None:
                     meta["attributes"].update(attributes)
                 return json.dumps(meta)

@@ -1,0 +1,194 @@
+"""Hostile and unlucky files: crafted model archives, byte flips, write targets, signals.
+
+Uses the harness in ``tests/faults.py``. Every crafted file is refused with a
+ValueError that names the problem, quickly and without allocating what it claims.
+"""
+
+import os
+import stat
+import threading
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.exceptions import ConvergenceWarning
+
+import tsLSTM
+from tests import faults
+from tsLSTM import LSTMRegressor
+from tsLSTM._files import check_writable, write_file
+
+
+@pytest.fixture(scope="module")
+def model_file(tmp_path_factory):
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((20, 5, 2))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model = LSTMRegressor(hidden_size=3, max_epochs=1, random_state=0).fit(X, X[:, -1, 0])
+    path = tmp_path_factory.mktemp("model") / "m.tslstm"
+    model.save(path)
+    return path, model, X
+
+
+CRAFTED = {
+    "zip bomb": (faults.crafted_bomb, "expands .* times"),
+    "huge .npy header": (faults.crafted_huge_header, "more than its recorded shape|does not match"),
+    "duplicate member": (faults.crafted_duplicate, "appears twice"),
+    "deep JSON": (faults.crafted_deep_json, "nested too deeply"),
+    "large meta.json": (faults.crafted_large_meta, "meta.json holds .* bytes"),
+    "many members": (faults.crafted_many_members, "members, more than a model has"),
+    "unknown compression": (faults.crafted_compression, "compression method 99"),
+    "encrypted": (faults.crafted_encrypted, "is encrypted"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CRAFTED))
+def test_crafted_archives_are_refused(model_file, tmp_path, case):
+    craft, message = CRAFTED[case]
+    bad = tmp_path / "bad.tslstm"
+    craft(model_file[0], bad)
+    with pytest.raises(ValueError, match=message):
+        tsLSTM.load(bad)
+
+
+@pytest.mark.parametrize("case", ["zip bomb", "huge .npy header", "large meta.json"])
+def test_refusing_a_crafted_file_allocates_little(model_file, tmp_path, case):
+    """Peak memory of a refused load: well under the 50 MiB allowance (model < 1 MiB)."""
+    bad = tmp_path / "bad.tslstm"
+    CRAFTED[case][0](model_file[0], bad)
+    outcome, megabytes = faults.peak_rss_of_load(bad)
+    assert outcome.startswith("ValueError"), outcome
+    assert megabytes < 40, f"{case}: {megabytes:.0f} MiB"
+
+
+def test_the_memory_figure_sees_what_a_load_reads(model_file, tmp_path):
+    """Positive control: a 48 MiB array that must be read before it can be refused."""
+    bad = tmp_path / "large.tslstm"
+    faults.crafted_large_array(model_file[0], bad, megabytes=48)
+    outcome, megabytes = faults.peak_rss_of_load(bad)
+    assert "x_mean_ must be a finite float array" in outcome
+    assert 40 < megabytes < 2 * 48 + 50, (outcome, megabytes)
+
+
+def test_special_files_are_refused_without_reading(tmp_path):
+    with pytest.raises(ValueError, match="not a regular file"):
+        tsLSTM.load("/dev/zero")
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    with pytest.raises(ValueError, match="not a regular file"):
+        tsLSTM.load(fifo)
+    with pytest.raises(ValueError, match="is a directory"):
+        tsLSTM.load(tmp_path)
+    with pytest.raises(FileNotFoundError):
+        tsLSTM.load(tmp_path / "missing.tslstm")
+
+
+def test_every_single_byte_flip_is_refused_or_harmless(model_file, tmp_path):
+    """Each flip gives a ValueError or a model equal to the original, nothing else."""
+    path, model, X = model_file
+    expected = model.predict(X)
+    data = path.read_bytes()
+    outcomes = {"refused": 0, "identical": 0}
+    bad = tmp_path / "flipped.tslstm"
+    for position, corrupted in faults.flip_each_byte(data, stride=3):
+        bad.write_bytes(corrupted)
+        try:
+            loaded = tsLSTM.load(bad)
+        except ValueError:
+            outcomes["refused"] += 1
+            continue
+        assert loaded.get_params() == model.get_params(), position
+        np.testing.assert_array_equal(loaded.predict(X), expected, err_msg=str(position))
+        outcomes["identical"] += 1
+    assert outcomes["refused"] > outcomes["identical"] > 0
+
+
+# -- writes ---------------------------------------------------------------------------------
+
+
+def test_a_planted_symlink_at_the_old_temporary_name_is_not_followed(model_file, tmp_path):
+    _, model, _ = model_file
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious")
+    (tmp_path / "m.tslstm.tmp").symlink_to(victim)
+    model.save(tmp_path / "m.tslstm")
+    assert victim.read_text() == "precious"
+    assert stat.S_ISREG(os.lstat(tmp_path / "m.tslstm").st_mode)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.tslstm", "m.tslstm.tmp", "victim.txt"]
+
+
+def test_a_symlinked_target_is_resolved_and_stays_a_link(model_file, tmp_path):
+    _, model, X = model_file
+    real = tmp_path / "real.tslstm"
+    real.write_text("old")
+    link = tmp_path / "link.tslstm"
+    link.symlink_to(real)
+    model.save(link)
+    assert link.is_symlink() and link.resolve() == real
+    np.testing.assert_array_equal(tsLSTM.load(real).predict(X), model.predict(X))
+
+
+def test_an_existing_files_mode_is_kept_and_a_new_one_gets_the_umask(tmp_path):
+    existing = tmp_path / "out.csv"
+    existing.write_text("old")
+    existing.chmod(0o640)
+    write_file(existing, lambda f: f.write(b"new"))
+    assert stat.S_IMODE(existing.stat().st_mode) == 0o640 and existing.read_bytes() == b"new"
+    old = os.umask(0o022)
+    try:
+        write_file(tmp_path / "new.csv", lambda f: f.write(b"x"))
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "new.csv").stat().st_mode) == 0o644
+
+
+def test_a_fifo_is_written_in_place(tmp_path):
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    received = []
+    reader = threading.Thread(target=lambda: received.append(open(fifo, "rb").read()))
+    reader.start()
+    write_file(fifo, lambda f: f.write(b"through the pipe"))
+    reader.join(timeout=10)
+    assert received == [b"through the pipe"]
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
+
+
+def test_a_failed_write_leaves_the_old_file_and_no_debris(tmp_path):
+    target = tmp_path / "out.csv"
+    target.write_text("old")
+
+    def fail(stream):
+        stream.write(b"half")
+        raise RuntimeError("disk full")
+
+    with pytest.raises(RuntimeError, match="disk full"):
+        write_file(target, fail)
+    assert target.read_text() == "old" and sorted(tmp_path.iterdir()) == [target]
+
+
+@pytest.mark.parametrize("name", ["SIGINT", "SIGTERM", "SIGKILL"])
+def test_signals_during_a_write(tmp_path, name):
+    """SIGINT and SIGTERM remove the temporary file; SIGKILL leaves it (documented)."""
+    target = tmp_path / "out.csv"
+    target.write_text("old")
+    returncode = faults.interrupt_write(target, faults.SIGNALS[name])
+    assert returncode != 0
+    assert target.read_text() == "old"
+    left = sorted(p.name for p in tmp_path.iterdir() if p != target)
+    if name == "SIGKILL":
+        assert len(left) == 1 and left[0].startswith(".out.csv.") and left[0].endswith(".tmp")
+    else:
+        assert left == []
+    if name == "SIGTERM":
+        assert returncode == -15  # still dies of SIGTERM, after cleaning up
+
+
+def test_check_writable_names_the_problem(tmp_path):
+    with pytest.raises(ValueError, match="does not exist"):
+        check_writable(tmp_path / "missing" / "out.csv")
+    with pytest.raises(ValueError, match="is a directory"):
+        check_writable(tmp_path)
+    check_writable(tmp_path / "out.csv")
+    check_writable("/dev/null")
