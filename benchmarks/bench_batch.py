@@ -115,7 +115,7 @@ def main(argv=None):
     from threadpoolctl import threadpool_limits
 
     from tsLSTM import LSTMForecaster
-    from tsLSTM.forecasting.panel import to_panel
+    from tsLSTM.forecasting.readers import to_panel
 
     torch.set_num_threads(args.threads)
     rows = []

@@ -178,12 +178,12 @@ def load_data(args):
 
 def build_panel(frame, args):
     """Validated panel and the list of skipped series ``(id, problem)``."""
-    from .forecasting.long_format import long_panel
+    from .forecasting.readers import read_long
 
-    names = {"id_col": args.id_col, "time_col": args.time_col, "target_col": args.target_col}
     on_error = "collect" if args.on_error == "skip" else "raise"
     try:
-        return long_panel(frame, None, names, args.fill, on_error=on_error)
+        return read_long(frame, None, args.id_col, args.time_col, args.target_col, args.fill,
+                         on_error=on_error)  # fmt: skip
     except ValueError as exc:
         raise CommandError(str(exc)) from exc
 

@@ -12,7 +12,8 @@ from sklearn.utils.validation import check_is_fitted
 
 from ..estimators import LSTMRegressor
 from ..estimators._base import BaseRecurrentEstimator
-from .panel import FILL_METHODS, future_covariates, to_panel
+from .checks import FILL_METHODS
+from .readers import future_covariates, to_panel
 
 # Network and training parameters passed through to the inner LSTMRegressor.
 NETWORK_PARAMS = (
