@@ -329,16 +329,18 @@ class BaseRecurrentEstimator(BaseEstimator):
 
     # -- training --------------------------------------------------------------------------
 
-    def fit(self, X, y, sample_weight=None):
+    def fit(self, X, y, sample_weight=None, on_epoch=None):
         """Train on sequences ``X`` and targets ``y``; returns self.
 
         With ``warm_start=True`` and a fitted network, training continues from it.
+        ``on_epoch``, if given, is called after every epoch with an
+        :class:`~tsLSTM.estimators.EpochInfo` (progress bars, logging).
         """
         self._validate_params()
         with thread_limits(self.n_jobs):
-            return self._fit(X, y, sample_weight)
+            return self._fit(X, y, sample_weight, on_epoch=on_epoch)
 
-    def _fit(self, X, y, sample_weight=None, incremental=False, classes=None):
+    def _fit(self, X, y, sample_weight=None, incremental=False, classes=None, on_epoch=None):
         if y is None:
             raise ValueError(
                 f"{type(self).__name__} requires y to be passed, but the target y is None"
@@ -402,18 +404,20 @@ class BaseRecurrentEstimator(BaseEstimator):
             from ..cuda.training import DeviceTrainer as trainer_class
         trainer = trainer_class(self, X, targets, sample_weight, lengths, validation)
         try:
-            self._fit_epochs(trainer, sample_weight, validation, epochs, incremental)
+            self._fit_epochs(trainer, sample_weight, validation, epochs, incremental, on_epoch)
         finally:
             trainer.finish()
         if validation is not None and self._best_params is not None:
             self.model_.flat_params[...] = self._best_params  # the best epoch's weights
         return self
 
-    def _partial_fit(self, X, y, sample_weight=None, classes=None):
+    def _partial_fit(self, X, y, sample_weight=None, classes=None, on_epoch=None):
         if not hasattr(self, "model_"):
             self._validate_params()
         with thread_limits(self.n_jobs):
-            return self._fit(X, y, sample_weight, incremental=True, classes=classes)
+            return self._fit(
+                X, y, sample_weight, incremental=True, classes=classes, on_epoch=on_epoch
+            )
 
     def _class_weighted(self, targets, sample_weight):
         return sample_weight
@@ -440,7 +444,9 @@ class BaseRecurrentEstimator(BaseEstimator):
             ) from exc
         return X_train, X_val, t_val, w_val, l_val, t_train, w_train, l_train
 
-    def _fit_epochs(self, trainer, sample_weight, validation, epochs, incremental):
+    def _fit_epochs(self, trainer, sample_weight, validation, epochs, incremental, on_epoch=None):
+        from .callbacks import EpochInfo
+
         model = self.model_
         n = sample_weight.shape[0]
         batch_size = min(self.batch_size, n)
@@ -475,6 +481,7 @@ class BaseRecurrentEstimator(BaseEstimator):
             self.t_ += n
             self.loss_curve_.append(epoch_loss / total_weight)
             message = f"Epoch {self.n_iter_}: loss {self.loss_curve_[-1]:.6f}"
+            score = None
             if validation is not None:
                 score = self._validation_score(trainer.validation_outputs(), *validation[1:])
                 self.validation_scores_.append(score)
@@ -487,8 +494,15 @@ class BaseRecurrentEstimator(BaseEstimator):
                 improved = self.loss_curve_[-1] < self.best_loss_ - self.tol
             self.best_loss_ = min(self.best_loss_, self.loss_curve_[-1])
             no_improvement = 0 if improved else no_improvement + 1
+            seconds = time.perf_counter() - start_time
             if self.verbose:
-                print(f"{message}, {time.perf_counter() - start_time:.2f} s", flush=True)
+                print(f"{message}, {seconds:.2f} s", flush=True)
+            if on_epoch is not None:
+                on_epoch(EpochInfo(
+                    epoch=self.n_iter_, max_epochs=epochs, loss=float(self.loss_curve_[-1]),
+                    validation_score=None if score is None else float(score), seconds=seconds,
+                    n_batches=n_batches, n_samples=n,
+                ))  # fmt: skip
             if incremental:
                 return self
             if no_improvement >= self.n_iter_no_change:

@@ -111,9 +111,12 @@ class LSTMRegressor(RegressorMixin, BaseRecurrentEstimator):
         tags.target_tags.multi_output = True
         return tags
 
-    def partial_fit(self, X, y, sample_weight=None):
-        """One epoch over ``(X, y)``, continuing from the current weights."""
-        return self._partial_fit(X, y, sample_weight)
+    def partial_fit(self, X, y, sample_weight=None, on_epoch=None):
+        """One epoch over ``(X, y)``, continuing from the current weights.
+
+        ``on_epoch`` is called with the epoch's :class:`~tsLSTM.estimators.EpochInfo`.
+        """
+        return self._partial_fit(X, y, sample_weight, on_epoch=on_epoch)
 
     def predict(self, X):
         """Predicted targets, shape (n_samples,) or (n_samples, n_outputs_).
