@@ -1,7 +1,6 @@
 """The ``tslstm`` command: batch forecasting of every series in a file."""
 
 import argparse
-import contextlib
 import os
 import sys
 import tempfile
@@ -225,52 +224,41 @@ def make_forecaster(args, horizon):
         num_layers=args.num_layers, cell=args.cell, max_epochs=args.max_epochs,
         learning_rate=args.learning_rate, batch_size=args.batch_size,
         early_stopping=args.early_stopping, random_state=args.seed, device=args.device,
-        n_jobs=args.n_jobs, verbose=0 if args.quiet else 1,
+        n_jobs=args.n_jobs, verbose=0,
     )  # fmt: skip
 
 
 def train_model(panel, args, skipped):
-    panel = _drop_short(panel, args.window + (args.horizon if args.strategy == "mimo" else 1),
-                        args, skipped, "window + horizon")  # fmt: skip
     forecaster = make_forecaster(args, args.horizon)
+    panel = _drop_short(panel, forecaster.min_series_length("fit"), args, skipped,
+                        "window + horizon")  # fmt: skip
     _info(args, f"training on {panel.n_series} series ({int(panel.lengths.sum())} values)")
-    progress = _EpochProgress(args.max_epochs, enabled=not args.quiet)
+    progress = EpochProgress(args.max_epochs, enabled=not args.quiet)
     try:
-        with contextlib.redirect_stdout(progress), warnings.catch_warnings():
+        with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # convergence notes are not errors here
-            forecaster._validate_params()
-            forecaster._fit_panel(panel)
+            forecaster.fit_panel(panel, on_epoch=progress)
     except ValueError as exc:
         raise CommandError(str(exc)) from exc
     finally:
         progress.close()
-    _info(args, f"trained: {forecaster.n_windows_} windows, {forecaster.regressor_.n_iter_} "
-                "epochs")  # fmt: skip
+    _info(args, f"trained: {forecaster.n_windows_} windows, {progress.epochs} epochs")
     return forecaster
 
 
-class _EpochProgress:
-    """A stdout stand-in that turns the estimator's per-epoch lines into a progress bar."""
+class EpochProgress:
+    """The training progress bar: an ``on_epoch`` callback that advances it by one epoch."""
 
-    def __init__(self, max_epochs, enabled):
+    def __init__(self, max_epochs, enabled=True):
         from ._progress import ProgressBar
 
         self.bar = ProgressBar(max_epochs, "training", enabled=enabled, delay=0.0)
-        self.enabled = enabled
+        self.epochs = 0
 
-    def write(self, text):
-        for line in text.splitlines():
-            if line.startswith("Epoch "):
-                loss = line.split("loss ")[1].split(",")[0] if "loss " in line else "?"
-                self.bar.description = f"training (loss {loss})"
-                self.bar.update()
-            elif line.strip() and self.enabled:
-                self.bar.close()
-                print(line, file=sys.stderr)
-        return len(text)
-
-    def flush(self):
-        pass
+    def __call__(self, info):
+        self.epochs += 1
+        self.bar.description = f"training (loss {info.loss:.6f})"
+        self.bar.update()
 
     def close(self):
         self.bar.close()
@@ -329,21 +317,15 @@ def _forecast_in_chunks(model, panel, horizon, coverage, args):
     chunk = 4096
     starts = list(range(0, panel.n_series, chunk))
     bar = ProgressBar(len(starts), "forecasting", enabled=not args.quiet)
-    forecasts, lower, upper = [], [], []
-    quantiles = model._conformal_quantiles(coverage)[:horizon] if coverage else None
+    parts = []
     for s in starts:
         part = panel.select(range(s, min(s + chunk, panel.n_series)))
-        f, scale = model._predict_panel(part, horizon, None)
-        forecasts.append(f)
-        if coverage:
-            half = quantiles[None, :] * scale[:, None]
-            lower.append(f - half)
-            upper.append(f + half)
+        result = model.predict_panel(part, horizon, coverage=coverage)
+        parts.append(result if coverage else (result,))
         bar.update()
     bar.close()
-    f = np.concatenate(forecasts)
-    intervals = (np.concatenate(lower), np.concatenate(upper)) if coverage else None
-    return panel.output(f, intervals)
+    forecasts, *intervals = (np.concatenate(arrays) for arrays in zip(*parts, strict=True))
+    return panel.output(forecasts, intervals or None)
 
 
 def cmd_forecast(args, frame, panel, skipped):
@@ -351,18 +333,16 @@ def cmd_forecast(args, frame, panel, skipped):
         raise CommandError("--coverage must be in (0, 1)")
     if args.model:
         model = load_model(args.model)
-        model.set_params(device=args.device, n_jobs=args.n_jobs)
-        if model.strategy == "mimo" and args.horizon > model.horizon:
-            raise CommandError(f"the model forecasts at most {model.horizon} steps (mimo)")
+        model.set_params(device=args.device, n_jobs=args.n_jobs, id_col=args.id_col,
+                         time_col=args.time_col, target_col=args.target_col)  # fmt: skip
         if model.n_covariates_:
             raise CommandError("the model uses covariates, which the command does not supply")
-        for key in ("id_col", "time_col", "target_col"):
-            setattr(model, key, getattr(args, key))
     else:
         model = train_model(panel, args, skipped)
     if args.coverage is not None and model.conformal_scores_ is None:
         raise CommandError("--coverage needs a model trained with --calibration-fraction > 0")
-    panel = _drop_short(panel, model.window, args, skipped, "the model's window")
+    panel = _drop_short(panel, model.min_series_length("predict"), args, skipped,
+                        "the model's window")  # fmt: skip
     try:
         if args.scheduler:
             if args.coverage is not None:
@@ -388,24 +368,21 @@ def cmd_forecast(args, frame, panel, skipped):
 def cmd_train(args, frame, panel, skipped):
     model = train_model(panel, args, skipped)
     try:
-        model.history_ = None  # the file holds the model, not the data
-        model.save(args.save)
+        model.save(args.save)  # the model, not the training data
     except (OSError, ValueError) as exc:
         raise CommandError(f"cannot save the model to {args.save}: {exc}") from exc
     _info(args, f"saved the model to {args.save}")
 
 
 def cmd_backtest(args, frame, panel, skipped):
-    from .forecasting.backtest import backtest_panel
+    from .forecasting.backtest import backtest_panel, min_backtest_length
 
     if args.model:
         raise CommandError("backtest trains its own models; --model is not used here")
     step = args.step or args.horizon
-    longest_cut = args.horizon + (args.n_windows - 1) * step
-    minimum = args.window + (args.horizon if args.strategy == "mimo" else 1) + longest_cut
-    panel = _drop_short(panel, minimum, args, skipped, "window + horizon + backtest windows")
     forecaster = make_forecaster(args, args.horizon)
-    forecaster.set_params(verbose=0)
+    minimum = min_backtest_length(forecaster, args.horizon, args.n_windows, step)
+    panel = _drop_short(panel, minimum, args, skipped, "window + horizon + backtest windows")
     _info(args, f"backtesting {panel.n_series} series, {args.n_windows} windows")
     try:
         with warnings.catch_warnings():
