@@ -10,7 +10,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from . import hyperparams
 from .cuda import DeviceUnavailableError
+from .hyperparams import positive_int
 
 EXIT_OK = 0
 EXIT_ERROR = 1  # nothing was written: bad input, bad model file, ...
@@ -18,6 +20,9 @@ EXIT_USAGE = 2  # wrong command line (argparse's own code)
 EXIT_SKIPPED = 3  # output written, but some series were skipped (--on-error skip)
 
 DATASETS = ("airline", "sunspots", "us_macro")
+
+# The command's runs are short: defaults that differ from the estimators'.
+CLI_DEFAULTS = {"max_epochs": 100, "learning_rate": 0.005, "batch_size": 64, "random_state": 0}
 
 EPILOG = """\
 input: a CSV or Parquet file in long format, one row per series and time step, with
@@ -44,13 +49,6 @@ class CommandError(Exception):
     """A problem to report in one line and exit with EXIT_ERROR."""
 
 
-def _positive_int(text):
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
-    return value
-
-
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="tslstm",
@@ -74,41 +72,29 @@ def build_parser():
                           help="fill missing values instead of reporting them")  # fmt: skip
         data.add_argument("--on-error", choices=["fail", "skip"], default="fail",
                           help="a bad series stops the run, or is skipped and listed")  # fmt: skip
-        p.add_argument("--horizon", type=_positive_int, required=True, help="steps to forecast")
+        p.add_argument("--horizon", type=positive_int, required=True, help="steps to forecast")
         p.add_argument("--quiet", action="store_true", help="no progress output")
         model = p.add_argument_group("model and training")
         if p is not train:
             model.add_argument("--model", help="load a saved model instead of training")
-        model.add_argument("--window", type=_positive_int, default=24, help="input steps [24]")
+        model.add_argument("--window", type=positive_int, default=24, help="input steps [24]")
         model.add_argument("--strategy", choices=["mimo", "recursive"], default="mimo")
         model.add_argument("--scaling", choices=["window", "series", "none"], default="window")
-        model.add_argument("--hidden-size", type=_positive_int, default=64)
-        model.add_argument("--num-layers", type=_positive_int, default=1)
-        model.add_argument("--cell", choices=["lstm", "gru"], default="lstm")
-        model.add_argument("--max-epochs", type=_positive_int, default=100)
-        model.add_argument("--learning-rate", type=float, default=0.005)
-        model.add_argument("--batch-size", type=_positive_int, default=64)
-        model.add_argument("--early-stopping", action="store_true",
-                           help="hold out 10%% of the windows and stop on their score")  # fmt: skip
         model.add_argument("--calibration-fraction", type=float, default=0.0,
                            help="hold out this fraction of the latest windows to calibrate "
                                 "prediction intervals (needed for --coverage)")  # fmt: skip
-        model.add_argument("--seed", type=int, default=0, help="random seed [0]")
-        p.add_argument("--device", choices=["cpu", "cuda", "auto"], default="cpu",
-                       help="train and predict on the CPU or an NVIDIA GPU [cpu]")  # fmt: skip
-        p.add_argument("--n-jobs", type=int, default=None,
-                       help="CPU threads for batch chunks; results do not depend on it "
-                            "[all CPUs]")  # fmt: skip
+        # every network and training parameter of the forecaster, from one table
+        hyperparams.add_cli_options(model, hyperparams.CLI_PARAMS, CLI_DEFAULTS)
     forecast.add_argument("--coverage", type=float,
                           help="add y_hat_lower, y_hat_upper at this coverage")  # fmt: skip
     forecast.add_argument("--output", "-o", help="output CSV or Parquet [stdout]")
     forecast.add_argument("--scheduler", help="Dask scheduler address: forecast on the cluster")
-    forecast.add_argument("--partitions", type=_positive_int,
+    forecast.add_argument("--partitions", type=positive_int,
                           help="Dask tasks [2 per worker]")  # fmt: skip
-    backtest.add_argument("--n-windows", type=_positive_int, default=3)
-    backtest.add_argument("--step", type=_positive_int, help="steps between origins [horizon]")
+    backtest.add_argument("--n-windows", type=positive_int, default=3)
+    backtest.add_argument("--step", type=positive_int, help="steps between origins [horizon]")
     backtest.add_argument("--no-refit", action="store_true", help="train once, at the 1st origin")
-    backtest.add_argument("--season", type=_positive_int, default=1,
+    backtest.add_argument("--season", type=positive_int, default=1,
                           help="seasonal period of the MASE denominator [1]")  # fmt: skip
     backtest.add_argument("--output", "-o", help="also write the per-series metrics here")
     train.add_argument("--save", required=True, help="where to write the model")
@@ -220,11 +206,8 @@ def make_forecaster(args, horizon):
         scaling=None if args.scaling == "none" else args.scaling, fill=args.fill,
         on_short="warn" if args.on_error == "skip" else "raise",
         calibration_fraction=args.calibration_fraction, id_col=args.id_col,
-        time_col=args.time_col, target_col=args.target_col, hidden_size=args.hidden_size,
-        num_layers=args.num_layers, cell=args.cell, max_epochs=args.max_epochs,
-        learning_rate=args.learning_rate, batch_size=args.batch_size,
-        early_stopping=args.early_stopping, random_state=args.seed, device=args.device,
-        n_jobs=args.n_jobs, verbose=0,
+        time_col=args.time_col, target_col=args.target_col, verbose=0,
+        **{name: getattr(args, name) for name in hyperparams.CLI_PARAMS},
     )  # fmt: skip
 
 

@@ -16,7 +16,6 @@ from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import (
     _check_sample_weight,
     check_array,
@@ -24,6 +23,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
+from .. import hyperparams
 from .._progress import ProgressBar
 from .._threads import chunk_threads, thread_limits
 from ..cuda import resolve_device
@@ -49,34 +49,8 @@ _PROGRESS_BAR_MIN_BATCHES = 50
 class BaseRecurrentEstimator(BaseEstimator):
     """Shared implementation of :class:`LSTMRegressor` and :class:`LSTMClassifier`."""
 
-    _parameter_constraints = {
-        "hidden_size": [Interval(numbers.Integral, 1, None, closed="left")],
-        "num_layers": [Interval(numbers.Integral, 1, None, closed="left")],
-        "cell": [StrOptions({"lstm", "gru"})],
-        "bidirectional": ["boolean"],
-        "dropout": [Interval(numbers.Real, 0, 1, closed="left")],
-        "optimizer": [StrOptions(set(OPTIMIZERS))],
-        "learning_rate": [Interval(numbers.Real, 0, None, closed="neither")],
-        "batch_size": [Interval(numbers.Integral, 1, None, closed="left")],
-        "max_epochs": [Interval(numbers.Integral, 1, None, closed="left")],
-        "early_stopping": ["boolean"],
-        "validation_fraction": [Interval(numbers.Real, 0, 1, closed="neither")],
-        "n_iter_no_change": [Interval(numbers.Integral, 1, None, closed="left")],
-        "tol": [Interval(numbers.Real, 0, None, closed="left")],
-        "clip_grad_norm": [Interval(numbers.Real, 0, None, closed="neither"), None],
-        "weight_decay": [Interval(numbers.Real, 0, None, closed="left")],
-        "dtype": [StrOptions({"float32", "float64"})],
-        "device": [StrOptions({"cpu", "cuda", "auto"})],
-        "n_jobs": [numbers.Integral, None],
-        "random_state": ["random_state"],
-        "verbose": ["verbose"],
-        "warm_start": ["boolean"],
-        "output": [StrOptions({"last", "sequence"})],
-        "conv_filters": [Interval(numbers.Integral, 1, None, closed="left"), list, tuple, None],
-        "conv_kernel_size": [Interval(numbers.Integral, 1, None, closed="left")],
-        "conv_stride": [Interval(numbers.Integral, 1, None, closed="left")],
-        "pool_size": [Interval(numbers.Integral, 1, None, closed="left")],
-    }
+    # constraints, defaults and docs of every parameter: tsLSTM.hyperparams
+    _parameter_constraints = hyperparams.sklearn_constraints(hyperparams.NETWORK_PARAMS)
 
     def __init__(
         self,

@@ -10,28 +10,23 @@ from sklearn.base import BaseEstimator
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
+from .. import hyperparams
 from ..estimators import LSTMRegressor
-from ..estimators._base import BaseRecurrentEstimator
 from . import readers
 from .checks import FILL_METHODS
 
-# Network and training parameters passed through to the inner LSTMRegressor.
-NETWORK_PARAMS = (
-    "hidden_size", "num_layers", "cell", "bidirectional", "dropout", "optimizer",
-    "learning_rate", "batch_size", "max_epochs", "early_stopping", "validation_fraction",
-    "n_iter_no_change", "tol", "clip_grad_norm", "weight_decay", "dtype", "device",
-    "n_jobs", "random_state", "verbose",
-)  # fmt: skip
-
-# Where and with how many threads the fitted network runs: ``set_params`` on the
-# forecaster passes them on to its fitted regressor.
-RUNTIME_PARAMS = ("device", "n_jobs")
+# Network and training parameters passed through to the inner LSTMRegressor (the table
+# in tsLSTM.hyperparams). RUNTIME_PARAMS (where and with how many threads the fitted
+# network runs): ``set_params`` on the forecaster passes them on to its fitted regressor.
+NETWORK_PARAMS = hyperparams.FORECASTER_PARAMS
+RUNTIME_PARAMS = hyperparams.RUNTIME_PARAMS
 
 _TINY = 1e-8
 
 
 class LSTMForecaster(BaseEstimator):
-    """Multi-step forecaster for one series or many: a global LSTM over sliding windows.
+    __doc__ = (
+        """Multi-step forecaster for one series or many: a global LSTM over sliding windows.
 
     ``fit`` pools the windows of every series into one training set for an
     :class:`~tsLSTM.LSTMRegressor`; ``predict`` forecasts the ``horizon`` steps after
@@ -70,11 +65,9 @@ class LSTMForecaster(BaseEstimator):
         :meth:`predict_interval` (split conformal). 0 disables intervals.
     id_col, time_col, target_col : str, default='unique_id', 'ds', 'y'
         Column names of long-format data.
-    hidden_size, num_layers, cell, bidirectional, dropout, optimizer, learning_rate, \
-batch_size, max_epochs, early_stopping, validation_fraction, n_iter_no_change, tol, \
-clip_grad_norm, weight_decay, dtype, device, n_jobs, random_state, verbose
-        As :class:`~tsLSTM.LSTMRegressor`.
-
+"""
+        + hyperparams.parameters_doc(NETWORK_PARAMS, header=False)
+        + """
     Attributes
     ----------
     regressor_ : LSTMRegressor
@@ -87,9 +80,10 @@ clip_grad_norm, weight_decay, dtype, device, n_jobs, random_state, verbose
     conformal_scores_ : ndarray of shape (n_calibration, horizon) or None
         Scaled absolute errors on the calibration windows.
     """
+    )
 
     _parameter_constraints = {
-        **BaseRecurrentEstimator._parameter_constraints,
+        **hyperparams.sklearn_constraints(NETWORK_PARAMS),
         "window": [Interval(numbers.Integral, 1, None, closed="left")],
         "horizon": [Interval(numbers.Integral, 1, None, closed="left")],
         "strategy": [StrOptions({"mimo", "recursive"})],
@@ -101,7 +95,6 @@ clip_grad_norm, weight_decay, dtype, device, n_jobs, random_state, verbose
         "time_col": [str],
         "target_col": [str],
     }
-    _parameter_constraints.pop("warm_start")
 
     def __init__(
         self,
