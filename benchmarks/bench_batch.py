@@ -115,7 +115,7 @@ def main(argv=None):
     from threadpoolctl import threadpool_limits
 
     from tsLSTM import LSTMForecaster
-    from tsLSTM.forecasting.panel import to_panel
+    from tsLSTM.forecasting.readers import to_panel
 
     torch.set_num_threads(args.threads)
     rows = []
@@ -154,8 +154,8 @@ def main(argv=None):
                 end_to_end.append(time.perf_counter() - start)
             end_to_end_s = statistics.median(end_to_end)
 
-            ours = forecaster._predict_panel(panel, args.horizon, None)[0]
-            ours_s = median_s(lambda f=forecaster: f._predict_panel(panel, args.horizon, None),
+            ours = forecaster.predict_panel(panel, args.horizon)
+            ours_s = median_s(lambda f=forecaster: f.predict_panel(panel, args.horizon),
                               args.repeats)  # fmt: skip
             forward = torch_network(torch, forecaster.regressor_)
             batched = torch_forecast(forecaster, forward, history, per_series=False)

@@ -10,6 +10,7 @@ import importlib
 __version__ = "0.1.0"
 
 _LAZY = {
+    "EpochInfo": "tsLSTM.estimators",
     "LSTMForecaster": "tsLSTM.forecasting",
     "SlidingWindowTransformer": "tsLSTM.windowing",
     "backtest": "tsLSTM.forecasting",

@@ -1,7 +1,6 @@
 """The ``tslstm`` command: batch forecasting of every series in a file."""
 
 import argparse
-import contextlib
 import os
 import sys
 import tempfile
@@ -11,7 +10,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from . import hyperparams
 from .cuda import DeviceUnavailableError
+from .hyperparams import positive_int
 
 EXIT_OK = 0
 EXIT_ERROR = 1  # nothing was written: bad input, bad model file, ...
@@ -19,6 +20,9 @@ EXIT_USAGE = 2  # wrong command line (argparse's own code)
 EXIT_SKIPPED = 3  # output written, but some series were skipped (--on-error skip)
 
 DATASETS = ("airline", "sunspots", "us_macro")
+
+# The command's runs are short: defaults that differ from the estimators'.
+CLI_DEFAULTS = {"max_epochs": 100, "learning_rate": 0.005, "batch_size": 64, "random_state": 0}
 
 EPILOG = """\
 input: a CSV or Parquet file in long format, one row per series and time step, with
@@ -45,13 +49,6 @@ class CommandError(Exception):
     """A problem to report in one line and exit with EXIT_ERROR."""
 
 
-def _positive_int(text):
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
-    return value
-
-
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="tslstm",
@@ -75,41 +72,29 @@ def build_parser():
                           help="fill missing values instead of reporting them")  # fmt: skip
         data.add_argument("--on-error", choices=["fail", "skip"], default="fail",
                           help="a bad series stops the run, or is skipped and listed")  # fmt: skip
-        p.add_argument("--horizon", type=_positive_int, required=True, help="steps to forecast")
+        p.add_argument("--horizon", type=positive_int, required=True, help="steps to forecast")
         p.add_argument("--quiet", action="store_true", help="no progress output")
         model = p.add_argument_group("model and training")
         if p is not train:
             model.add_argument("--model", help="load a saved model instead of training")
-        model.add_argument("--window", type=_positive_int, default=24, help="input steps [24]")
+        model.add_argument("--window", type=positive_int, default=24, help="input steps [24]")
         model.add_argument("--strategy", choices=["mimo", "recursive"], default="mimo")
         model.add_argument("--scaling", choices=["window", "series", "none"], default="window")
-        model.add_argument("--hidden-size", type=_positive_int, default=64)
-        model.add_argument("--num-layers", type=_positive_int, default=1)
-        model.add_argument("--cell", choices=["lstm", "gru"], default="lstm")
-        model.add_argument("--max-epochs", type=_positive_int, default=100)
-        model.add_argument("--learning-rate", type=float, default=0.005)
-        model.add_argument("--batch-size", type=_positive_int, default=64)
-        model.add_argument("--early-stopping", action="store_true",
-                           help="hold out 10%% of the windows and stop on their score")  # fmt: skip
         model.add_argument("--calibration-fraction", type=float, default=0.0,
                            help="hold out this fraction of the latest windows to calibrate "
                                 "prediction intervals (needed for --coverage)")  # fmt: skip
-        model.add_argument("--seed", type=int, default=0, help="random seed [0]")
-        p.add_argument("--device", choices=["cpu", "cuda", "auto"], default="cpu",
-                       help="train and predict on the CPU or an NVIDIA GPU [cpu]")  # fmt: skip
-        p.add_argument("--n-jobs", type=int, default=None,
-                       help="CPU threads for batch chunks; results do not depend on it "
-                            "[all CPUs]")  # fmt: skip
+        # every network and training parameter of the forecaster, from one table
+        hyperparams.add_cli_options(model, hyperparams.CLI_PARAMS, CLI_DEFAULTS)
     forecast.add_argument("--coverage", type=float,
                           help="add y_hat_lower, y_hat_upper at this coverage")  # fmt: skip
     forecast.add_argument("--output", "-o", help="output CSV or Parquet [stdout]")
     forecast.add_argument("--scheduler", help="Dask scheduler address: forecast on the cluster")
-    forecast.add_argument("--partitions", type=_positive_int,
+    forecast.add_argument("--partitions", type=positive_int,
                           help="Dask tasks [2 per worker]")  # fmt: skip
-    backtest.add_argument("--n-windows", type=_positive_int, default=3)
-    backtest.add_argument("--step", type=_positive_int, help="steps between origins [horizon]")
+    backtest.add_argument("--n-windows", type=positive_int, default=3)
+    backtest.add_argument("--step", type=positive_int, help="steps between origins [horizon]")
     backtest.add_argument("--no-refit", action="store_true", help="train once, at the 1st origin")
-    backtest.add_argument("--season", type=_positive_int, default=1,
+    backtest.add_argument("--season", type=positive_int, default=1,
                           help="seasonal period of the MASE denominator [1]")  # fmt: skip
     backtest.add_argument("--output", "-o", help="also write the per-series metrics here")
     train.add_argument("--save", required=True, help="where to write the model")
@@ -178,12 +163,12 @@ def load_data(args):
 
 def build_panel(frame, args):
     """Validated panel and the list of skipped series ``(id, problem)``."""
-    from .forecasting.long_format import long_panel
+    from .forecasting.readers import read_long
 
-    names = {"id_col": args.id_col, "time_col": args.time_col, "target_col": args.target_col}
     on_error = "collect" if args.on_error == "skip" else "raise"
     try:
-        return long_panel(frame, None, names, args.fill, on_error=on_error)
+        return read_long(frame, None, args.id_col, args.time_col, args.target_col, args.fill,
+                         on_error=on_error)  # fmt: skip
     except ValueError as exc:
         raise CommandError(str(exc)) from exc
 
@@ -221,56 +206,42 @@ def make_forecaster(args, horizon):
         scaling=None if args.scaling == "none" else args.scaling, fill=args.fill,
         on_short="warn" if args.on_error == "skip" else "raise",
         calibration_fraction=args.calibration_fraction, id_col=args.id_col,
-        time_col=args.time_col, target_col=args.target_col, hidden_size=args.hidden_size,
-        num_layers=args.num_layers, cell=args.cell, max_epochs=args.max_epochs,
-        learning_rate=args.learning_rate, batch_size=args.batch_size,
-        early_stopping=args.early_stopping, random_state=args.seed, device=args.device,
-        n_jobs=args.n_jobs, verbose=0 if args.quiet else 1,
+        time_col=args.time_col, target_col=args.target_col, verbose=0,
+        **{name: getattr(args, name) for name in hyperparams.CLI_PARAMS},
     )  # fmt: skip
 
 
 def train_model(panel, args, skipped):
-    panel = _drop_short(panel, args.window + (args.horizon if args.strategy == "mimo" else 1),
-                        args, skipped, "window + horizon")  # fmt: skip
     forecaster = make_forecaster(args, args.horizon)
+    panel = _drop_short(panel, forecaster.min_series_length("fit"), args, skipped,
+                        "window + horizon")  # fmt: skip
     _info(args, f"training on {panel.n_series} series ({int(panel.lengths.sum())} values)")
-    progress = _EpochProgress(args.max_epochs, enabled=not args.quiet)
+    progress = EpochProgress(args.max_epochs, enabled=not args.quiet)
     try:
-        with contextlib.redirect_stdout(progress), warnings.catch_warnings():
+        with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # convergence notes are not errors here
-            forecaster._validate_params()
-            forecaster._fit_panel(panel)
+            forecaster.fit_panel(panel, on_epoch=progress)
     except ValueError as exc:
         raise CommandError(str(exc)) from exc
     finally:
         progress.close()
-    _info(args, f"trained: {forecaster.n_windows_} windows, {forecaster.regressor_.n_iter_} "
-                "epochs")  # fmt: skip
+    _info(args, f"trained: {forecaster.n_windows_} windows, {progress.epochs} epochs")
     return forecaster
 
 
-class _EpochProgress:
-    """A stdout stand-in that turns the estimator's per-epoch lines into a progress bar."""
+class EpochProgress:
+    """The training progress bar: an ``on_epoch`` callback that advances it by one epoch."""
 
-    def __init__(self, max_epochs, enabled):
+    def __init__(self, max_epochs, enabled=True):
         from ._progress import ProgressBar
 
         self.bar = ProgressBar(max_epochs, "training", enabled=enabled, delay=0.0)
-        self.enabled = enabled
+        self.epochs = 0
 
-    def write(self, text):
-        for line in text.splitlines():
-            if line.startswith("Epoch "):
-                loss = line.split("loss ")[1].split(",")[0] if "loss " in line else "?"
-                self.bar.description = f"training (loss {loss})"
-                self.bar.update()
-            elif line.strip() and self.enabled:
-                self.bar.close()
-                print(line, file=sys.stderr)
-        return len(text)
-
-    def flush(self):
-        pass
+    def __call__(self, info):
+        self.epochs += 1
+        self.bar.description = f"training (loss {info.loss:.6f})"
+        self.bar.update()
 
     def close(self):
         self.bar.close()
@@ -329,21 +300,15 @@ def _forecast_in_chunks(model, panel, horizon, coverage, args):
     chunk = 4096
     starts = list(range(0, panel.n_series, chunk))
     bar = ProgressBar(len(starts), "forecasting", enabled=not args.quiet)
-    forecasts, lower, upper = [], [], []
-    quantiles = model._conformal_quantiles(coverage)[:horizon] if coverage else None
+    parts = []
     for s in starts:
         part = panel.select(range(s, min(s + chunk, panel.n_series)))
-        f, scale = model._predict_panel(part, horizon, None)
-        forecasts.append(f)
-        if coverage:
-            half = quantiles[None, :] * scale[:, None]
-            lower.append(f - half)
-            upper.append(f + half)
+        result = model.predict_panel(part, horizon, coverage=coverage)
+        parts.append(result if coverage else (result,))
         bar.update()
     bar.close()
-    f = np.concatenate(forecasts)
-    intervals = (np.concatenate(lower), np.concatenate(upper)) if coverage else None
-    return panel.output(f, intervals)
+    forecasts, *intervals = (np.concatenate(arrays) for arrays in zip(*parts, strict=True))
+    return panel.output(forecasts, intervals or None)
 
 
 def cmd_forecast(args, frame, panel, skipped):
@@ -351,18 +316,16 @@ def cmd_forecast(args, frame, panel, skipped):
         raise CommandError("--coverage must be in (0, 1)")
     if args.model:
         model = load_model(args.model)
-        model.set_params(device=args.device, n_jobs=args.n_jobs)
-        if model.strategy == "mimo" and args.horizon > model.horizon:
-            raise CommandError(f"the model forecasts at most {model.horizon} steps (mimo)")
+        model.set_params(device=args.device, n_jobs=args.n_jobs, id_col=args.id_col,
+                         time_col=args.time_col, target_col=args.target_col)  # fmt: skip
         if model.n_covariates_:
             raise CommandError("the model uses covariates, which the command does not supply")
-        for key in ("id_col", "time_col", "target_col"):
-            setattr(model, key, getattr(args, key))
     else:
         model = train_model(panel, args, skipped)
     if args.coverage is not None and model.conformal_scores_ is None:
         raise CommandError("--coverage needs a model trained with --calibration-fraction > 0")
-    panel = _drop_short(panel, model.window, args, skipped, "the model's window")
+    panel = _drop_short(panel, model.min_series_length("predict"), args, skipped,
+                        "the model's window")  # fmt: skip
     try:
         if args.scheduler:
             if args.coverage is not None:
@@ -388,24 +351,21 @@ def cmd_forecast(args, frame, panel, skipped):
 def cmd_train(args, frame, panel, skipped):
     model = train_model(panel, args, skipped)
     try:
-        model.history_ = None  # the file holds the model, not the data
-        model.save(args.save)
+        model.save(args.save)  # the model, not the training data
     except (OSError, ValueError) as exc:
         raise CommandError(f"cannot save the model to {args.save}: {exc}") from exc
     _info(args, f"saved the model to {args.save}")
 
 
 def cmd_backtest(args, frame, panel, skipped):
-    from .forecasting.backtest import backtest_panel
+    from .forecasting.backtest import backtest_panel, min_backtest_length
 
     if args.model:
         raise CommandError("backtest trains its own models; --model is not used here")
     step = args.step or args.horizon
-    longest_cut = args.horizon + (args.n_windows - 1) * step
-    minimum = args.window + (args.horizon if args.strategy == "mimo" else 1) + longest_cut
-    panel = _drop_short(panel, minimum, args, skipped, "window + horizon + backtest windows")
     forecaster = make_forecaster(args, args.horizon)
-    forecaster.set_params(verbose=0)
+    minimum = min_backtest_length(forecaster, args.horizon, args.n_windows, step)
+    panel = _drop_short(panel, minimum, args, skipped, "window + horizon + backtest windows")
     _info(args, f"backtesting {panel.n_series} series, {args.n_windows} windows")
     try:
         with warnings.catch_warnings():

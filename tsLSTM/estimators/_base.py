@@ -16,7 +16,6 @@ from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import (
     _check_sample_weight,
     check_array,
@@ -24,6 +23,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
+from .. import hyperparams
 from .._progress import ProgressBar
 from .._threads import chunk_threads, thread_limits
 from ..cuda import resolve_device
@@ -50,34 +50,8 @@ _PROGRESS_BAR_MIN_BATCHES = 50
 class BaseRecurrentEstimator(SavedStateMixin, BaseEstimator):
     """Shared implementation of :class:`LSTMRegressor` and :class:`LSTMClassifier`."""
 
-    _parameter_constraints = {
-        "hidden_size": [Interval(numbers.Integral, 1, None, closed="left")],
-        "num_layers": [Interval(numbers.Integral, 1, None, closed="left")],
-        "cell": [StrOptions({"lstm", "gru"})],
-        "bidirectional": ["boolean"],
-        "dropout": [Interval(numbers.Real, 0, 1, closed="left")],
-        "optimizer": [StrOptions(set(OPTIMIZERS))],
-        "learning_rate": [Interval(numbers.Real, 0, None, closed="neither")],
-        "batch_size": [Interval(numbers.Integral, 1, None, closed="left")],
-        "max_epochs": [Interval(numbers.Integral, 1, None, closed="left")],
-        "early_stopping": ["boolean"],
-        "validation_fraction": [Interval(numbers.Real, 0, 1, closed="neither")],
-        "n_iter_no_change": [Interval(numbers.Integral, 1, None, closed="left")],
-        "tol": [Interval(numbers.Real, 0, None, closed="left")],
-        "clip_grad_norm": [Interval(numbers.Real, 0, None, closed="neither"), None],
-        "weight_decay": [Interval(numbers.Real, 0, None, closed="left")],
-        "dtype": [StrOptions({"float32", "float64"})],
-        "device": [StrOptions({"cpu", "cuda", "auto"})],
-        "n_jobs": [numbers.Integral, None],
-        "random_state": ["random_state"],
-        "verbose": ["verbose"],
-        "warm_start": ["boolean"],
-        "output": [StrOptions({"last", "sequence"})],
-        "conv_filters": [Interval(numbers.Integral, 1, None, closed="left"), list, tuple, None],
-        "conv_kernel_size": [Interval(numbers.Integral, 1, None, closed="left")],
-        "conv_stride": [Interval(numbers.Integral, 1, None, closed="left")],
-        "pool_size": [Interval(numbers.Integral, 1, None, closed="left")],
-    }
+    # constraints, defaults and docs of every parameter: tsLSTM.hyperparams
+    _parameter_constraints = hyperparams.sklearn_constraints(hyperparams.NETWORK_PARAMS)
 
     def __init__(
         self,
@@ -330,16 +304,18 @@ class BaseRecurrentEstimator(SavedStateMixin, BaseEstimator):
 
     # -- training --------------------------------------------------------------------------
 
-    def fit(self, X, y, sample_weight=None):
+    def fit(self, X, y, sample_weight=None, on_epoch=None):
         """Train on sequences ``X`` and targets ``y``; returns self.
 
         With ``warm_start=True`` and a fitted network, training continues from it.
+        ``on_epoch``, if given, is called after every epoch with an
+        :class:`~tsLSTM.estimators.EpochInfo` (progress bars, logging).
         """
         self._validate_params()
         with thread_limits(self.n_jobs):
-            return self._fit(X, y, sample_weight)
+            return self._fit(X, y, sample_weight, on_epoch=on_epoch)
 
-    def _fit(self, X, y, sample_weight=None, incremental=False, classes=None):
+    def _fit(self, X, y, sample_weight=None, incremental=False, classes=None, on_epoch=None):
         if y is None:
             raise ValueError(
                 f"{type(self).__name__} requires y to be passed, but the target y is None"
@@ -403,18 +379,20 @@ class BaseRecurrentEstimator(SavedStateMixin, BaseEstimator):
             from ..cuda.training import DeviceTrainer as trainer_class
         trainer = trainer_class(self, X, targets, sample_weight, lengths, validation)
         try:
-            self._fit_epochs(trainer, sample_weight, validation, epochs, incremental)
+            self._fit_epochs(trainer, sample_weight, validation, epochs, incremental, on_epoch)
         finally:
             trainer.finish()
         if validation is not None and self._best_params is not None:
             self.model_.flat_params[...] = self._best_params  # the best epoch's weights
         return self
 
-    def _partial_fit(self, X, y, sample_weight=None, classes=None):
+    def _partial_fit(self, X, y, sample_weight=None, classes=None, on_epoch=None):
         if not hasattr(self, "model_"):
             self._validate_params()
         with thread_limits(self.n_jobs):
-            return self._fit(X, y, sample_weight, incremental=True, classes=classes)
+            return self._fit(
+                X, y, sample_weight, incremental=True, classes=classes, on_epoch=on_epoch
+            )
 
     def _class_weighted(self, targets, sample_weight):
         return sample_weight
@@ -441,7 +419,9 @@ class BaseRecurrentEstimator(SavedStateMixin, BaseEstimator):
             ) from exc
         return X_train, X_val, t_val, w_val, l_val, t_train, w_train, l_train
 
-    def _fit_epochs(self, trainer, sample_weight, validation, epochs, incremental):
+    def _fit_epochs(self, trainer, sample_weight, validation, epochs, incremental, on_epoch=None):
+        from .callbacks import EpochInfo
+
         model = self.model_
         n = sample_weight.shape[0]
         batch_size = min(self.batch_size, n)
@@ -476,6 +456,7 @@ class BaseRecurrentEstimator(SavedStateMixin, BaseEstimator):
             self.t_ += n
             self.loss_curve_.append(epoch_loss / total_weight)
             message = f"Epoch {self.n_iter_}: loss {self.loss_curve_[-1]:.6f}"
+            score = None
             if validation is not None:
                 score = self._validation_score(trainer.validation_outputs(), *validation[1:])
                 self.validation_scores_.append(score)
@@ -488,8 +469,15 @@ class BaseRecurrentEstimator(SavedStateMixin, BaseEstimator):
                 improved = self.loss_curve_[-1] < self.best_loss_ - self.tol
             self.best_loss_ = min(self.best_loss_, self.loss_curve_[-1])
             no_improvement = 0 if improved else no_improvement + 1
+            seconds = time.perf_counter() - start_time
             if self.verbose:
-                print(f"{message}, {time.perf_counter() - start_time:.2f} s", flush=True)
+                print(f"{message}, {seconds:.2f} s", flush=True)
+            if on_epoch is not None:
+                on_epoch(EpochInfo(
+                    epoch=self.n_iter_, max_epochs=epochs, loss=float(self.loss_curve_[-1]),
+                    validation_score=None if score is None else float(score), seconds=seconds,
+                    n_batches=n_batches, n_samples=n,
+                ))  # fmt: skip
             if incremental:
                 return self
             if no_improvement >= self.n_iter_no_change:

@@ -90,14 +90,15 @@ class LSTMClassifier(ClassifierMixin, BaseRecurrentEstimator):
         )  # fmt: skip
         self.class_weight = class_weight
 
-    def partial_fit(self, X, y, classes=None, sample_weight=None):
+    def partial_fit(self, X, y, classes=None, sample_weight=None, on_epoch=None):
         """One epoch over ``(X, y)``, continuing from the current weights.
 
         ``classes`` (all labels that will ever appear) is required on the first call.
+        ``on_epoch`` is called with the epoch's :class:`~tsLSTM.estimators.EpochInfo`.
         """
         if not hasattr(self, "model_") and classes is None:
             raise ValueError("classes must be passed on the first call to partial_fit")
-        return self._partial_fit(X, y, sample_weight, classes)
+        return self._partial_fit(X, y, sample_weight, classes, on_epoch=on_epoch)
 
     def predict_proba(self, X):
         """Class probabilities, shape (n_samples, n_classes), columns as ``classes_``.

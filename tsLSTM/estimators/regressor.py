@@ -4,63 +4,12 @@ import numpy as np
 from sklearn.base import RegressorMixin
 from sklearn.metrics import r2_score
 
+from .. import hyperparams
 from ..losses import mean_squared_error
 from ._base import BaseRecurrentEstimator, step_mask
 from ._saving import is_int
 
-_DOC_PARAMETERS = """
-    Parameters
-    ----------
-    hidden_size : int, default=64
-        Hidden units per recurrent layer and direction.
-    num_layers : int, default=1
-        Stacked recurrent layers.
-    cell : {'lstm', 'gru'}, default='lstm'
-    bidirectional : bool, default=False
-    dropout : float in [0, 1), default=0.0
-        Dropout between recurrent layers during training.
-    optimizer : {'adam', 'adamw', 'sgd', 'rmsprop', 'adagrad'}, default='adam'
-    learning_rate : float, default=1e-3
-    batch_size : int, default=32
-        Minibatch size (capped at the number of training samples).
-    max_epochs : int, default=200
-        Maximum passes over the training data per ``fit``.
-    early_stopping : bool, default=False
-        Hold out ``validation_fraction`` of the training data, stop when the
-        validation score has not improved by ``tol`` for ``n_iter_no_change`` epochs,
-        and restore the weights of the best epoch. Without it, training stops when
-        the training loss has not improved by ``tol`` for ``n_iter_no_change`` epochs.
-    validation_fraction : float in (0, 1), default=0.1
-    n_iter_no_change : int, default=10
-    tol : float, default=1e-4
-    clip_grad_norm : float or None, default=1.0
-        Clip the global L2 norm of the gradient; None disables clipping.
-    weight_decay : float, default=0.0
-        L2 penalty (decoupled for 'adamw', whose torch default 0.01 is *not* applied:
-        the value given here is used).
-    dtype : {'float32', 'float64'}, default='float32'
-    device : {'cpu', 'cuda', 'auto'}, default='cpu'
-        Where to train and predict. 'cuda' runs the network, loss and optimizer on an
-        NVIDIA GPU (needs ``tsLSTM[cuda]``; raises ``DeviceUnavailableError`` without
-        one); 'auto' uses the GPU when available, else the CPU. The fitted model is
-        the same either way (to rounding) and always saves and loads without a GPU;
-        ``set_params(device='cpu')`` predicts on the CPU. The GPU path has no
-        convolution kernels (``conv_filters`` needs 'cpu').
-    n_jobs : int or None, default=None
-        Threads for the CPU path, during ``fit`` and ``predict``: the recurrent layers
-        split batches of more than 32 sequences into chunks that run on ``n_jobs``
-        threads. None: every CPU available; -1 as well, -2 all but one. BLAS always
-        runs on one thread, and results are bit-identical whatever ``n_jobs`` (see the
-        README's "Reproducibility").
-    random_state : int, RandomState instance or None, default=None
-        Seeds the weights, the shuffling, the validation split and dropout: the same
-        seed and data give a bit-identical model on the same machine and libraries.
-    verbose : int, default=0
-        Print one line per epoch (loss, validation score, time) and, for epochs of
-        50 or more minibatches, a progress bar on stderr.
-    warm_start : bool, default=False
-        Continue from the fitted network on the next ``fit`` (as MLP's warm_start).
-"""
+_DOC_PARAMETERS = hyperparams.parameters_doc(hyperparams.NETWORK_PARAMS)
 
 _DOC_ATTRIBUTES = """
     Attributes
@@ -112,9 +61,12 @@ class LSTMRegressor(RegressorMixin, BaseRecurrentEstimator):
         tags.target_tags.multi_output = True
         return tags
 
-    def partial_fit(self, X, y, sample_weight=None):
-        """One epoch over ``(X, y)``, continuing from the current weights."""
-        return self._partial_fit(X, y, sample_weight)
+    def partial_fit(self, X, y, sample_weight=None, on_epoch=None):
+        """One epoch over ``(X, y)``, continuing from the current weights.
+
+        ``on_epoch`` is called with the epoch's :class:`~tsLSTM.estimators.EpochInfo`.
+        """
+        return self._partial_fit(X, y, sample_weight, on_epoch=on_epoch)
 
     def predict(self, X):
         """Predicted targets, shape (n_samples,) or (n_samples, n_outputs_).

@@ -50,15 +50,31 @@ def backtest(forecaster, y, horizon=None, n_windows=3, step=None, refit=True, X=
     if not (isinstance(refit, bool) or (isinstance(refit, numbers.Integral) and refit >= 1)):
         raise ValueError(f"refit must be True, False or a positive integer, got {refit!r}")
     template = clone(forecaster)
-    template._validate_params()
-    return backtest_panel(template, template._to_panel(y, X), horizon, n_windows, step, refit, m)
+    return backtest_panel(template, template.to_panel(y, X), horizon, n_windows, step, refit, m)
 
 
-def backtest_panel(forecaster, panel, horizon, n_windows, step, refit, m=1):
-    """:func:`backtest` on a validated :class:`~tsLSTM.forecasting.panel.Panel`."""
+def backtest_template(forecaster, horizon):
+    """An unfitted copy of ``forecaster`` that can forecast ``horizon`` steps."""
     template = clone(forecaster)
     if template.strategy == "mimo" and template.horizon < horizon:
         template.set_params(horizon=horizon)
+    return template
+
+
+def min_backtest_length(forecaster, horizon=None, n_windows=3, step=None):
+    """Fewest values a series needs to be trained on at every origin of a backtest."""
+    horizon = forecaster.horizon if horizon is None else horizon
+    step = horizon if step is None else step
+    template = backtest_template(forecaster, horizon)
+    return template.min_series_length("fit") + horizon + (n_windows - 1) * step
+
+
+def backtest_panel(forecaster, panel, horizon, n_windows, step, refit, m=1, on_epoch=None):
+    """:func:`backtest` on a validated :class:`~tsLSTM.forecasting.panel.Panel`.
+
+    ``on_epoch`` is passed to every training run (see ``LSTMForecaster.fit``).
+    """
+    template = backtest_template(forecaster, horizon)
     id_col = template.id_col
     rows, model = [], None
     for w in range(n_windows):
@@ -68,14 +84,14 @@ def backtest_panel(forecaster, panel, horizon, n_windows, step, refit, m=1):
             model is None or (refit is True) or (not isinstance(refit, bool) and w % refit == 0)
         )
         if retrain:
-            model = clone(template)._fit_panel(train)
+            model = clone(template).fit_panel(train, on_epoch=on_epoch)
         cov_future = None
         if panel.covariates is not None:
             cov_future = np.stack([
                 panel.covariates[panel.indptr[i + 1] - cut : panel.indptr[i + 1] - cut + horizon]
                 for i in range(panel.n_series)
             ])  # fmt: skip
-        forecasts, _ = model._predict_panel(train, horizon, cov_future)
+        forecasts = model.predict_panel(train, horizon, cov_future)
         for i, sid in enumerate(panel.ids):
             end = panel.indptr[i + 1] - cut
             actual = panel.values[end : end + horizon]

@@ -10,29 +10,36 @@ from sklearn.base import BaseEstimator
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
+from .. import hyperparams
 from ..estimators import LSTMRegressor
-from ..estimators._base import BaseRecurrentEstimator
 from ..estimators._saving import SavedStateMixin, is_int
-from .panel import FILL_METHODS, future_covariates, to_panel
+from . import readers
+from .checks import FILL_METHODS
 
-# Network and training parameters passed through to the inner LSTMRegressor.
-NETWORK_PARAMS = (
-    "hidden_size", "num_layers", "cell", "bidirectional", "dropout", "optimizer",
-    "learning_rate", "batch_size", "max_epochs", "early_stopping", "validation_fraction",
-    "n_iter_no_change", "tol", "clip_grad_norm", "weight_decay", "dtype", "device",
-    "n_jobs", "random_state", "verbose",
-)  # fmt: skip
+# Network and training parameters passed through to the inner LSTMRegressor (the table
+# in tsLSTM.hyperparams). RUNTIME_PARAMS (where and with how many threads the fitted
+# network runs): ``set_params`` on the forecaster passes them on to its fitted regressor.
+NETWORK_PARAMS = hyperparams.FORECASTER_PARAMS
+RUNTIME_PARAMS = hyperparams.RUNTIME_PARAMS
 
 _TINY = 1e-8
 
 
 class LSTMForecaster(SavedStateMixin, BaseEstimator):
-    """Multi-step forecaster for one series or many: a global LSTM over sliding windows.
+    __doc__ = (
+        """Multi-step forecaster for one series or many: a global LSTM over sliding windows.
 
     ``fit`` pools the windows of every series into one training set for an
     :class:`~tsLSTM.LSTMRegressor`; ``predict`` forecasts the ``horizon`` steps after
     the end of each series, returned in the container ``y`` came in with the right
     future time stamps.
+
+    The same on an already-parsed :class:`~tsLSTM.forecasting.panel.Panel` (what the
+    ``tslstm`` command and :func:`~tsLSTM.backtest` use): :meth:`to_panel` reads a
+    container with this forecaster's column names and ``fill`` rule,
+    :meth:`fit_panel` trains on a panel, :meth:`predict_panel` returns the forecasts
+    (and interval bounds) as arrays, one row per series, and ``Panel.output`` turns
+    them into the panel's container.
 
     Parameters
     ----------
@@ -59,11 +66,9 @@ class LSTMForecaster(SavedStateMixin, BaseEstimator):
         :meth:`predict_interval` (split conformal). 0 disables intervals.
     id_col, time_col, target_col : str, default='unique_id', 'ds', 'y'
         Column names of long-format data.
-    hidden_size, num_layers, cell, bidirectional, dropout, optimizer, learning_rate, \
-batch_size, max_epochs, early_stopping, validation_fraction, n_iter_no_change, tol, \
-clip_grad_norm, weight_decay, dtype, device, n_jobs, random_state, verbose
-        As :class:`~tsLSTM.LSTMRegressor`.
-
+"""
+        + hyperparams.parameters_doc(NETWORK_PARAMS, header=False)
+        + """
     Attributes
     ----------
     regressor_ : LSTMRegressor
@@ -76,9 +81,10 @@ clip_grad_norm, weight_decay, dtype, device, n_jobs, random_state, verbose
     conformal_scores_ : ndarray of shape (n_calibration, horizon) or None
         Scaled absolute errors on the calibration windows.
     """
+    )
 
     _parameter_constraints = {
-        **BaseRecurrentEstimator._parameter_constraints,
+        **hyperparams.sklearn_constraints(NETWORK_PARAMS),
         "window": [Interval(numbers.Integral, 1, None, closed="left")],
         "horizon": [Interval(numbers.Integral, 1, None, closed="left")],
         "strategy": [StrOptions({"mimo", "recursive"})],
@@ -90,7 +96,6 @@ clip_grad_norm, weight_decay, dtype, device, n_jobs, random_state, verbose
         "time_col": [str],
         "target_col": [str],
     }
-    _parameter_constraints.pop("warm_start")
 
     def __init__(
         self,
@@ -158,7 +163,7 @@ clip_grad_norm, weight_decay, dtype, device, n_jobs, random_state, verbose
 
     # -- public API --------------------------------------------------------------------
 
-    def fit(self, y, X=None):
+    def fit(self, y, X=None, on_epoch=None):
         """Train one model on the windows of every series in ``y``.
 
         Parameters
@@ -169,9 +174,43 @@ clip_grad_norm, weight_decay, dtype, device, n_jobs, random_state, verbose
             Covariates known in the future, aligned with ``y`` (same container
             kind: rows per step; a long DataFrame with ``id_col``/``time_col`` for long
             ``y``; for a wide ``y``, one table shared by all series).
+        on_epoch : callable, optional
+            Called after every training epoch with an
+            :class:`~tsLSTM.estimators.EpochInfo` (progress bars, logging).
+        """
+        return self.fit_panel(self.to_panel(y, X), on_epoch=on_epoch)
+
+    def to_panel(self, y, X=None):
+        """Validate a series container (and covariates) into a :class:`Panel`.
+
+        Uses this forecaster's ``id_col``, ``time_col``, ``target_col`` and ``fill``;
+        the containers are those of :meth:`fit`.
         """
         self._validate_params()
-        self._fit_panel(self._to_panel(y, X))
+        return readers.to_panel(y, X, self.id_col, self.time_col, self.target_col, self.fill)
+
+    def min_series_length(self, purpose="fit"):
+        """Fewest values a series needs: to train on (``'fit'``) or to forecast (``'predict'``).
+
+        Training takes ``window + horizon`` values ('mimo') or ``window + 1``
+        ('recursive'); a forecast needs the last ``window`` values.
+        """
+        if purpose == "fit":
+            return self.window + self._model_horizon()
+        if purpose == "predict":
+            return self.window
+        raise ValueError(f"purpose must be 'fit' or 'predict', got {purpose!r}")
+
+    def set_params(self, **params):
+        """Set parameters; ``device`` and ``n_jobs`` also apply to the fitted network.
+
+        A fitted forecaster predicts where and with the threads it is set to now:
+        ``set_params(device='cpu')`` lets a model trained on a GPU forecast without one.
+        """
+        super().set_params(**params)
+        runtime = {name: getattr(self, name) for name in RUNTIME_PARAMS if name in params}
+        if runtime and hasattr(self, "regressor_"):
+            self.regressor_.set_params(**runtime)
         return self
 
     def predict(self, horizon=None, X=None, y=None):
@@ -197,8 +236,7 @@ clip_grad_norm, weight_decay, dtype, device, n_jobs, random_state, verbose
         ``id_col``, ``time_col`` and ``y_hat``.
         """
         panel, cov_future, horizon = self._prediction_inputs(horizon, X, y)
-        forecasts, _ = self._predict_panel(panel, horizon, cov_future)
-        return panel.output(forecasts)
+        return panel.output(self.predict_panel(panel, horizon, cov_future))
 
     def predict_interval(self, coverage=0.9, horizon=None, X=None, y=None):
         """Forecasts with split-conformal prediction intervals.
@@ -212,19 +250,65 @@ clip_grad_norm, weight_decay, dtype, device, n_jobs, random_state, verbose
         The container of :meth:`predict` with ``y_hat``, ``y_hat_lower`` and
         ``y_hat_upper`` (an array of shape (horizon, 3) for array input).
         """
-        check_is_fitted(self, "regressor_")
-        if self.conformal_scores_ is None:
-            raise ValueError("prediction intervals need calibration_fraction > 0 at fit time")
-        if not 0 < coverage < 1:
-            raise ValueError(f"coverage must be in (0, 1), got {coverage!r}")
+        self._check_coverage(coverage)
         panel, cov_future, horizon = self._prediction_inputs(horizon, X, y)
-        if horizon > self.conformal_scores_.shape[1]:
+        forecasts, lower, upper = self.predict_panel(panel, horizon, cov_future, coverage)
+        return panel.output(forecasts, (lower, upper))
+
+    def fit_panel(self, panel, on_epoch=None):
+        """Train on the series of a :class:`Panel` (see :meth:`to_panel`); returns self.
+
+        ``on_epoch`` is called after every training epoch with an
+        :class:`~tsLSTM.estimators.EpochInfo`.
+        """
+        self._validate_params()
+        return self._fit_panel(panel, on_epoch)
+
+    def predict_panel(self, panel, horizon=None, covariates=None, coverage=None):
+        """Forecast every series of a :class:`Panel` from its last ``window`` values.
+
+        Parameters
+        ----------
+        panel : Panel
+            The histories (the training panel ``history_``, or new data read by
+            :meth:`to_panel`).
+        horizon : int, optional
+            Steps to forecast; defaults to ``self.horizon`` (with 'mimo' at most that).
+        covariates : ndarray of shape (n_series, horizon, n_covariates), optional
+            Covariates of the forecast steps (required if the model was fitted with
+            covariates); :func:`tsLSTM.forecasting.readers.future_covariates` aligns
+            them from a container.
+        coverage : float in (0, 1), optional
+            Also return split-conformal interval bounds at this coverage (needs
+            ``calibration_fraction > 0`` at fit time).
+
+        Returns
+        -------
+        forecasts : ndarray of shape (n_series, horizon)
+            Without ``coverage``.
+        (forecasts, lower, upper) : tuple of three such arrays
+            With ``coverage``. ``panel.output(forecasts, (lower, upper))`` gives
+            the container of :meth:`predict_interval`.
+        """
+        check_is_fitted(self, "regressor_")
+        horizon = self._checked_horizon(horizon)
+        if coverage is not None:
+            self._check_coverage(coverage, horizon)
+        if self.n_covariates_ and covariates is None:
             raise ValueError(
-                f"intervals are calibrated for at most horizon={self.conformal_scores_.shape[1]}"
+                f"the model was fitted with {self.n_covariates_} covariates: pass their "
+                f"values for the {horizon} forecast steps"
             )
-        forecasts, scale = self._predict_panel(panel, horizon, cov_future)
+        if covariates is not None:
+            covariates = np.asarray(covariates, dtype=np.float64)
+            expected = (panel.n_series, horizon, self.n_covariates_)
+            if covariates.shape != expected:
+                raise ValueError(f"covariates must have shape {expected}, got {covariates.shape}")
+        forecasts, scale = self._predict_panel(panel, horizon, covariates)
+        if coverage is None:
+            return forecasts
         half_width = self._conformal_quantiles(coverage)[:horizon][None, :] * scale[:, None]
-        return panel.output(forecasts, (forecasts - half_width, forecasts + half_width))
+        return forecasts, forecasts - half_width, forecasts + half_width
 
     def save(self, path):
         """Save the fitted forecaster in tsLSTM's safe format (see ``tsLSTM.load``).
@@ -283,21 +367,41 @@ clip_grad_norm, weight_decay, dtype, device, n_jobs, random_state, verbose
 
     # -- fitting -----------------------------------------------------------------------
 
-    def _to_panel(self, y, X=None):
-        return to_panel(y, X, self.id_col, self.time_col, self.target_col, self.fill)
-
     def _model_horizon(self):
         return self.horizon if self.strategy == "mimo" else 1
 
-    def _fit_panel(self, panel):
+    def _check_coverage(self, coverage, horizon=None):
+        check_is_fitted(self, "regressor_")
+        if self.conformal_scores_ is None:
+            raise ValueError("prediction intervals need calibration_fraction > 0 at fit time")
+        if not 0 < coverage < 1:
+            raise ValueError(f"coverage must be in (0, 1), got {coverage!r}")
+        if horizon is not None and horizon > self.conformal_scores_.shape[1]:
+            raise ValueError(
+                f"intervals are calibrated for at most horizon={self.conformal_scores_.shape[1]}"
+            )
+
+    def _checked_horizon(self, horizon):
+        horizon = self.horizon if horizon is None else horizon
+        if isinstance(horizon, bool) or not isinstance(horizon, numbers.Integral) or horizon < 1:
+            raise ValueError(f"horizon must be a positive integer, got {horizon!r}")
+        if self.strategy == "mimo" and horizon > self.horizon:
+            raise ValueError(
+                f"a 'mimo' model forecasts at most its fitted horizon={self.horizon} steps, "
+                f"asked for {horizon}; refit with a larger horizon or use strategy='recursive'"
+            )
+        return int(horizon)
+
+    def _fit_panel(self, panel, on_epoch=None):
         W, Hm, H = self.window, self._model_horizon(), self.horizon
+        minimum = self.min_series_length("fit")
         lengths = panel.lengths
-        short = [sid for sid, n in zip(panel.ids, lengths, strict=True) if n < W + Hm]
+        short = [sid for sid, n in zip(panel.ids, lengths, strict=True) if n < minimum]
         if short:
             detail = ", ".join(
-                f"{sid!r} ({n})" for sid, n in zip(panel.ids, lengths, strict=True) if n < W + Hm
+                f"{sid!r} ({n})" for sid, n in zip(panel.ids, lengths, strict=True) if n < minimum
             )
-            message = f"series shorter than window + horizon = {W + Hm}: {detail}"
+            message = f"series shorter than window + horizon = {minimum}: {detail}"
             if self.on_short == "raise" or len(short) == panel.n_series:
                 raise ValueError(message + "; use a smaller window or on_short='warn'")
             warnings.warn(message + "; left out of training", UserWarning, stacklevel=3)
@@ -311,7 +415,7 @@ clip_grad_norm, weight_decay, dtype, device, n_jobs, random_state, verbose
         train, calibration = [], []
         for i in range(panel.n_series):
             n = lengths[i]
-            if n < W + Hm:
+            if n < minimum:
                 continue
             last_train = n - W - Hm  # last start of a training window
             if self.calibration_fraction > 0 and n >= W + H:
@@ -327,7 +431,7 @@ clip_grad_norm, weight_decay, dtype, device, n_jobs, random_state, verbose
         inputs, targets = self._training_set(panel, train)
         self.n_windows_ = len(inputs)
         params = {name: getattr(self, name) for name in NETWORK_PARAMS}
-        self.regressor_ = LSTMRegressor(**params).fit(inputs, targets)
+        self.regressor_ = LSTMRegressor(**params).fit(inputs, targets, on_epoch=on_epoch)
         self.history_ = panel
         self.conformal_scores_ = self._calibrate(panel, calibration) if calibration else None
         return self
@@ -421,8 +525,6 @@ clip_grad_norm, weight_decay, dtype, device, n_jobs, random_state, verbose
         Returns the forecasts (n, horizon) and the scale of each history window.
         """
         W = self.window
-        # predict where and with the threads the forecaster is set to now
-        self.regressor_.set_params(device=self.device, n_jobs=self.n_jobs)
         level, scale = self._scale(history, series_index)
         if self.strategy == "mimo":
             Hm = self.horizon
@@ -445,14 +547,7 @@ clip_grad_norm, weight_decay, dtype, device, n_jobs, random_state, verbose
 
     def _prediction_inputs(self, horizon, X, y):
         check_is_fitted(self, "regressor_")
-        horizon = self.horizon if horizon is None else horizon
-        if isinstance(horizon, bool) or not isinstance(horizon, numbers.Integral) or horizon < 1:
-            raise ValueError(f"horizon must be a positive integer, got {horizon!r}")
-        if self.strategy == "mimo" and horizon > self.horizon:
-            raise ValueError(
-                f"a 'mimo' model forecasts at most its fitted horizon={self.horizon} steps, "
-                f"asked for {horizon}; refit with a larger horizon or use strategy='recursive'"
-            )
+        horizon = self._checked_horizon(horizon)
         uses_covariates = self.n_covariates_ > 0
         if y is None and self.history_ is None:
             raise ValueError("this forecaster was loaded from a file: pass y, the history to "
@@ -464,20 +559,20 @@ clip_grad_norm, weight_decay, dtype, device, n_jobs, random_state, verbose
             n = len(np.asarray(y))
             if X_all is None or len(X_all) < n + horizon:
                 raise ValueError(f"X must have len(y) + horizon = {n + horizon} rows")
-            panel, X = self._to_panel(y, X_all[:n]), X_all[n:]
+            panel, X = self.to_panel(y, X_all[:n]), X_all[n:]
         else:
-            panel = self._to_panel(y, X if uses_covariates else None)
+            panel = self.to_panel(y, X if uses_covariates else None)
         if uses_covariates and len(panel.covariate_names) != self.n_covariates_:
             raise ValueError(
                 f"X has {len(panel.covariate_names)} covariates, the model was fitted with "
                 f"{self.n_covariates_}"
             )
-        cov_future = future_covariates(panel, X, horizon) if uses_covariates else None
+        cov_future = readers.future_covariates(panel, X, horizon) if uses_covariates else None
         return panel, cov_future, horizon
 
     def _predict_panel(self, panel, horizon, cov_future):
         """Forecasts (n_series, horizon) and window scales for every series of a panel."""
-        W = self.window
+        W = self.min_series_length("predict")
         short = [(sid, n) for sid, n in zip(panel.ids, panel.lengths, strict=True) if n < W]
         if short:
             raise ValueError(

@@ -11,7 +11,8 @@ label (``tslstm`` labels rows with their line in the input file); with
 import numpy as np
 import pandas as pd
 
-from .panel import Panel, _fill, check_time_index
+from .checks import check_time_index, fill_missing
+from .panel import Panel
 
 
 class SeriesProblems:
@@ -119,7 +120,7 @@ def long_panel(y, X, names, fill, on_error="raise"):
         index = _series_index(times, s, e, time_col)
         try:
             step = shared_step if regular[i] else check_time_index(index, sid)
-            v = _fill(values[s:e], sid, index, fill) if has_nan[i] else values[s:e]
+            v = fill_missing(values[s:e], sid, index, fill) if has_nan[i] else values[s:e]
         except ValueError as exc:
             problems.add(sid, str(exc))
             continue

@@ -1,0 +1,246 @@
+"""Readers: every supported series container (and covariates) to a :class:`Panel`.
+
+:func:`to_panel` accepts a 1-D array, a ``pd.Series``, a wide DataFrame (one column
+per series) or a long DataFrame (``unique_id``, ``ds``, ``y``), validates it and
+returns a :class:`~tsLSTM.forecasting.panel.Panel`; :func:`read_long` is the long
+reader with the choice to collect faulty series instead of raising (what ``tslstm``
+uses); :func:`future_covariates` aligns the covariates of the forecast steps with a
+panel. Long-format tables are parsed column-wise in
+:mod:`tsLSTM.forecasting.long_format`.
+"""
+
+import numpy as np
+import pandas as pd
+
+from .checks import FILL_METHODS, check_time_index, fill_missing
+from .long_format import covariate_lookup, long_panel, time_keys
+from .panel import Panel
+
+
+def _numeric(values, series_id, rows, column):
+    """Values as float64; ValueError naming the first non-numeric entry."""
+    if isinstance(values, pd.Series):
+        raw = values
+    else:
+        raw = pd.Series(np.asarray(values, dtype=object) if np.ndim(values) else values)
+    if pd.api.types.is_bool_dtype(raw.dtype) or pd.api.types.is_numeric_dtype(raw.dtype):
+        return raw.to_numpy(dtype=np.float64, na_value=np.nan)
+    numbers = pd.to_numeric(raw, errors="coerce")
+    bad = numbers.isna().to_numpy() & raw.notna().to_numpy()
+    if bad.any():
+        k = int(np.argmax(bad))
+        raise ValueError(
+            f"series {series_id!r}, row {rows[k]}: non-numeric value {raw.iloc[k]!r} "
+            f"in column {column!r}"
+        )
+    return numbers.to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+def _sorted_index(index, series_id):
+    """Time stamps of a Series/DataFrame index, parsed; returns (index, order)."""
+    if isinstance(index, (pd.DatetimeIndex, pd.PeriodIndex)) or pd.api.types.is_integer_dtype(
+        index.dtype
+    ):
+        parsed = index
+    else:
+        parsed = _parse_times(pd.Series(index), series_id, list(index), "index")
+        parsed = pd.DatetimeIndex(parsed)
+    order = np.argsort(parsed.to_numpy(), kind="stable") if len(parsed) else np.zeros(0, int)
+    if not parsed.is_monotonic_increasing:
+        parsed = parsed[order]
+    else:
+        order = np.arange(len(parsed))
+    return parsed, order
+
+
+def _parse_times(column, series_id, rows, name):
+    """A time column as datetimes (or periods/integers as given)."""
+    if isinstance(column.dtype, pd.PeriodDtype) or pd.api.types.is_integer_dtype(column.dtype):
+        return column
+    if pd.api.types.is_datetime64_any_dtype(column.dtype):
+        if column.isna().any():
+            k = int(np.argmax(column.isna().to_numpy()))
+            raise ValueError(f"series {series_id!r}, row {rows[k]}: missing date in {name!r}")
+        return column
+    parsed = pd.to_datetime(column, errors="coerce", format="mixed")
+    bad = parsed.isna().to_numpy()
+    if bad.any():
+        k = int(np.argmax(bad))
+        raise ValueError(
+            f"series {series_id!r}, row {rows[k]}: unparseable date {column.iloc[k]!r} "
+            f"in column {name!r}"
+        )
+    return parsed
+
+
+def _covariate_array(X, n, series_id, index=None):
+    """Covariates aligned with a series of ``n`` steps (by position or by ``index``)."""
+    if isinstance(X, pd.DataFrame) and index is not None and not isinstance(X.index, pd.RangeIndex):
+        aligned = X.reindex(index)
+        missing = aligned.isna().any(axis=1).to_numpy()
+        if missing.any():
+            k = int(np.argmax(missing))
+            raise ValueError(f"series {series_id!r}: covariates missing at {index[k]}")
+        X = aligned
+    names = [str(c) for c in X.columns] if isinstance(X, pd.DataFrame) else None
+    arr = np.asarray(X, dtype=np.float64) if not isinstance(X, pd.DataFrame) else None
+    if arr is None:
+        try:
+            arr = X.to_numpy(dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"covariates must be numeric: {exc}") from exc
+    arr = arr[:, None] if arr.ndim == 1 else arr
+    if arr.ndim != 2 or arr.shape[0] != n:
+        raise ValueError(
+            f"covariates for series {series_id!r} must have {n} rows, got shape {arr.shape}"
+        )
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"covariates for series {series_id!r} contain NaN or infinity")
+    names = names or [f"x{j}" for j in range(arr.shape[1])]
+    return arr, names
+
+
+def is_long(y, id_col, time_col, target_col):
+    return isinstance(y, pd.DataFrame) and {id_col, time_col, target_col} <= set(y.columns)
+
+
+def to_panel(y, X=None, id_col="unique_id", time_col="ds", target_col="y", fill=None):
+    """Validate any supported series container (and covariates) into a :class:`Panel`."""
+    if fill is not None and fill not in FILL_METHODS:
+        raise ValueError(f"fill must be None or one of {FILL_METHODS}, got {fill!r}")
+    names = {"id_col": id_col, "time_col": time_col, "target_col": target_col}
+    if is_long(y, id_col, time_col, target_col):
+        return long_panel(y, X, names, fill)[0]
+    if isinstance(y, pd.DataFrame):
+        return _wide_panel(y, X, names, fill)
+    if isinstance(y, pd.Series):
+        sid = y.name if y.name is not None else 0
+        index, order = _sorted_index(y.index, sid)
+        values = _numeric(y.iloc[order], sid, list(index), "y")
+        step = check_time_index(index, sid)
+        values = fill_missing(values, sid, index, fill)
+        cov, cov_names = (None, [])
+        if isinstance(X, pd.DataFrame) and not isinstance(X.index, pd.RangeIndex):
+            cov, cov_names = _covariate_array(X, len(values), sid, index)  # by time stamp
+        elif X is not None:
+            if len(X) != len(values):
+                raise ValueError(f"X has {len(X)} rows but y has {len(values)}")
+            X = X.iloc[order] if isinstance(X, (pd.DataFrame, pd.Series)) else np.asarray(X)[order]
+            cov, cov_names = _covariate_array(X, len(values), sid)
+        names["series_name"] = y.name
+        return Panel("series", [sid], values, np.array([0, len(values)]), [index], [step],
+                     cov, cov_names, names)  # fmt: skip
+    if isinstance(y, dict):
+        raise ValueError("pass several series as a wide or long DataFrame, not a dict")
+    arr = np.asarray(y) if not isinstance(y, np.ndarray) else y
+    if arr.ndim != 1:
+        raise ValueError(
+            f"y must be a 1-D array, a pandas Series, or a DataFrame (wide: one column per "
+            f"series; long: columns {id_col!r}, {time_col!r}, {target_col!r}); got an array of "
+            f"shape {arr.shape}"
+        )
+    values = _numeric(arr, 0, list(range(len(arr))), "y")
+    index = pd.RangeIndex(len(values))
+    values = fill_missing(values, 0, index, fill)
+    cov, cov_names = (None, []) if X is None else _covariate_array(X, len(values), 0)
+    return Panel("array", [0], values, np.array([0, len(values)]), [index], [1], cov, cov_names,
+                 names)  # fmt: skip
+
+
+def read_long(y, X=None, id_col="unique_id", time_col="ds", target_col="y", fill=None,
+              on_error="raise"):  # fmt: skip
+    """Read a long DataFrame into a :class:`Panel`; returns ``(panel, problems)``.
+
+    Parameters
+    ----------
+    y : pandas.DataFrame
+        One row per series and time step, columns ``id_col``, ``time_col``,
+        ``target_col``. Row labels name the rows in error messages (``tslstm`` labels
+        them with their line in the input file).
+    X : pandas.DataFrame, optional
+        Covariates: ``id_col``, ``time_col`` and one column per covariate.
+    fill : {None, 'ffill', 'interpolate', 'zero'}
+    on_error : {'raise', 'collect'}, default='raise'
+        'raise': the first faulty series raises ValueError naming it. 'collect': faulty
+        series are left out of the panel and listed in ``problems``.
+
+    Returns
+    -------
+    panel : Panel
+    problems : list of (series_id, message)
+        Series left out (``on_error='collect'``); ``series_id`` is None for rows
+        without an id.
+    """
+    if fill is not None and fill not in FILL_METHODS:
+        raise ValueError(f"fill must be None or one of {FILL_METHODS}, got {fill!r}")
+    if on_error not in ("raise", "collect"):
+        raise ValueError(f"on_error must be 'raise' or 'collect', got {on_error!r}")
+    names = {"id_col": id_col, "time_col": time_col, "target_col": target_col}
+    return long_panel(y, X, names, fill, on_error=on_error)
+
+
+def _wide_panel(y, X, names, fill):
+    if y.shape[1] == 0:
+        raise ValueError("the DataFrame has no series columns")
+    index, order = _sorted_index(y.index, "(index)")
+    step = check_time_index(index, "(index)")
+    shared = None
+    cov_names = []
+    if X is not None:
+        shared, cov_names = _covariate_array(X, len(index), "(all)", index)
+    values, ids = [], []
+    for column in y.columns:
+        v = _numeric(y[column].iloc[order], column, list(index), column)
+        values.append(fill_missing(v, column, index, fill))
+        ids.append(column)
+    n = len(index)
+    names["columns_name"] = y.columns.name
+    return Panel(
+        "wide", ids, np.concatenate(values), np.arange(len(ids) + 1) * n,
+        [index] * len(ids), [step] * len(ids),
+        None if shared is None else np.tile(shared, (len(ids), 1)), cov_names, names,
+    )  # fmt: skip
+
+
+def future_covariates(panel, X, horizon):
+    """Covariates of the ``horizon`` steps after each series: (n_series, horizon, c)."""
+    n_cov = len(panel.covariate_names)
+    if X is None:
+        raise ValueError(
+            f"the model was fitted with {n_cov} covariates: pass X with their values for "
+            f"the {horizon} forecast steps"
+        )
+    out = np.empty((panel.n_series, horizon, n_cov))
+    if panel.kind == "long":
+        return _long_future_covariates(panel, X, horizon, out)
+    for i, sid in enumerate(panel.ids):
+        future = panel.future_times(i, horizon)
+        if isinstance(X, pd.DataFrame) and panel.kind != "array":
+            arr, _ = _covariate_array(X, horizon, sid, future)
+        else:
+            arr, _ = _covariate_array(np.asarray(X, dtype=np.float64)[:horizon], horizon, sid)
+        if arr.shape[1] != n_cov:
+            raise ValueError(f"X has {arr.shape[1]} covariates, the model was fitted with {n_cov}")
+        out[i] = arr
+    return out
+
+
+def _long_future_covariates(panel, X, horizon, out):
+    lookup = covariate_lookup(X, panel.names)
+    if lookup.shape[1] != out.shape[2]:
+        raise ValueError(
+            f"X has {lookup.shape[1]} covariates, the model was fitted with {out.shape[2]}"
+        )
+    futures = [panel.future_times(i, horizon) for i in range(panel.n_series)]
+    keys = np.concatenate([time_keys(f) for f in futures])
+    ids = np.repeat(np.asarray(panel.ids, dtype=object), horizon)
+    aligned = lookup.reindex(pd.MultiIndex.from_arrays([ids, keys])).to_numpy()
+    missing = np.isnan(aligned).any(axis=1)
+    if missing.any():
+        k = int(np.argmax(missing))
+        raise ValueError(
+            f"series {ids[k]!r}: covariates missing at {futures[k // horizon][k % horizon]} "
+            f"(X must cover the {horizon} forecast steps of every series)"
+        )
+    out[...] = aligned.reshape(panel.n_series, horizon, -1)
+    return out
