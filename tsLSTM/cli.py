@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .cuda import DeviceUnavailableError
+from .devices import DeviceUnavailableError
 
 EXIT_OK = 0
 EXIT_ERROR = 1  # nothing was written: bad input, bad model file, ...
