@@ -448,3 +448,19 @@ def test_gpu_benchmark_script_runs():
     lines = out.stdout.splitlines()
     assert lines[1].split()[:4] == ["case", "kind", "GPU", "ms"]
     assert [line.split()[:2] for line in lines[2:4]] == [["smoke", "train"], ["smoke", "predict"]]
+
+
+@pytest.mark.parametrize("name", ["sgd", "adam", "rmsprop", "adagrad"])
+def test_the_device_optimizer_takes_its_scalars_from_the_host_optimizer(name, monkeypatch):
+    from tsLSTM.gpu.optim import DeviceOptimizer
+
+    params = np.random.default_rng(0).normal(size=8)
+    host = OPTIMIZERS[name](params.copy(), np.zeros_like(params), lr=0.1)
+    calls = []
+    original = type(host).next_step
+    monkeypatch.setattr(type(host), "next_step", lambda self: calls.append(1) or original(self))
+    d_params = cuda.to_device(params)
+    gpu = DeviceOptimizer(host, d_params, cuda.to_device(np.ones_like(params)))
+    gpu.step(1.0, cuda.to_device(np.zeros(1)))
+    assert calls == [1] and host.n_steps == 1
+    assert not np.array_equal(d_params.copy_to_host(), params)
