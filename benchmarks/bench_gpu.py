@@ -41,12 +41,12 @@ def gpu_steps(model, X, y):
     """Training-step and prediction closures of the GPU path (data on the device)."""
     from numba import cuda
 
-    from tsLSTM.cuda.model import DeviceSequenceModel
-    from tsLSTM.cuda.optim import DeviceOptimizer
-    from tsLSTM.kernels.cuda import linalg
-    from tsLSTM.kernels.cuda import losses as loss_kernels
-    from tsLSTM.kernels.cuda import optim as optim_kernels
-    from tsLSTM.kernels.cuda._launch import grid_1d
+    from tsLSTM.gpu.model import DeviceSequenceModel
+    from tsLSTM.gpu.optim import DeviceOptimizer
+    from tsLSTM.kernels.gpu import linalg
+    from tsLSTM.kernels.gpu import losses as loss_kernels
+    from tsLSTM.kernels.gpu import optim as optim_kernels
+    from tsLSTM.kernels.gpu._launch import grid_1d
     from tsLSTM.optim import Adam
 
     B, T, _ = X.shape
@@ -159,7 +159,7 @@ def main(argv=None):
     parser.add_argument("--smoke", action="store_true", help="one tiny case (CUDA simulator)")
     args = parser.parse_args(argv)
 
-    from tsLSTM.cuda import cuda_unavailable_reason
+    from tsLSTM.devices import cuda_unavailable_reason
 
     reason = cuda_unavailable_reason()
     if reason is not None:

@@ -18,10 +18,11 @@ import argparse
 import sys
 
 import numpy as np
-from numba import cuda, types
+from numba import cuda, typeof, types
 from numba.cuda.random import xoroshiro128p_type
 
-from tsLSTM.kernels.cuda import linalg, losses, optim, recurrent
+from tsLSTM.kernels.gpu import linalg, losses, optim, recurrent
+from tsLSTM.optim import OPTIMIZERS
 
 
 def arr(dt, nd, layout="A"):
@@ -52,14 +53,17 @@ def main(argv=None):
             "gather_batch": (lk.gather_batch, (A3, I1, i64, I1, A3, I1)),
             "zero_padded_steps": (lk.zero_padded_steps, (A3, I1)),
             "dropout_mask": (lk.dropout_mask, (arr(xoroshiro128p_type, 1), A1, nb)),
-            "lstm_forward_step": (rk[0], (A2, A1, A1, A3, A3, A3, i64, i64, i64, I1)),
+            "lstm_forward_step": (
+                rk.lstm_forward_step,
+                (A2, A1, A1, A3, A3, A3, i64, i64, i64, I1),
+            ),
             "lstm_backward_step": (
-                rk[1],
+                rk.lstm_backward_step,
                 (A2, A3, A3, A3, i64, A3, A2, A2, i64, i64, i64, i64, I1),
             ),
-            "gru_forward_step": (rk[2], (A2, A1, A1, A3, A3, A3, i64, i64, i64, I1)),
+            "gru_forward_step": (rk.gru_forward_step, (A2, A1, A1, A3, A3, A3, i64, i64, i64, I1)),
             "gru_backward_step": (
-                rk[3],
+                rk.gru_backward_step,
                 (A2, A3, A3, A3, A3, i64, A3, A3, A2, A2, i64, i64, i64, I1),
             ),
             "mse": (
@@ -71,39 +75,13 @@ def main(argv=None):
                 los["softmax_ce"],
                 (A2, I1, arr(f64, 1), I1, I1, i64, i64, f64, A2, arr(f64, 1)),
             ),
-            "sgd": (ok["sgd"], (A1, A1, nb, A1, nb, nb, nb, nb, b, b, b, b, arr(f64, 1))),
-            "adam": (
-                ok["adam"],
-                (
-                    A1,
-                    A1,
-                    nb,
-                    A1,
-                    A1,
-                    A1,
-                    nb,
-                    nb,
-                    nb,
-                    nb,
-                    b,
-                    nb,
-                    nb,
-                    nb,
-                    nb,
-                    nb,
-                    b,
-                    b,
-                    b,
-                    arr(f64, 1),
-                ),
-            ),
-            "rmsprop": (
-                ok["rmsprop"],
-                (A1, A1, nb, A1, A1, A1, nb, nb, nb, nb, b, nb, nb, nb, b, b, b, arr(f64, 1)),
-            ),
-            "adagrad": (ok["adagrad"], (A1, A1, nb, A1, nb, nb, nb, b, arr(f64, 1))),
             "sum_of_squares": (ok["sum_of_squares"], (A1, arr(f64, 1))),
         }
+        for name in ("sgd", "adam", "rmsprop", "adagrad"):
+            # a host optimizer of each rule gives the types of its state and scalars
+            host = OPTIMIZERS[name](np.zeros(4, np_dt), np.zeros(4, np_dt))
+            state, scalars = typeof(host.state), typeof(host.next_step())
+            sigs[name] = (ok[name], (A1, A1, nb, state, scalars, arr(f64, 1)))
         for name, (kernel, sig) in sigs.items():
             try:
                 ptx, _ = cuda.compile_ptx(kernel.py_func, sig, cc=cc)

@@ -22,8 +22,8 @@ from numba import config as numba_config  # noqa: E402
 from numba import cuda  # noqa: E402
 
 from tsLSTM import LSTMClassifier, LSTMForecaster, LSTMRegressor, load  # noqa: E402
-from tsLSTM.cuda import DeviceUnavailableError, resolve_device  # noqa: E402
-from tsLSTM.nn import GRU, LSTM  # noqa: E402
+from tsLSTM.devices import DeviceUnavailableError, resolve_device  # noqa: E402
+from tsLSTM.gpu import GRU, LSTM  # noqa: E402
 from tsLSTM.optim import OPTIMIZERS  # noqa: E402
 
 TOL = {np.float64: 1e-10, np.float32: 1e-5}
@@ -100,7 +100,7 @@ def test_without_a_gpu_cuda_raises_and_auto_falls_back():
     script = """
         import numpy as np
         from tsLSTM import LSTMRegressor
-        from tsLSTM.cuda import DeviceUnavailableError, resolve_device
+        from tsLSTM.devices import DeviceUnavailableError, resolve_device
         assert resolve_device("auto") == "cpu"
         X = np.random.default_rng(0).normal(size=(6, 3))
         LSTMRegressor(hidden_size=2, max_epochs=1, device="auto").fit(X, X[:, 0])
@@ -131,7 +131,7 @@ def test_without_numba_cuda_the_error_says_what_to_install(monkeypatch):
 @pytest.mark.parametrize("trans_a", [False, True])
 @pytest.mark.parametrize("trans_b", [False, True])
 def test_matmul_matches_numpy(dtype, trans_a, trans_b):
-    from tsLSTM.kernels.cuda import linalg
+    from tsLSTM.kernels.gpu import linalg
 
     rng = np.random.default_rng(0)
     A = rng.normal(size=(7, 5) if trans_a else (5, 7)).astype(dtype)
@@ -224,7 +224,7 @@ OPTIMIZER_CASES = [
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("name, kwargs", OPTIMIZER_CASES)
 def test_optimizer_steps_match_the_cpu(dtype, name, kwargs):
-    from tsLSTM.cuda.optim import DeviceOptimizer
+    from tsLSTM.gpu.optim import DeviceOptimizer
     from tsLSTM.optim import clip_grad_norm
 
     rng = np.random.default_rng(0)
@@ -255,7 +255,7 @@ def test_optimizer_steps_match_the_cpu(dtype, name, kwargs):
 @pytest.mark.parametrize("kind", ["mse", "bce", "softmax_ce"])
 @pytest.mark.parametrize("sequence", [False, True])
 def test_losses_match_the_cpu(kind, sequence):
-    from tsLSTM.kernels.cuda.losses import kernels
+    from tsLSTM.kernels.gpu.losses import kernels
     from tsLSTM.losses import LOSSES
 
     rng = np.random.default_rng(0)
@@ -416,7 +416,7 @@ def test_a_model_trained_on_the_gpu_loads_and_predicts_without_one(tmp_path):
     script = f"""
         import numpy as np
         from tsLSTM import load
-        from tsLSTM.cuda import DeviceUnavailableError
+        from tsLSTM.devices import DeviceUnavailableError
         model = load({str(path)!r})
         X = np.load({str(tmp_path / "X.npy")!r})
         try:
@@ -448,3 +448,19 @@ def test_gpu_benchmark_script_runs():
     lines = out.stdout.splitlines()
     assert lines[1].split()[:4] == ["case", "kind", "GPU", "ms"]
     assert [line.split()[:2] for line in lines[2:4]] == [["smoke", "train"], ["smoke", "predict"]]
+
+
+@pytest.mark.parametrize("name", ["sgd", "adam", "rmsprop", "adagrad"])
+def test_the_device_optimizer_takes_its_scalars_from_the_host_optimizer(name, monkeypatch):
+    from tsLSTM.gpu.optim import DeviceOptimizer
+
+    params = np.random.default_rng(0).normal(size=8)
+    host = OPTIMIZERS[name](params.copy(), np.zeros_like(params), lr=0.1)
+    calls = []
+    original = type(host).next_step
+    monkeypatch.setattr(type(host), "next_step", lambda self: calls.append(1) or original(self))
+    d_params = cuda.to_device(params)
+    gpu = DeviceOptimizer(host, d_params, cuda.to_device(np.ones_like(params)))
+    gpu.step(1.0, cuda.to_device(np.zeros(1)))
+    assert calls == [1] and host.n_steps == 1
+    assert not np.array_equal(d_params.copy_to_host(), params)

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from . import hyperparams
-from .cuda import DeviceUnavailableError
+from .devices import DeviceUnavailableError
 from .hyperparams import positive_int
 
 EXIT_OK = 0

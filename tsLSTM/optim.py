@@ -3,8 +3,11 @@
 Each optimizer is bound at construction to a network's flat parameter array and its
 flat gradient array (1-D, contiguous, same shape and float dtype) and updates the
 parameters in place on :meth:`Optimizer.step`, with one fused loop from
-:mod:`tsLSTM.kernels.optim`. Defaults and update formulas are those of
-``torch.optim`` (CPU, ``foreach=False``), so the same gradients give the same
+:mod:`tsLSTM.kernels.optim`. An optimizer owns its state arrays (``state_names``)
+and the scalars of each step (:meth:`Optimizer.next_step`: bias corrections, decayed
+learning rate, casts to the buffers' dtype); the GPU path (:mod:`tsLSTM.gpu.optim`)
+applies the same update rule with the same scalars. Defaults and update formulas
+are those of ``torch.optim`` (CPU, ``foreach=False``), so the same gradients give the same
 trajectory as PyTorch to rounding.
 
 Scalar hyper-parameters are plain attributes read at every step (a schedule may
@@ -25,14 +28,8 @@ import math
 
 import numpy as np
 
-from tsLSTM.kernels.optim import (
-    adagrad_step,
-    adam_step,
-    rmsprop_step,
-    scale_,
-    sgd_step,
-    sum_of_squares,
-)
+from tsLSTM.kernels import optim_rules as rules
+from tsLSTM.kernels.optim import STEPS, scale_, sum_of_squares
 
 __all__ = [
     "OPTIMIZERS",
@@ -96,7 +93,14 @@ class Optimizer:
         The bound buffers.
     n_steps : int
         Number of steps taken (torch's ``state["step"]``).
+    rule : str
+        The update rule (:data:`tsLSTM.kernels.optim_rules.RULES`).
+    state_names : tuple of str
+        The state arrays, in the order the update rule takes them.
     """
+
+    rule = None
+    state_names = ()
 
     def __init__(self, params, grads):
         _check_buffers(params, grads)
@@ -112,12 +116,28 @@ class Optimizer:
         """A zero-length placeholder for state an option does not use."""
         return np.zeros(0, dtype=self.params.dtype)
 
+    @property
+    def state(self):
+        """The state arrays, a tuple in the order of ``state_names``."""
+        return tuple(getattr(self, name) for name in self.state_names)
+
     def step(self):
         """Update ``params`` in place from the current ``grads``."""
-        self.n_steps += 1
-        self._update()
+        STEPS[self.rule](self.params, self.grads, self.state, self.next_step())
 
-    def _update(self):
+    def next_step(self):
+        """Count one more step and return its scalars, in the buffers' dtype.
+
+        The scalar arithmetic of the step (float64, then cast) lives here only: the
+        CPU kernels and the GPU path (:mod:`tsLSTM.gpu.optim`) both apply
+        :data:`tsLSTM.kernels.optim_rules.RULES` ``[self.rule]`` with these values.
+        Hyper-parameters are read now, so a schedule may change them between steps.
+        """
+        self.n_steps += 1
+        return self._scalars(self.params.dtype.type)
+
+    def _scalars(self, dt):
+        """The scalars tuple of one step (``n_steps`` already counted), cast with ``dt``."""
         raise NotImplementedError
 
     def __repr__(self):
@@ -181,21 +201,19 @@ class SGD(Optimizer):
         self.momentum_buffer = self._zeros()
         self._buffer_started = False
 
-    def _update(self):
+    rule = "sgd"
+    state_names = ("momentum_buffer",)
+
+    def _scalars(self, dt):
         use_momentum = self.momentum != 0
-        sgd_step(
-            self.params,
-            self.grads,
-            self.momentum_buffer,
-            float(self.lr),
-            float(self.momentum),
-            float(self.dampening),
-            float(self.weight_decay),
-            bool(self.nesterov),
-            use_momentum and not self._buffer_started,
-        )
+        first = use_momentum and not self._buffer_started
         if use_momentum:
             self._buffer_started = True
+        weight_decay = float(self.weight_decay)
+        return rules.SGDScalars(
+            dt(-float(self.lr)), dt(self.momentum), dt(1.0 - float(self.dampening)),
+            dt(weight_decay), weight_decay != 0.0, use_momentum, bool(self.nesterov), first,
+        )  # fmt: skip
 
     def _hyper_parameters(self):
         return {
@@ -283,22 +301,18 @@ class Adam(Optimizer):
         """Whether the AMSGrad variant is used (fixed at construction)."""
         return self._amsgrad
 
-    def _update(self):
-        adam_step(
-            self.params,
-            self.grads,
-            self.exp_avg,
-            self.exp_avg_sq,
-            self.max_exp_avg_sq,
-            float(self.lr),
-            float(self.beta1),
-            float(self.beta2),
-            float(self.eps),
-            float(self.weight_decay),
-            float(self.n_steps),
-            self._amsgrad,
-            self._decoupled,
-        )
+    rule = "adam"
+    state_names = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")
+
+    def _scalars(self, dt):
+        lr, beta1, beta2 = float(self.lr), float(self.beta1), float(self.beta2)
+        weight_decay, t = float(self.weight_decay), float(self.n_steps)
+        w1 = dt(1.0 - beta1)
+        return rules.AdamScalars(
+            dt(-(lr / (1.0 - beta1**t))), dt(math.sqrt(1.0 - beta2**t)), w1, dt(1.0) - w1,
+            bool(abs(w1) < 0.5), dt(beta2), dt(1.0 - beta2), dt(self.eps), dt(weight_decay),
+            dt(1.0 - lr * weight_decay), weight_decay != 0.0, self._decoupled, self._amsgrad,
+        )  # fmt: skip
 
     def _hyper_parameters(self):
         return {
@@ -422,20 +436,20 @@ class RMSprop(Optimizer):
         """Whether the centered variant is used (fixed at construction)."""
         return self._centered
 
-    def _update(self):
-        rmsprop_step(
-            self.params,
-            self.grads,
-            self.square_avg,
-            self.grad_avg,
-            self.momentum_buffer,
-            float(self.lr),
+    rule = "rmsprop"
+    state_names = ("square_avg", "grad_avg", "momentum_buffer")
+
+    def _scalars(self, dt):
+        alpha, weight_decay, momentum = (
             float(self.alpha),
-            float(self.eps),
             float(self.weight_decay),
             float(self.momentum),
-            self._centered,
         )
+        w = dt(1.0 - alpha)
+        return rules.RMSpropScalars(
+            dt(-float(self.lr)), dt(alpha), w, dt(1.0) - w, bool(abs(w) < 0.5), dt(self.eps),
+            dt(weight_decay), dt(momentum), weight_decay != 0.0, momentum > 0.0, self._centered,
+        )  # fmt: skip
 
     def _hyper_parameters(self):
         return {
@@ -504,17 +518,13 @@ class Adagrad(Optimizer):
         self.eps = eps
         self.state_sum = np.full_like(self.params, initial_accumulator_value)
 
-    def _update(self):
-        adagrad_step(
-            self.params,
-            self.grads,
-            self.state_sum,
-            float(self.lr),
-            float(self.lr_decay),
-            float(self.weight_decay),
-            float(self.eps),
-            float(self.n_steps),
-        )
+    rule = "adagrad"
+    state_names = ("state_sum",)
+
+    def _scalars(self, dt):
+        lr, weight_decay = float(self.lr), float(self.weight_decay)
+        clr = lr / (1.0 + (float(self.n_steps) - 1.0) * float(self.lr_decay))
+        return rules.AdagradScalars(dt(-clr), dt(self.eps), dt(weight_decay), weight_decay != 0.0)
 
     def _hyper_parameters(self):
         return {

@@ -1,62 +1,35 @@
-"""The optional GPU path: device selection and the device-side engine.
+"""Deprecated alias of :mod:`tsLSTM.devices` and :mod:`tsLSTM.gpu`.
 
-``device='cuda'`` runs the recurrent engine, the dense head, the losses and the
-optimizer update on an NVIDIA GPU through ``numba.cuda`` kernels
-(:mod:`tsLSTM.kernels.cuda`); it needs the ``numba-cuda`` package
-(``pip install "tsLSTM[cuda]"``) and a CUDA driver. ``device='auto'`` uses the GPU
-when both are present and the CPU otherwise. Nothing here imports ``numba.cuda``
-until a device is resolved, so CPU users pay nothing.
-
-Host arrays stay the source of truth between calls: a fit uploads the parameters,
-the optimizer state and the training data once, trains on the device, and copies
-the parameters back at the end of every epoch, so a model trained on the GPU is an
-ordinary fitted estimator that saves, loads and predicts on a machine without one.
+``tsLSTM.cuda.DeviceUnavailableError``, ``resolve_device``, ``DEVICES`` and
+``cuda_unavailable_reason`` now live in :mod:`tsLSTM.devices`; the GPU driver
+modules (``tsLSTM.cuda.model``, ``training``, ...) moved to :mod:`tsLSTM.gpu`. The
+names still resolve from here, with a ``DeprecationWarning``.
 """
 
-DEVICES = ("cpu", "cuda", "auto")
+import importlib
+import warnings
+
+_NAMES = ("DEVICES", "DeviceUnavailableError", "cuda_unavailable_reason", "resolve_device")
+_MODULES = ("layers", "model", "optim", "recurrent", "training")
 
 
-class DeviceUnavailableError(RuntimeError):
-    """``device='cuda'`` was requested but no usable CUDA GPU is present."""
-
-
-def cuda_unavailable_reason():
-    """Why ``device='cuda'`` cannot run here, or None when it can."""
-    try:
-        from numba import cuda
-    except ImportError as exc:  # pragma: no cover - numba always ships a stub
-        return f"numba.cuda cannot be imported ({exc})"
-    if getattr(cuda, "implementation", "Built-in") != "NVIDIA":
-        return "the numba-cuda package is not installed (pip install 'tsLSTM[cuda]')"
-    try:
-        available = cuda.is_available()
-    except Exception as exc:  # a broken driver installation
-        return f"the CUDA driver could not be initialised ({exc})"
-    if not available:
-        return "no CUDA GPU or driver was found (numba.cuda.is_available() is False)"
-    return None
-
-
-def resolve_device(device):
-    """``'cpu'`` or ``'cuda'`` for a requested ``device`` in ``{'cpu', 'cuda', 'auto'}``.
-
-    Raises
-    ------
-    ValueError
-        For any other value.
-    DeviceUnavailableError
-        For ``'cuda'`` when the GPU path cannot run; the message says why.
-    """
-    if device not in DEVICES:
-        raise ValueError(f"device must be one of {DEVICES}, got {device!r}")
-    if device == "cpu":
-        return "cpu"
-    reason = cuda_unavailable_reason()
-    if reason is None:
-        return "cuda"
-    if device == "auto":
-        return "cpu"
-    raise DeviceUnavailableError(
-        f"device='cuda' was requested but {reason}. Use device='cpu' or device='auto' "
-        "(which falls back to the CPU)."
+def __getattr__(name):
+    if name in _NAMES:
+        target = "tsLSTM.devices"
+        value = getattr(importlib.import_module(target), name)
+    elif name in _MODULES:
+        target = f"tsLSTM.gpu.{name}"
+        value = importlib.import_module(target)
+    else:
+        raise AttributeError(f"module 'tsLSTM.cuda' has no attribute {name!r}")
+    warnings.warn(
+        f"tsLSTM.cuda.{name} is deprecated; use {target}"
+        + ("" if name in _MODULES else f".{name}"),
+        DeprecationWarning,
+        stacklevel=2,
     )
+    return value
+
+
+def __dir__():
+    return sorted(list(globals()) + list(_NAMES) + list(_MODULES))

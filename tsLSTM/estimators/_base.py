@@ -25,11 +25,11 @@ from sklearn.utils.validation import (
 
 from .. import hyperparams
 from .._progress import ProgressBar
-from .._threads import chunk_threads, thread_limits
-from ..cuda import resolve_device
-from ..kernels.optim import sum_of_squares
+from .._threads import thread_limits
+from ..devices import resolve_device
 from ..nn import GRU, LSTM, Conv1dBlock, Linear, SequenceModel
-from ..optim import OPTIMIZERS, clip_grad_norm
+from ..optim import OPTIMIZERS
+from ..training import Loss, make_trainer, network_outputs, train_step
 from ._saving import AttributeChecks, SavedStateMixin, is_int, is_number, plain_array
 
 
@@ -131,8 +131,12 @@ class BaseRecurrentEstimator(SavedStateMixin, BaseEstimator):
         raise NotImplementedError
 
     def _device_loss(self):
-        """Name of the GPU loss kernel matching :meth:`_loss` (see tsLSTM.kernels.cuda)."""
+        """Name of the GPU loss kernel matching :meth:`_loss` (see tsLSTM.kernels.gpu)."""
         raise NotImplementedError
+
+    def _training_loss(self):
+        """The loss of both engines (:class:`tsLSTM.training.Loss`)."""
+        return Loss(self._loss, self._device_loss(), self.output == "sequence")
 
     def _validation_score(self, outputs, targets, sample_weight, lengths):
         """Weighted score of the network ``outputs`` on held-out sequences."""
@@ -374,10 +378,11 @@ class BaseRecurrentEstimator(SavedStateMixin, BaseEstimator):
         if not incremental or self._optimizer is None:
             self._optimizer = self._make_optimizer()
         epochs = 1 if incremental else self.max_epochs
-        trainer_class = _HostTrainer
-        if device == "cuda":
-            from ..cuda.training import DeviceTrainer as trainer_class
-        trainer = trainer_class(self, X, targets, sample_weight, lengths, validation)
+        trainer = make_trainer(
+            device, X, targets, sample_weight, lengths, validation, model=self.model_,
+            optimizer=self._optimizer, loss=self._training_loss(),
+            clip_grad_norm=self.clip_grad_norm, rng=self._rng, host_step=self._train_step,
+        )  # fmt: skip
         try:
             self._fit_epochs(trainer, sample_weight, validation, epochs, incremental, on_epoch)
         finally:
@@ -495,41 +500,11 @@ class BaseRecurrentEstimator(SavedStateMixin, BaseEstimator):
         return self
 
     def _train_step(self, X, targets, sample_weight, lengths):
-        """One minibatch update; returns the loss, or None if anything overflowed."""
-        model = self.model_
-        model.zero_grad()
-        with np.errstate(over="ignore", invalid="ignore"):
-            outputs = model.forward(X, training=True, lengths=lengths)
-            if not np.all(np.isfinite(outputs)):
-                return None
-            loss, d_outputs = self._step_loss(targets, outputs, sample_weight, lengths)
-            if not np.isfinite(loss):
-                return None
-            try:
-                model.backward(d_outputs, input_grad=False)
-            except FloatingPointError:
-                return None
-            if self.clip_grad_norm is None:
-                norm = np.sqrt(sum_of_squares(model.flat_grads))
-            else:
-                norm = clip_grad_norm(model.flat_grads, self.clip_grad_norm)
-            if not np.isfinite(norm):
-                return None
-            self._optimizer.step()
-            if not np.all(np.isfinite(model.flat_params)):
-                return None
-        return loss
-
-    def _step_loss(self, targets, outputs, sample_weight, lengths):
-        """The loss; with ``output='sequence'`` over the valid steps of every sequence."""
-        if self.output == "last":
-            return self._loss(targets, outputs, sample_weight)
-        valid = step_mask(lengths, outputs.shape[1])
-        weights = np.broadcast_to(sample_weight[:, None], valid.shape)[valid]
-        loss, d_valid = self._loss(targets[valid], outputs[valid], weights)
-        d_outputs = np.zeros_like(outputs)
-        d_outputs[valid] = d_valid
-        return loss, d_outputs
+        """One minibatch update on the host; returns the loss, or None if anything overflowed."""
+        return train_step(
+            self.model_, self._optimizer, self._training_loss(), self.clip_grad_norm, X,
+            targets, sample_weight, lengths,
+        )  # fmt: skip
 
     def _diverged(self, last_good):
         """Stop training: keep the last finite (or, with early stopping, best) weights."""
@@ -555,14 +530,8 @@ class BaseRecurrentEstimator(SavedStateMixin, BaseEstimator):
         check_is_fitted(self, "model_")
         X, _, lengths = self._validate_X(X, reset=False)
         Z = self._standardise(X, lengths)
-        if resolve_device(self.device) == "cuda":
-            from ..cuda.model import DeviceSequenceModel
-
-            outputs = DeviceSequenceModel(self.model_).predict(Z, lengths=lengths)
-        else:
-            with chunk_threads(self.n_jobs):  # inference calls no BLAS
-                outputs = self.model_.predict(Z, lengths=lengths)
-        outputs = outputs.astype(np.float64)
+        device = resolve_device(self.device)
+        outputs = network_outputs(device, self.model_, Z, lengths, self.n_jobs).astype(np.float64)
         if not np.all(np.isfinite(outputs)):
             raise RuntimeError(
                 f"{type(self).__name__} produced non-finite outputs; the fitted weights are "
@@ -636,40 +605,6 @@ class BaseRecurrentEstimator(SavedStateMixin, BaseEstimator):
             problems.vector("x_mean_", self.n_step_features_)
             problems.vector("x_scale_", self.n_step_features_, positive=True)
         return problems
-
-
-class _HostTrainer:
-    """The CPU side of the training loop: minibatches sliced from host arrays.
-
-    :class:`tsLSTM.cuda.training.DeviceTrainer` has the same methods.
-    """
-
-    def __init__(self, estimator, X, targets, sample_weight, lengths, validation=None):
-        self.estimator = estimator
-        self.X, self.targets, self.lengths = X, targets, lengths
-        self.sample_weight = sample_weight
-        self.validation = validation
-
-    def begin_epoch(self, order):
-        self.order = order
-
-    def step(self, start, stop):
-        """One update on ``order[start:stop]``; the loss, or None if anything overflowed."""
-        idx = self.order[start:stop]
-        return self.estimator._train_step(
-            self.X[idx], self.targets[idx], self.sample_weight[idx], self.lengths[idx]
-        )
-
-    def end_epoch(self):
-        self.estimator.model_.clear_cache()
-        return True
-
-    def validation_outputs(self):
-        X, _, _, lengths = self.validation
-        return self.estimator.model_.predict(X, lengths=lengths)
-
-    def finish(self):
-        pass
 
 
 def step_mask(lengths, T):

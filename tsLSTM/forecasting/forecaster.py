@@ -13,8 +13,8 @@ from sklearn.utils.validation import check_is_fitted
 from .. import hyperparams
 from ..estimators import LSTMRegressor
 from ..estimators._saving import SavedStateMixin, is_int
-from . import readers
 from .checks import FILL_METHODS
+from .readers import future_covariates, to_panel
 
 # Network and training parameters passed through to the inner LSTMRegressor (the table
 # in tsLSTM.hyperparams). RUNTIME_PARAMS (where and with how many threads the fitted
@@ -187,7 +187,7 @@ class LSTMForecaster(SavedStateMixin, BaseEstimator):
         the containers are those of :meth:`fit`.
         """
         self._validate_params()
-        return readers.to_panel(y, X, self.id_col, self.time_col, self.target_col, self.fill)
+        return to_panel(y, X, self.id_col, self.time_col, self.target_col, self.fill)
 
     def min_series_length(self, purpose="fit"):
         """Fewest values a series needs: to train on (``'fit'``) or to forecast (``'predict'``).
@@ -567,7 +567,7 @@ class LSTMForecaster(SavedStateMixin, BaseEstimator):
                 f"X has {len(panel.covariate_names)} covariates, the model was fitted with "
                 f"{self.n_covariates_}"
             )
-        cov_future = readers.future_covariates(panel, X, horizon) if uses_covariates else None
+        cov_future = future_covariates(panel, X, horizon) if uses_covariates else None
         return panel, cov_future, horizon
 
     def _predict_panel(self, panel, horizon, cov_future):

@@ -9,9 +9,9 @@ The kernels reproduce the arithmetic of PyTorch's CPU single-tensor
 trajectories agree with ``torch.optim`` to rounding:
 
 - scalar quantities that torch computes with Python floats (``1 - beta1``,
-  ``lr / bias_correction1``, ``1 - lr * weight_decay``, ...) are computed here in
-  float64 and only then cast to the buffer's dtype, as torch casts a Python scalar
-  operand to the tensor dtype;
+  ``lr / bias_correction1``, ``1 - lr * weight_decay``, ...) are computed by the
+  optimizer in float64 and only then cast to the buffer's dtype, as torch casts a
+  Python scalar operand to the tensor dtype;
 - per-element products and sums follow torch's kernels: ``a.add(b, alpha=s)`` is
   ``a + s * b``, ``a.addcmul(b, c, value=s)`` is ``a + (s * b) * c``,
   ``a.addcdiv(b, c, value=s)`` is ``a + (s * b) / c`` and ``a.lerp(b, w)`` is
@@ -20,26 +20,49 @@ trajectories agree with ``torch.optim`` to rounding:
 Two differences remain, both of the order of one unit in the last place per step:
 torch's vectorised CPU kernels fuse ``a + s * b`` into one FMA, and its vectorised
 ``sqrt`` (SLEEF, 0.5001 ulp) is not always correctly rounded. These kernels
-compile without fast-math, so nothing is contracted and ``np.sqrt`` is exact.
+compile without fast-math, so nothing is contracted and ``sqrt`` is exact.
 
-Hyper-parameters arrive as Python floats (numba float64) and are cast inside the
-kernel with ``p.dtype.type``, so a float32 buffer is updated in float32 arithmetic
-throughout. The kernels allocate nothing; state buffers are owned by the caller
-(see :mod:`tsLSTM.optim`). ``error_model="numpy"`` lets divisions vectorise
-(division by zero gives inf/nan instead of raising).
+The per-element arithmetic is written once, in :mod:`tsLSTM.kernels.optim_rules`,
+and compiled here as one loop per optimizer (and, by :mod:`tsLSTM.kernels.gpu.optim`,
+for one GPU thread per parameter). The step's scalars (bias corrections, decayed
+learning rate, ...) arrive already computed in float64 and cast to the buffers'
+dtype by the optimizer (:meth:`tsLSTM.optim.Optimizer.next_step`), so a float32
+buffer is updated in float32 arithmetic throughout. The kernels allocate nothing;
+state buffers are owned by the caller (see :mod:`tsLSTM.optim`).
+``error_model="numpy"`` lets divisions vectorise (division by zero gives inf/nan
+instead of raising).
 """
 
 import numpy as np
 from numba import njit
 
+from . import optim_rules as rules
 from ._jit import JIT_OPTIONS
 
 _CACHE = JIT_OPTIONS["cache"]  # False where numba finds no writable cache directory
 
 
-@njit(cache=_CACHE, error_model="numpy", nogil=True)
-def sgd_step(p, g, buf, lr, momentum, dampening, weight_decay, nesterov, first):
-    """One SGD step with optional momentum, dampening, Nesterov and L2 decay.
+_STEP = {"cache": _CACHE, "error_model": "numpy", "nogil": True}
+
+_PARAMETERS = """
+    Parameters
+    ----------
+    p : ndarray, shape (n,)
+        Flat parameters (float32 or float64), updated in place.
+    g : ndarray, shape (n,)
+        Flat gradients, same dtype as ``p``; not modified.
+    state : tuple of ndarray
+        The optimizer's state arrays, updated in place: {state}.
+    scalars : {scalars}
+        The step's scalars (see :mod:`tsLSTM.kernels.optim_rules`).
+"""
+
+sgd_step = njit(**_STEP)(rules.sgd)
+adam_step = njit(**_STEP)(rules.adam)
+rmsprop_step = njit(**_STEP)(rules.rmsprop)
+adagrad_step = njit(**_STEP)(rules.adagrad)
+
+sgd_step.__doc__ = """One SGD step with optional momentum, dampening, Nesterov and L2 decay.
 
     With ``d = g + weight_decay * p``::
 
@@ -47,137 +70,24 @@ def sgd_step(p, g, buf, lr, momentum, dampening, weight_decay, nesterov, first):
         buf = momentum * buf + (1 - dampening) * d     (later steps)
         d   = d + momentum * buf   if nesterov else buf
         p   = p - lr * d
+""" + _PARAMETERS.format(state="``(momentum_buffer,)``", scalars="SGDScalars")
 
-    Parameters
-    ----------
-    p : ndarray, shape (n,)
-        Flat parameters (float32 or float64), updated in place.
-    g : ndarray, shape (n,)
-        Flat gradients, same dtype as ``p``; not modified.
-    buf : ndarray, shape (n,)
-        Momentum buffer, updated in place; only touched when ``momentum != 0``.
-    lr : float
-        Learning rate.
-    momentum : float
-        Momentum factor; ``0`` disables the buffer.
-    dampening : float
-        Dampening of the gradient term of the momentum update.
-    weight_decay : float
-        L2 penalty added to the gradient.
-    nesterov : bool
-        Use Nesterov momentum.
-    first : bool
-        True on the first step that uses momentum: the buffer is set to the
-        (decayed) gradient instead of being updated, as in torch.
-    """
-    dt = p.dtype.type
-    neg_lr = dt(-lr)
-    wd = dt(weight_decay)
-    mu = dt(momentum)
-    one_minus_dampening = dt(1.0 - dampening)
-    use_wd = weight_decay != 0.0
-    use_momentum = momentum != 0.0
-    for i in range(p.size):
-        d = g[i]
-        if use_wd:
-            d = d + wd * p[i]
-        if use_momentum:
-            if first:
-                b = d
-            else:
-                b = buf[i] * mu + one_minus_dampening * d
-            buf[i] = b
-            if nesterov:
-                d = d + mu * b
-            else:
-                d = b
-        p[i] = p[i] + neg_lr * d
+adam_step.__doc__ = """One Adam / AdamW step (torch's bias-corrected form).
 
-
-@njit(cache=_CACHE, error_model="numpy", nogil=True)
-def adam_step(p, g, m, v, v_max, lr, beta1, beta2, eps, weight_decay, step, amsgrad, decoupled):
-    """One Adam / AdamW step (torch's bias-corrected form).
-
-    With ``t = step`` (already incremented) and, for Adam, ``g = g + weight_decay * p``
-    or, for AdamW (``decoupled``), ``p = p * (1 - lr * weight_decay)`` first::
+    With ``t`` the step count and, for Adam, ``g = g + weight_decay * p`` or, for
+    AdamW (``decoupled``), ``p = p * (1 - lr * weight_decay)`` first::
 
         m     = m + (1 - beta1) * (g - m)
         v     = beta2 * v + (1 - beta2) * g * g
         v_max = max(v_max, v)                                  (amsgrad only)
         denom = sqrt(v or v_max) / sqrt(1 - beta2**t) + eps
         p     = p - lr / (1 - beta1**t) * m / denom
+""" + _PARAMETERS.format(
+    state="``(exp_avg, exp_avg_sq, max_exp_avg_sq)`` (the last empty without amsgrad)",
+    scalars="AdamScalars",
+)
 
-    Parameters
-    ----------
-    p : ndarray, shape (n,)
-        Flat parameters (float32 or float64), updated in place.
-    g : ndarray, shape (n,)
-        Flat gradients, same dtype as ``p``; not modified.
-    m : ndarray, shape (n,)
-        First-moment running average (``exp_avg``), updated in place.
-    v : ndarray, shape (n,)
-        Second-moment running average (``exp_avg_sq``), updated in place.
-    v_max : ndarray, shape (n,) or (0,)
-        Running maximum of ``v`` (``max_exp_avg_sq``); only used when ``amsgrad``.
-    lr : float
-        Learning rate.
-    beta1, beta2 : float
-        Decay rates of the first and second moment averages.
-    eps : float
-        Added to the denominator after the bias-corrected square root.
-    weight_decay : float
-        L2 penalty (Adam) or decoupled decay rate (AdamW).
-    step : float
-        Step count ``t`` including this step (1 on the first call).
-    amsgrad : bool
-        Normalise by the running maximum of ``v``.
-    decoupled : bool
-        Decoupled weight decay (AdamW) instead of an L2 gradient term.
-    """
-    dt = p.dtype.type
-    bias_correction1 = 1.0 - beta1**step
-    bias_correction2 = 1.0 - beta2**step
-    neg_step_size = dt(-(lr / bias_correction1))
-    bias_correction2_sqrt = dt(bias_correction2**0.5)
-    w1 = dt(1.0 - beta1)
-    one_minus_w1 = dt(1.0) - w1
-    small_w1 = abs(w1) < 0.5
-    b2 = dt(beta2)
-    w2 = dt(1.0 - beta2)
-    eps_ = dt(eps)
-    wd = dt(weight_decay)
-    decay = dt(1.0 - lr * weight_decay)
-    use_wd = weight_decay != 0.0
-    for i in range(p.size):
-        pi = p[i]
-        gi = g[i]
-        if use_wd:
-            if decoupled:
-                pi = pi * decay
-            else:
-                gi = gi + wd * pi
-        mi = m[i]
-        if small_w1:
-            mi = mi + w1 * (gi - mi)
-        else:
-            mi = gi - (gi - mi) * one_minus_w1
-        m[i] = mi
-        vi = v[i] * b2 + (w2 * gi) * gi
-        v[i] = vi
-        if amsgrad:
-            vm = v_max[i]
-            if vi > vm:
-                vm = vi
-            v_max[i] = vm
-            denom = np.sqrt(vm) / bias_correction2_sqrt + eps_
-        else:
-            denom = np.sqrt(vi) / bias_correction2_sqrt + eps_
-        p[i] = pi + (neg_step_size * mi) / denom
-
-
-@njit(cache=_CACHE, error_model="numpy", nogil=True)
-def rmsprop_step(p, g, square_avg, grad_avg, buf, lr, alpha, eps, weight_decay, momentum, centered):
-    """One RMSprop step, optionally centered and with momentum.
+rmsprop_step.__doc__ = """One RMSprop step, optionally centered and with momentum.
 
     With ``g = g + weight_decay * p``::
 
@@ -186,109 +96,21 @@ def rmsprop_step(p, g, square_avg, grad_avg, buf, lr, alpha, eps, weight_decay, 
         avg        = sqrt(square_avg - grad_avg**2 if centered else square_avg) + eps
         buf        = momentum * buf + g / avg;  p = p - lr * buf      (momentum > 0)
         p          = p - lr * g / avg                                 (otherwise)
+""" + _PARAMETERS.format(
+    state="``(square_avg, grad_avg, momentum_buffer)`` (grad_avg empty unless centered)",
+    scalars="RMSpropScalars",
+)
 
-    Parameters
-    ----------
-    p : ndarray, shape (n,)
-        Flat parameters (float32 or float64), updated in place.
-    g : ndarray, shape (n,)
-        Flat gradients, same dtype as ``p``; not modified.
-    square_avg : ndarray, shape (n,)
-        Running average of ``g**2``, updated in place.
-    grad_avg : ndarray, shape (n,) or (0,)
-        Running average of ``g``; only used when ``centered``.
-    buf : ndarray, shape (n,) or (0,)
-        Momentum buffer; only used when ``momentum > 0``.
-    lr : float
-        Learning rate.
-    alpha : float
-        Smoothing constant of the running averages.
-    eps : float
-        Added to the root mean square.
-    weight_decay : float
-        L2 penalty added to the gradient.
-    momentum : float
-        Momentum factor; ``0`` updates the parameters directly.
-    centered : bool
-        Normalise by the estimated variance instead of the raw second moment.
-    """
-    dt = p.dtype.type
-    neg_lr = dt(-lr)
-    a = dt(alpha)
-    w = dt(1.0 - alpha)
-    one_minus_w = dt(1.0) - w
-    small_w = abs(w) < 0.5
-    eps_ = dt(eps)
-    wd = dt(weight_decay)
-    mu = dt(momentum)
-    use_wd = weight_decay != 0.0
-    use_momentum = momentum > 0.0
-    for i in range(p.size):
-        gi = g[i]
-        if use_wd:
-            gi = gi + wd * p[i]
-        sq = square_avg[i] * a + (w * gi) * gi
-        square_avg[i] = sq
-        if centered:
-            ga = grad_avg[i]
-            if small_w:
-                ga = ga + w * (gi - ga)
-            else:
-                ga = gi - (gi - ga) * one_minus_w
-            grad_avg[i] = ga
-            avg = np.sqrt(sq - ga * ga) + eps_
-        else:
-            avg = np.sqrt(sq) + eps_
-        if use_momentum:
-            b = buf[i] * mu + gi / avg
-            buf[i] = b
-            p[i] = p[i] + neg_lr * b
-        else:
-            p[i] = p[i] + (neg_lr * gi) / avg
+adagrad_step.__doc__ = """One Adagrad step.
 
-
-@njit(cache=_CACHE, error_model="numpy", nogil=True)
-def adagrad_step(p, g, state_sum, lr, lr_decay, weight_decay, eps, step):
-    """One Adagrad step.
-
-    With ``t = step`` (already incremented) and ``g = g + weight_decay * p``::
+    With ``t`` the step count and ``g = g + weight_decay * p``::
 
         clr       = lr / (1 + (t - 1) * lr_decay)
         state_sum = state_sum + g * g
         p         = p - clr * g / (sqrt(state_sum) + eps)
+""" + _PARAMETERS.format(state="``(state_sum,)``", scalars="AdagradScalars")
 
-    Parameters
-    ----------
-    p : ndarray, shape (n,)
-        Flat parameters (float32 or float64), updated in place.
-    g : ndarray, shape (n,)
-        Flat gradients, same dtype as ``p``; not modified.
-    state_sum : ndarray, shape (n,)
-        Accumulated squared gradients, updated in place.
-    lr : float
-        Learning rate.
-    lr_decay : float
-        Learning-rate decay per step.
-    weight_decay : float
-        L2 penalty added to the gradient.
-    eps : float
-        Added to the square root of the accumulator.
-    step : float
-        Step count ``t`` including this step (1 on the first call).
-    """
-    dt = p.dtype.type
-    clr = lr / (1.0 + (step - 1.0) * lr_decay)
-    neg_clr = dt(-clr)
-    eps_ = dt(eps)
-    wd = dt(weight_decay)
-    use_wd = weight_decay != 0.0
-    for i in range(p.size):
-        gi = g[i]
-        if use_wd:
-            gi = gi + wd * p[i]
-        s = state_sum[i] + gi * gi
-        state_sum[i] = s
-        p[i] = p[i] + (neg_clr * gi) / (np.sqrt(s) + eps_)
+STEPS = {"sgd": sgd_step, "adam": adam_step, "rmsprop": rmsprop_step, "adagrad": adagrad_step}
 
 
 @njit(cache=_CACHE, fastmath={"reassoc"}, nogil=True)

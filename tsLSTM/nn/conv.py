@@ -9,8 +9,7 @@ from ..kernels.conv import (
     maxpool_backward,
     maxpool_forward,
 )
-from .module import Module, ParameterSpec, check_dtype
-from .recurrent import _check_positive_int, as_finite_array
+from .module import Module, ParameterSpec, as_finite_array, check_dtype, check_positive_int
 
 
 class Conv1dBlock(Module):
@@ -35,14 +34,14 @@ class Conv1dBlock(Module):
 
     def __init__(self, in_channels, filters, kernel_size, stride=1, padding=0, pool_size=1,
                  dtype=np.float32, random_state=None):  # fmt: skip
-        self.in_channels = _check_positive_int(in_channels, "in_channels")
-        self.filters = _check_positive_int(filters, "filters")
-        self.kernel_size = _check_positive_int(kernel_size, "kernel_size")
-        self.stride = _check_positive_int(stride, "stride")
+        self.in_channels = check_positive_int(in_channels, "in_channels")
+        self.filters = check_positive_int(filters, "filters")
+        self.kernel_size = check_positive_int(kernel_size, "kernel_size")
+        self.stride = check_positive_int(stride, "stride")
         if isinstance(padding, bool) or not isinstance(padding, (int, np.integer)) or padding < 0:
             raise ValueError(f"padding must be a non-negative integer, got {padding!r}")
         self.padding = int(padding)
-        self.pool_size = _check_positive_int(pool_size, "pool_size")
+        self.pool_size = check_positive_int(pool_size, "pool_size")
         self.dtype = check_dtype(dtype)
         self._rng = check_random_state(random_state)
         self._cache = None

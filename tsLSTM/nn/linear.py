@@ -4,8 +4,7 @@ import numpy as np
 from sklearn.utils import check_random_state
 
 from ..kernels.gemm import affine_rows, pack_panels
-from .module import Module, ParameterSpec, check_dtype
-from .recurrent import _check_positive_int, as_finite_array
+from .module import Module, ParameterSpec, as_finite_array, check_dtype, check_positive_int
 
 
 class Linear(Module):
@@ -27,8 +26,8 @@ class Linear(Module):
     """
 
     def __init__(self, in_features, out_features, dtype=np.float32, random_state=None):
-        self.in_features = _check_positive_int(in_features, "in_features")
-        self.out_features = _check_positive_int(out_features, "out_features")
+        self.in_features = check_positive_int(in_features, "in_features")
+        self.out_features = check_positive_int(out_features, "out_features")
         self.dtype = check_dtype(dtype)
         self.random_state = random_state
         self._rng = check_random_state(random_state)

@@ -12,12 +12,37 @@ buffer. At the boundary, :meth:`Module.state_dict`, :meth:`Module.grad_dict` and
 equivalent ``torch.nn`` module, whatever layout is stored inside.
 """
 
+import numbers
 from dataclasses import dataclass
 from math import prod
 
 import numpy as np
 
 SUPPORTED_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def check_positive_int(value, name):
+    """``value`` as an int; ValueError unless it is an integer >= 1 (bools refused)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def as_finite_array(X, name, dtype):
+    """``X`` as an array of ``dtype``; ValueError if it is not numeric and finite."""
+    try:
+        arr = np.asarray(X)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name} could not be converted to a numeric array: {exc}") from exc
+    # dtype.kind: b(ool), i(nt), u(nsigned), f(loat); c(omplex) and the rest are refused
+    if arr.dtype.kind not in "biuf":
+        if arr.dtype.kind == "c":
+            raise ValueError(f"{name} must be real, got complex values")
+        raise ValueError(f"{name} must be numeric, got an array of dtype {arr.dtype}")
+    arr = arr.astype(dtype, copy=False)
+    if not np.isfinite(arr).all():
+        raise ValueError(f"{name} contains NaN or infinity")
+    return arr
 
 
 def check_dtype(dtype):
@@ -81,15 +106,9 @@ class Module:
         state = dict(self.__dict__)
         for key in ("_params", "_grads", "_workspaces"):  # scratch buffers are not state
             state.pop(key, None)
-        if state.get("_on_cuda"):
-            state["_cache"] = None  # device arrays of a pending backward pass
         return state
 
     def __setstate__(self, state):
-        if state.get("_on_cuda"):
-            from ..cuda import resolve_device
-
-            state["_on_cuda"] = resolve_device(state["device"]) == "cuda"
         self.__dict__.update(state)
         if "flat_params" in state:
             self._bind(self.flat_params, self.flat_grads)

@@ -5,48 +5,53 @@ shapes of inputs, outputs and states, parameter names and initialisation) and ad
 ``backward`` that returns the input and initial-state gradients and accumulates the
 parameter gradients. The per-direction work is done by the kernels in
 :mod:`tsLSTM.kernels`; this module validates, lays out buffers, stacks layers and
-directions, and applies dropout between layers.
+directions, and applies dropout between layers. The layers run on the CPU; the
+same layers with a ``device`` argument are :class:`tsLSTM.gpu.LSTM` and
+:class:`tsLSTM.gpu.GRU`.
 """
 
 import numbers
+from typing import NamedTuple
 
 import numpy as np
 from sklearn.utils import check_random_state
 
 from .._threads import chunk_bounds, parallel_map, single_threaded_blas
-from ..cuda import resolve_device
 from ..kernels.gru import gru_backward, gru_forward, gru_infer
 from ..kernels.lstm import lstm_backward, lstm_forward, lstm_infer
-from .module import Module, ParameterSpec, check_dtype
+from .module import Module, ParameterSpec, as_finite_array, check_dtype, check_positive_int
 from .workspace import Workspace
 
-
-def _check_positive_int(value, name):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
+__all__ = ["GRU", "LSTM", "Direction", "as_finite_array", "param_suffix"]
 
 
-def _suffix(layer, direction):
+def param_suffix(layer, direction):
     """PyTorch's parameter-name suffix: ``_l0``, ``_l1_reverse``, ..."""
     return f"_l{layer}" + ("_reverse" if direction else "")
 
 
-def as_finite_array(X, name, dtype):
-    """``X`` as an array of ``dtype``; ValueError if it is not numeric and finite."""
-    try:
-        arr = np.asarray(X)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{name} could not be converted to a numeric array: {exc}") from exc
-    # dtype.kind: b(ool), i(nt), u(nsigned), f(loat); c(omplex) and the rest are refused
-    if arr.dtype.kind not in "biuf":
-        if arr.dtype.kind == "c":
-            raise ValueError(f"{name} must be real, got complex values")
-        raise ValueError(f"{name} must be numeric, got an array of dtype {arr.dtype}")
-    arr = arr.astype(dtype, copy=False)
-    if not np.isfinite(arr).all():
-        raise ValueError(f"{name} contains NaN or infinity")
-    return arr
+class Direction(NamedTuple):
+    """One direction of one layer of a recurrent stack, as every engine walks it.
+
+    Attributes
+    ----------
+    layer : int
+    direction : int
+        0 forward, 1 reverse.
+    index : int
+        ``layer * num_directions + direction``: its row in ``h0``, ``h_n``, ...
+    suffix : str
+        Its parameters' name suffix (:func:`param_suffix`).
+    """
+
+    layer: int
+    direction: int
+    index: int
+    suffix: str
+
+    @property
+    def reverse(self):
+        return self.direction == 1
 
 
 def _copy_into(ws, name, array):
@@ -70,8 +75,7 @@ class _Recurrent(Module):
 
     _n_gates = 0
     _has_cell_state = False
-    device = "cpu"  # class defaults: layers pickled before the GPU path had none
-    _on_cuda = False
+    device = "cpu"  # the class default of layers pickled before the argument existed
 
     def __init__(
         self,
@@ -85,11 +89,11 @@ class _Recurrent(Module):
         random_state=None,
         device="cpu",
     ):
+        self._check_device(device)
         self.device = device
-        self._on_cuda = resolve_device(device) == "cuda"
-        self.input_size = _check_positive_int(input_size, "input_size")
-        self.hidden_size = _check_positive_int(hidden_size, "hidden_size")
-        self.num_layers = _check_positive_int(num_layers, "num_layers")
+        self.input_size = check_positive_int(input_size, "input_size")
+        self.hidden_size = check_positive_int(hidden_size, "hidden_size")
+        self.num_layers = check_positive_int(num_layers, "num_layers")
         self.bidirectional = bool(bidirectional)
         if not isinstance(dropout, numbers.Real) or not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout must be a number in [0, 1), got {dropout!r}")
@@ -103,13 +107,30 @@ class _Recurrent(Module):
         self._allocate()
         self.reset_parameters()
 
-    # -- parameters ------------------------------------------------------------
+    def _check_device(self, device):
+        """Only ``'cpu'``: the GPU runs :class:`tsLSTM.gpu.LSTM` / ``GRU``."""
+        if device != "cpu":
+            name = type(self).__name__
+            raise ValueError(
+                f"tsLSTM.nn.{name} runs on the CPU only (device='cpu'), got device={device!r}; "
+                f"for 'cuda' or 'auto' use tsLSTM.gpu.{name}, which has the same signature"
+            )
 
-    def _direction_names(self):
-        """``(layer, direction, suffix)`` in PyTorch's parameter order."""
-        for layer in range(self.num_layers):
-            for direction in range(self.num_directions):
-                yield layer, direction, _suffix(layer, direction)
+    # -- layout ------------------------------------------------------------------
+
+    def directions(self, layer=None):
+        """The :class:`Direction` s of ``layer`` (all layers when None), in PyTorch's order."""
+        layers = range(self.num_layers) if layer is None else (layer,)
+        D = self.num_directions
+        for k in layers:
+            for d in range(D):
+                yield Direction(k, d, k * D + d, param_suffix(k, d))
+
+    def dropout_after(self, layer):
+        """Whether a training pass applies dropout to ``layer``'s output."""
+        return self.dropout > 0 and layer < self.num_layers - 1
+
+    # -- parameters ------------------------------------------------------------
 
     def _layer_input_size(self, layer):
         return self.input_size if layer == 0 else self.num_directions * self.hidden_size
@@ -117,7 +138,7 @@ class _Recurrent(Module):
     def _parameter_specs(self):
         GH = self._n_gates * self.hidden_size
         specs = []
-        for layer, _, sfx in self._direction_names():
+        for layer, _, _, sfx in self.directions():
             specs += [
                 ParameterSpec(f"weight_ih{sfx}", (GH, self._layer_input_size(layer)), True),
                 ParameterSpec(f"weight_hh{sfx}", (GH, self.hidden_size), True),
@@ -229,9 +250,7 @@ class _Recurrent(Module):
         T, B = X.shape[:2]
         D, H = self.num_directions, self.hidden_size
         masks = [
-            self._dropout_mask((T, B, D * H))
-            if training and self.dropout > 0 and layer < self.num_layers - 1
-            else None
+            self._dropout_mask((T, B, D * H)) if training and self.dropout_after(layer) else None
             for layer in range(self.num_layers)
         ]
         bounds = self._chunk_bounds(T, B)
@@ -278,14 +297,12 @@ class _Recurrent(Module):
         layer_input = X
         for layer in range(self.num_layers):
             outputs, layer_caches = [], []
-            for direction in range(D):
-                idx = layer * D + direction
+            for _, direction, idx, sfx in self.directions(layer):
                 reverse = direction == 1
                 c0_dir = c0[idx] if self._has_cell_state else None
                 cache = self._forward_direction(
-                    layer_input, _suffix(layer, direction), h0[idx], c0_dir, reverse, lengths,
-                    ws, f"{layer}.{direction}",
-                )  # fmt: skip
+                    layer_input, sfx, h0[idx], c0_dir, reverse, lengths, ws, f"{layer}.{direction}"
+                )
                 out_start = 0 if reverse else 1
                 outputs.append(cache.Hs[out_start : out_start + T])
                 last = 0 if reverse else T
@@ -383,8 +400,7 @@ class _Recurrent(Module):
             if masks[layer] is not None and len(dY):
                 dY = np.multiply(dY, masks[layer], out=ws.empty("dYm", dY.shape, self.dtype))
             dX = dX_input if layer == 0 else ws.empty(f"dX{layer}", X.shape, self.dtype)
-            for direction in range(D):
-                idx = layer * D + direction
+            for _, direction, idx, sfx in self.directions(layer):
                 dH = (
                     dY
                     if D == 1
@@ -395,8 +411,8 @@ class _Recurrent(Module):
                     dX_dir = ws.empty("dX_reverse", dX.shape, self.dtype)
                 dc_n = d_c_n[idx] if self._has_cell_state else None
                 dh, dc = self._backward_direction(
-                    X, _suffix(layer, direction), caches[layer][direction], dH, d_h_n[idx], dc_n,
-                    direction == 1, lengths, dX_dir, grads, ws,
+                    X, sfx, caches[layer][direction], dH, d_h_n[idx], dc_n, direction == 1,
+                    lengths, dX_dir, grads, ws,
                 )  # fmt: skip
                 dh0[idx] = dh
                 if self._has_cell_state:
@@ -419,12 +435,7 @@ class _Recurrent(Module):
         h0 = self._check_state(h0, "h0", B)
         if self._has_cell_state:
             c0 = self._check_state(c0, "c0", B)
-        if self._on_cuda:
-            from ..cuda.layers import recurrent_forward
-
-            output, h_n, c_n, self._cache = recurrent_forward(self, X, h0, c0, training, lengths)
-        else:
-            output, h_n, c_n = self._run_forward(X, h0, c0, training, lengths, keep_output)
+        output, h_n, c_n = self._run_forward(X, h0, c0, training, lengths, keep_output)
         T, B = X.shape[:2]
         self._shapes = (X.shape, (T, B, self.num_directions * self.hidden_size))
         if self.batch_first and output is not None:
@@ -451,10 +462,7 @@ class _Recurrent(Module):
             )
         (T, B, _), out_shape = self._shapes
         name = type(self).__name__
-        if d_output is None:
-            if self._on_cuda:
-                d_output = np.zeros(out_shape, dtype=self.dtype)
-        else:
+        if d_output is not None:
             d_output = as_finite_array(d_output, "d_output", self.dtype)
             expected = (B, T, out_shape[2]) if self.batch_first else out_shape
             if d_output.shape != expected:
@@ -466,15 +474,7 @@ class _Recurrent(Module):
         d_h_n = self._check_state(d_h_n, "d_h_n", B)
         if self._has_cell_state:
             d_c_n = self._check_state(d_c_n, "d_c_n", B)
-        if self._on_cuda:
-            from ..cuda.layers import recurrent_backward
-
-            run, self._cache = self._cache, None
-            dX, dh0, dc0 = recurrent_backward(run, d_output, d_h_n, d_c_n)
-            if not input_grad:
-                dX = None
-        else:
-            dX, dh0, dc0 = self._run_backward(d_output, d_h_n, d_c_n, input_grad)
+        dX, dh0, dc0 = self._run_backward(d_output, d_h_n, d_c_n, input_grad)
         if self.batch_first and dX is not None:
             dX = dX.transpose(1, 0, 2)
         return dX, dh0, dc0
@@ -502,12 +502,6 @@ class _Recurrent(Module):
         forward-direction state after the last step with (bidirectional) the
         reverse direction's after the first.
         """
-        if self._on_cuda:
-            output, h_n, _ = self._forward(X, None, None, False, lengths)
-            self._cache = None
-            if return_sequences:
-                return output
-            return h_n[-1] if self.num_directions == 1 else np.concatenate(h_n[-2:], axis=1)
         X = self._check_input(X)
         T, B, _ = X.shape
         lengths = self._check_lengths(lengths, B, T)
@@ -538,9 +532,9 @@ class _Recurrent(Module):
             top = layer == self.num_layers - 1
             keep = not top or return_sequences
             outputs, finals = [], []
-            for direction in range(D):
+            for _, direction, _, sfx in self.directions(layer):
                 H_out = np.empty((T if keep else 0, B, H), dtype=self.dtype)
-                W_ihT, W_hhT, b_ih, b_hh = self._weights(_suffix(layer, direction))
+                W_ihT, W_hhT, b_ih, b_hh = self._weights(sfx)
                 args = (layer_input, W_ihT, W_hhT, b_ih, b_hh, zeros)
                 if self._has_cell_state:
                     h_n = lstm_infer(*args, zeros, direction == 1, lengths, H_out)
@@ -587,12 +581,10 @@ _SIGNATURE_DOC = """
         Floating-point type of parameters and computation.
     random_state : int, RandomState instance or None, default=None
         Seeds the initial weights and the dropout masks.
-    device : {'cpu', 'cuda', 'auto'}, default='cpu'
-        Where forward and backward run. With 'cuda' (an NVIDIA GPU and
-        ``tsLSTM[cuda]``; ``DeviceUnavailableError`` otherwise) each call copies the
-        parameters to the GPU and returns host arrays, with gradients added into
-        ``flat_grads``; 'auto' picks the GPU when present. Results equal the CPU's to
-        rounding; dropout masks come from the GPU's own random stream.
+    device : {'cpu'}, default='cpu'
+        These layers run on the CPU; any other value raises ``ValueError``. For
+        ``'cuda'`` or ``'auto'`` use :class:`tsLSTM.gpu.LSTM` / :class:`tsLSTM.gpu.GRU`
+        (same signature).
 
     Attributes
     ----------

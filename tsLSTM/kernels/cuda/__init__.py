@@ -1,12 +1,25 @@
-"""``numba.cuda`` twins of the CPU kernels (optional: needs the ``numba-cuda`` package).
+"""Deprecated alias of :mod:`tsLSTM.kernels.gpu` (the ``numba.cuda`` kernels).
 
-Nothing here is imported by ``import tsLSTM``: :mod:`tsLSTM.cuda` imports these
-modules on the first use of ``device='cuda'``. Every module exposes a factory
-``kernels(dtype)`` returning the kernels compiled for float32 or float64, so that
-shared-memory tiles and literal constants have the buffers' dtype (a float64
-literal in a float32 kernel would silently promote the arithmetic).
-
-Conventions follow the CPU kernels: time-major ``(T, B, ...)`` arrays, transposed
-weights ``W_ihT`` ``(I, G*H)`` and ``W_hhT`` ``(H, G*H)``, and ``(T + 1, B, H)`` state
-buffers with the slot layout of :func:`tsLSTM.kernels._common.state_slots`.
+``from tsLSTM.kernels.cuda import linalg`` (and ``losses``, ``optim``,
+``recurrent``) still works, with a ``DeprecationWarning``.
 """
+
+import importlib
+import warnings
+
+_MODULES = ("linalg", "losses", "optim", "recurrent")
+
+
+def __getattr__(name):
+    if name not in _MODULES:
+        raise AttributeError(f"module 'tsLSTM.kernels.cuda' has no attribute {name!r}")
+    warnings.warn(
+        f"tsLSTM.kernels.cuda.{name} is deprecated; use tsLSTM.kernels.gpu.{name}",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    return importlib.import_module(f"tsLSTM.kernels.gpu.{name}")
+
+
+def __dir__():
+    return sorted(list(globals()) + list(_MODULES))

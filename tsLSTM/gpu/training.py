@@ -4,7 +4,7 @@ The training data, sample weights, lengths and targets are uploaded once per fit
 each epoch uploads only the shuffled order (n integers) and each minibatch is
 gathered on the device. One small read-back per minibatch (the loss, the squared
 gradient norm and the non-finite flag) decides clipping and divergence on the host,
-as in the CPU loop of :mod:`tsLSTM.estimators._base`.
+as in the host loop of :mod:`tsLSTM.training`, which creates this trainer.
 """
 
 import math
@@ -12,22 +12,22 @@ import math
 import numpy as np
 from numba import cuda
 
-from ..kernels.cuda import linalg
-from ..kernels.cuda import losses as loss_kernels
-from ..kernels.cuda import optim as optim_kernels
-from ..kernels.cuda._launch import grid_1d
+from ..kernels.gpu import linalg
+from ..kernels.gpu import losses as loss_kernels
+from ..kernels.gpu import optim as optim_kernels
+from ..kernels.gpu._launch import grid_1d
 from .model import DeviceSequenceModel
 from .optim import DeviceOptimizer
 
 
 class DeviceTrainer:
-    """Trains ``estimator.model_`` with ``estimator._optimizer``'s rule on the GPU.
+    """Trains ``model`` with ``optimizer``'s rule on the GPU.
+
+    The arguments are those of :func:`tsLSTM.training.make_trainer`, with ``loss``
+    the name of the GPU loss kernel.
 
     Parameters
     ----------
-    estimator : BaseRecurrentEstimator
-        Fitted network, optimizer, loss (``_device_loss()``) and clipping are read
-        from it.
     X : ndarray (n, T, F)
         Standardised training sequences (network dtype), zero-padded.
     targets : ndarray
@@ -37,18 +37,29 @@ class DeviceTrainer:
     lengths : ndarray of int64 (n,)
     validation : tuple or None
         ``(X_val, targets_val, weight_val, lengths_val)``, uploaded once too.
+    model : SequenceModel
+    optimizer : Optimizer
+        Bound to ``model``'s flat buffers; its state is uploaded and copied back.
+    loss : {'mse', 'bce', 'softmax_ce'}
+        The loss kernel (:mod:`tsLSTM.kernels.gpu.losses`).
+    clip_grad_norm : float or None
+    rng : RandomState
+        Draws the seed of the dropout masks (only with dropout between layers).
     """
 
-    def __init__(self, estimator, X, targets, sample_weight, lengths, validation=None):
-        self.estimator = estimator
-        self.model = DeviceSequenceModel(estimator.model_)
+    def __init__(
+        self, X, targets, sample_weight, lengths, validation=None, *, model, optimizer, loss,
+        clip_grad_norm, rng,
+    ):  # fmt: skip
+        self.model = DeviceSequenceModel(model)
         self.dtype = self.model.dtype
+        self.clip_grad_norm = clip_grad_norm
         buffers = self.model.buffers
-        self.optimizer = DeviceOptimizer(estimator._optimizer, buffers.params, buffers.grads)
+        self.optimizer = DeviceOptimizer(optimizer, buffers.params, buffers.grads)
         n, T = X.shape[:2]
         self.steps = T if self.model.sequence else 0
         self.X = cuda.to_device(np.ascontiguousarray(X, dtype=self.dtype))
-        kind = estimator._device_loss()
+        kind = loss
         flat = targets.reshape(n * T, -1) if self.steps else targets
         if kind == "mse":
             flat = flat.reshape(flat.shape[0], -1).astype(np.float64)
@@ -61,12 +72,12 @@ class DeviceTrainer:
         self.lengths = cuda.to_device(self.lengths_host)
         self.loss = loss_kernels.kernels(self.dtype)[kind]
         self.scalars = linalg.zeros(3, np.float64)  # loss, squared grad norm, non-finite flag
-        # Dropout masks come from the device's generator, seeded from the estimator's
+        # Dropout masks come from the device's generator, seeded from the training
         # random state; without dropout nothing is drawn, so the shuffles (and the
         # whole fit) equal the CPU's.
         self.seed = 0
-        if estimator.model_.rnn.dropout and estimator.model_.rnn.num_layers > 1:
-            self.seed = int(estimator._rng.randint(np.iinfo(np.int32).max))
+        if model.rnn.dropout and model.rnn.num_layers > 1:
+            self.seed = int(rng.randint(np.iinfo(np.int32).max))
         self.validation = None
         if validation is not None:
             X_val, _, _, lengths_val = validation
@@ -90,7 +101,6 @@ class DeviceTrainer:
 
     def step(self, start, stop):
         """One update on ``order[start:stop]``; the loss, or None if anything overflowed."""
-        est = self.estimator
         Xb, lengths_b = self._batch(stop - start)
         linalg.gather_batch(self.X, self.order, start, self.lengths, Xb, lengths_b)
         self.model.buffers.zero_grad()
@@ -114,8 +124,8 @@ class DeviceTrainer:
         if non_finite or not (math.isfinite(loss) and math.isfinite(norm)):
             return None
         clip = 1.0
-        if est.clip_grad_norm is not None:
-            clip = min(float(est.clip_grad_norm) / (norm + 1e-6), 1.0)
+        if self.clip_grad_norm is not None:
+            clip = min(float(self.clip_grad_norm) / (norm + 1e-6), 1.0)
         self.optimizer.step(clip, self.scalars[2:])
         return loss
 

@@ -14,6 +14,7 @@ from numba import cuda
 from numba.cuda.random import xoroshiro128p_uniform_float64
 
 from ._launch import REDUCTION_BLOCKS, THREADS_1D, TILE, grid_1d, grid_rows, grid_tiles
+from .kernel_set import KernelSet
 
 
 @cache
@@ -132,16 +133,11 @@ def kernels(dtype):
             u = xoroshiro128p_uniform_float64(states, tid)
             mask[i] = scale if u < keep else zero
 
-    return _Kernels(
-        gemm=gemm, fill=fill, multiply=multiply, transpose=transpose,
+    return KernelSet(
+        dtype, gemm=gemm, fill=fill, multiply=multiply, transpose=transpose,
         add_column_sums=add_column_sums, copy_columns=copy_columns, gather_batch=gather_batch,
         zero_padded_steps=zero_padded_steps, dropout_mask=dropout_mask,
     )  # fmt: skip
-
-
-class _Kernels:
-    def __init__(self, **kernels):
-        self.__dict__.update(kernels)
 
 
 # -- launchers: shapes in, kernels out -------------------------------------------------

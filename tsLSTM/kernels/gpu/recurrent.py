@@ -20,6 +20,7 @@ import numpy as np
 from numba import cuda
 
 from ._launch import grid_rows
+from .kernel_set import KernelSet
 
 
 @cache
@@ -160,7 +161,10 @@ def kernels(dtype):
         dGh[t, b, 2 * nh + j] = dn * r
         dh_direct[b, j] = d * z
 
-    return lstm_forward_step, lstm_backward_step, gru_forward_step, gru_backward_step
+    return KernelSet(
+        dtype, lstm_forward_step=lstm_forward_step, lstm_backward_step=lstm_backward_step,
+        gru_forward_step=gru_forward_step, gru_backward_step=gru_backward_step,
+    )  # fmt: skip
 
 
 def step_grid(B, H):

@@ -2,7 +2,7 @@
 
 from numba import cuda
 
-from ..kernels.cuda import linalg
+from ..kernels.gpu import linalg
 
 
 class DeviceBuffers:

@@ -1,7 +1,7 @@
 """A stacked, optionally bidirectional LSTM or GRU running on the device.
 
-The driver mirrors :class:`tsLSTM.nn.recurrent._Recurrent` (layers, directions,
-dropout between layers, padded sequences) with device arrays: per direction one
+The driver walks the host layer's plan (:meth:`tsLSTM.nn.LSTM.directions`,
+:meth:`~tsLSTM.nn.LSTM.dropout_after`; padded sequences) with device arrays: per direction one
 GEMM for the input projection, one fused kernel launch per time step, and after the
 backward loop one GEMM each for the weight and input gradients.
 """
@@ -10,9 +10,8 @@ import numpy as np
 from numba import cuda
 
 from ..kernels._common import state_slots
-from ..kernels.cuda import linalg
-from ..kernels.cuda import recurrent as steps
-from ..nn.recurrent import _suffix
+from ..kernels.gpu import linalg
+from ..kernels.gpu import recurrent as steps
 
 
 class DeviceRecurrent:
@@ -36,11 +35,9 @@ class DeviceRecurrent:
         self.dtype = np.dtype(rnn.dtype)
         names = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
         self.weights, self.weight_grads = {}, {}
-        for layer in range(self.L):
-            for direction in range(self.D):
-                sfx = _suffix(layer, direction)
-                self.weights[layer, direction] = [params[f"{prefix}{n}{sfx}"] for n in names]
-                self.weight_grads[layer, direction] = [grads[f"{prefix}{n}{sfx}"] for n in names]
+        for layer, direction, _, sfx in rnn.directions():
+            self.weights[layer, direction] = [params[f"{prefix}{n}{sfx}"] for n in names]
+            self.weight_grads[layer, direction] = [grads[f"{prefix}{n}{sfx}"] for n in names]
         self._kernels = steps.kernels(self.dtype)
         self._random_states = None
         self.cache = None
@@ -55,7 +52,8 @@ class DeviceRecurrent:
         """
         T, B, _ = X.shape
         H, D, GH = self.H, self.D, self.n_gates * self.H
-        forward_step = self._kernels[0] if self.lstm else self._kernels[2]
+        k = self._kernels
+        forward_step = k.lstm_forward_step if self.lstm else k.gru_forward_step
         blocks, threads = steps.step_grid(B, H)
         inputs, caches, masks = [], [], []
         layer_input = X
@@ -90,7 +88,7 @@ class DeviceRecurrent:
                 linalg.copy_columns(outputs, 0, Y.reshape(T * B, D * H), direction * H, H)
                 layer_caches.append((Hs, extra, G))
             mask = None
-            if training and self.rnn.dropout > 0 and layer < self.L - 1:
+            if training and self.rnn.dropout_after(layer):
                 mask = cuda.device_array(Y.shape, dtype=self.dtype)
                 keep = self.dtype.type(1.0 - self.rnn.dropout)
                 linalg.dropout_mask(self._states(seed), mask, keep)
@@ -148,7 +146,8 @@ class DeviceRecurrent:
         T, B, _ = inputs[0].shape
         H, D, GH = self.H, self.D, self.n_gates * self.H
         lstm = self.lstm
-        step_kernel = self._kernels[1] if lstm else self._kernels[3]
+        k = self._kernels
+        step_kernel = k.lstm_backward_step if lstm else k.gru_backward_step
         blocks, threads = steps.step_grid(B, H)
         if dY is None:
             dY = linalg.zeros((T, B, D * H), self.dtype)

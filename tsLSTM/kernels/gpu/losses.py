@@ -16,10 +16,12 @@ from functools import cache
 import numpy as np
 from numba import cuda
 
+from .kernel_set import KernelSet
+
 
 @cache
 def kernels(dtype):
-    """``{'mse': ..., 'bce': ..., 'softmax_ce': ...}`` compiled for ``dtype``."""
+    """The loss kernels ``mse``, ``bce`` and ``softmax_ce`` compiled for ``dtype``."""
     dt = np.dtype(dtype).type
 
     @cuda.jit(device=True, inline=True)
@@ -99,4 +101,4 @@ def kernels(dtype):
                     p -= 1.0
                 grad[r, k] = dt(c * p)
 
-    return {"mse": mse, "bce": bce, "softmax_ce": softmax_ce}
+    return KernelSet(dtype, mse=mse, bce=bce, softmax_ce=softmax_ce)

@@ -3,7 +3,7 @@
 import numpy as np
 from numba import cuda
 
-from ..kernels.cuda import linalg
+from ..kernels.gpu import linalg
 from ._views import DeviceBuffers
 from .recurrent import DeviceRecurrent
 
