@@ -160,6 +160,9 @@ def flip_each_byte(data, stride=1):
         yield position, bytes(corrupted)
 
 
+LOAD_ADDRESS_SPACE = 8 << 30  # bytes of address space a measured load may map
+
+
 def peak_rss_of_load(path):
     """``(outcome, megabytes)``: the load's result type and the peak RSS it added.
 
@@ -168,6 +171,9 @@ def peak_rss_of_load(path):
     figure is what the attempt itself allocated.
     """
     script = textwrap.dedent(f"""
+        import resource
+        # a load that reads without bound (an old version on /dev/zero) stops here
+        resource.setrlimit(resource.RLIMIT_AS, ({LOAD_ADDRESS_SPACE}, {LOAD_ADDRESS_SPACE}))
         import tsLSTM
         from tsLSTM import LSTMForecaster, LSTMRegressor  # noqa: F401  (imports done)
         import tsLSTM.persistence
