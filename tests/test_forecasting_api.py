@@ -175,3 +175,35 @@ def test_cli_progress_comes_from_the_callback_and_stdout_holds_only_the_table(tm
     assert (
         "training (loss " in out.stderr and "trained: " in out.stderr and "3 epochs" in out.stderr
     )
+
+
+# -- honest failures: overflow, complex input, a long frame without its target -------------
+
+
+def test_forecasts_that_overflow_name_the_series_instead_of_returning_inf():
+    data = long_frame(n_series=3, n=40)
+    model = LSTMForecaster(window=8, horizon=3, calibration_fraction=0.3, **FAST).fit(data)
+    huge = data.assign(y=np.where(data.unique_id == "s1", data.y * 1e200, data.y))
+    with np.errstate(all="ignore"):
+        with pytest.raises(ValueError, match=r"forecast of series 's1' is not finite"):
+            model.predict(y=huge)
+        with pytest.raises(ValueError, match=r"forecast of series 's1' is not finite"):
+            model.predict_interval(0.8, y=huge)
+        panel = model.to_panel(huge)
+        with pytest.raises(ValueError, match=r"series 's1' is not finite"):
+            model.predict_panel(panel)
+        model.predict_panel(panel.select([0, 2]))  # the other series are fine
+        bounds = model.predict_panel(panel.select([0, 2]), coverage=0.8)
+    assert all(np.isfinite(b).all() for b in bounds)
+
+
+@pytest.mark.parametrize("scaling", ["window", "series"])
+def test_a_forecaster_fitted_on_huge_values_never_returns_inf(scaling):
+    y = 10 + np.sin(np.arange(60) / 3)
+    model = LSTMForecaster(window=8, horizon=3, scaling=scaling, **FAST)
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        # fitting may refuse such data; a forecast of inf never comes back
+        with pytest.raises(ValueError, match=r"not finite|too large|overflow"):
+            model.fit(y * 1e200).predict()
+
