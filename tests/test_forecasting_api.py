@@ -207,3 +207,45 @@ def test_a_forecaster_fitted_on_huge_values_never_returns_inf(scaling):
         with pytest.raises(ValueError, match=r"not finite|too large|overflow"):
             model.fit(y * 1e200).predict()
 
+
+def _complex_inputs():
+    y = 10 + np.sin(np.arange(40) / 3)
+    days = pd.date_range("2020-01-01", periods=40)
+    frame = long_frame(n_series=2, n=40)
+    covariates = frame[["unique_id", "ds"]].assign(x=1.0 + 0.5j)
+    return {
+        "array": (y + 1j, None),
+        "object array": (np.array([*y[:-1], 3 + 2j], dtype=object), None),
+        "Series": (pd.Series(y + 1j, index=days), None),
+        "wide": (pd.DataFrame({"a": y + 1j, "b": y}, index=days), None),
+        "long": (frame.assign(y=frame.y + 1j), None),
+        "array covariates": (y, np.column_stack([y, y + 2j])),
+        "frame covariates": (pd.Series(y, index=days), pd.DataFrame({"x": y + 1j}, index=days)),
+        "long covariates": (frame, covariates),
+    }
+
+
+@pytest.mark.parametrize("case", sorted(_complex_inputs()))
+def test_complex_input_is_refused_not_truncated(case):
+    y, X = _complex_inputs()[case]
+    model = LSTMForecaster(window=8, horizon=2, **FAST)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", np.exceptions.ComplexWarning)
+        with pytest.raises(ValueError, match="complex values"):
+            model.fit(y, X)
+
+
+def test_complex_history_or_covariates_at_predict_time_are_refused():
+    y = 10 + np.sin(np.arange(40) / 3)
+    X = np.column_stack([np.cos(np.arange(43) / 3)])
+    model = LSTMForecaster(window=8, horizon=3, **FAST).fit(y, X[:40])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", np.exceptions.ComplexWarning)
+        with pytest.raises(ValueError, match="complex values"):
+            model.predict(X=X + 1j, y=y)
+        with pytest.raises(ValueError, match="complex values"):
+            model.predict(X=X, y=y + 1j)
+        panel = model.to_panel(y, X[:40])
+        with pytest.raises(ValueError, match="complex values"):
+            model.predict_panel(panel, covariates=np.ones((1, 3, 1)) + 1j)
+

@@ -13,7 +13,7 @@ from sklearn.utils.validation import check_is_fitted
 from .. import hyperparams
 from ..estimators import LSTMRegressor
 from ..estimators._saving import SavedStateMixin, is_int
-from .checks import FILL_METHODS
+from .checks import FILL_METHODS, check_real
 from .readers import future_covariates, to_panel
 
 # Network and training parameters passed through to the inner LSTMRegressor (the table
@@ -322,6 +322,7 @@ class LSTMForecaster(SavedStateMixin, BaseEstimator):
                 f"values for the {horizon} forecast steps"
             )
         if covariates is not None:
+            check_real(np.asarray(covariates), "covariates")
             covariates = np.asarray(covariates, dtype=np.float64)
             expected = (panel.n_series, horizon, self.n_covariates_)
             if covariates.shape != expected:
@@ -580,6 +581,8 @@ class LSTMForecaster(SavedStateMixin, BaseEstimator):
         if y is None:
             panel = self.history_
         elif uses_covariates and not hasattr(y, "index"):
+            if X is not None:
+                check_real(np.asarray(X), "X")
             X_all = np.asarray(X, dtype=np.float64) if X is not None else None
             n = len(np.asarray(y))
             if X_all is None or len(X_all) < n + horizon:

@@ -12,7 +12,7 @@ panel. Long-format tables are parsed column-wise in
 import numpy as np
 import pandas as pd
 
-from .checks import FILL_METHODS, check_time_index, fill_missing
+from .checks import FILL_METHODS, check_real, check_time_index, fill_missing
 from .long_format import covariate_lookup, long_panel, time_keys
 from .panel import Panel
 
@@ -23,9 +23,11 @@ def _numeric(values, series_id, rows, column):
         raw = values
     else:
         raw = pd.Series(np.asarray(values, dtype=object) if np.ndim(values) else values)
+    check_real(raw, f"series {series_id!r} (column {column!r})")
     if pd.api.types.is_bool_dtype(raw.dtype) or pd.api.types.is_numeric_dtype(raw.dtype):
         return raw.to_numpy(dtype=np.float64, na_value=np.nan)
     numbers = pd.to_numeric(raw, errors="coerce")
+    check_real(numbers, f"series {series_id!r} (column {column!r})")
     bad = numbers.isna().to_numpy() & raw.notna().to_numpy()
     if bad.any():
         k = int(np.argmax(bad))
@@ -83,6 +85,8 @@ def _covariate_array(X, n, series_id, index=None):
             raise ValueError(f"series {series_id!r}: covariates missing at {index[k]}")
         X = aligned
     names = [str(c) for c in X.columns] if isinstance(X, pd.DataFrame) else None
+    check_real(X if isinstance(X, (pd.DataFrame, pd.Series)) else np.asarray(X),
+               f"the covariates of series {series_id!r}")  # fmt: skip
     arr = np.asarray(X, dtype=np.float64) if not isinstance(X, pd.DataFrame) else None
     if arr is None:
         try:
@@ -218,7 +222,7 @@ def future_covariates(panel, X, horizon):
         if isinstance(X, pd.DataFrame) and panel.kind != "array":
             arr, _ = _covariate_array(X, horizon, sid, future)
         else:
-            arr, _ = _covariate_array(np.asarray(X, dtype=np.float64)[:horizon], horizon, sid)
+            arr, _ = _covariate_array(np.asarray(X)[:horizon], horizon, sid)
         if arr.shape[1] != n_cov:
             raise ValueError(f"X has {arr.shape[1]} covariates, the model was fitted with {n_cov}")
         out[i] = arr
