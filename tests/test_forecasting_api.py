@@ -249,3 +249,16 @@ def test_complex_history_or_covariates_at_predict_time_are_refused():
         with pytest.raises(ValueError, match="complex values"):
             model.predict_panel(panel, covariates=np.ones((1, 3, 1)) + 1j)
 
+
+def test_a_long_frame_without_its_target_column_says_so():
+    frame = long_frame(n_series=2, n=40).rename(columns={"y": "value"})
+    model = LSTMForecaster(window=8, horizon=2, **FAST)
+    with pytest.raises(ValueError, match=r"missing target column 'y'; set target_col"):
+        model.fit(frame)
+    with pytest.raises(ValueError, match=r"missing target column 'sales'; set target_col"):
+        readers.read_long(frame, target_col="sales")
+    with pytest.raises(ValueError, match=r"missing target column 'y'"):
+        readers.to_panel(frame[["unique_id", "ds"]])
+    model.set_params(target_col="value").fit(frame)  # what the message asks for
+    wide = pd.DataFrame({"a": np.arange(30.0), "ds": np.arange(30.0)})  # no id column: wide
+    assert readers.to_panel(wide).kind == "wide"

@@ -116,6 +116,7 @@ def to_panel(y, X=None, id_col="unique_id", time_col="ds", target_col="y", fill=
     if is_long(y, id_col, time_col, target_col):
         return long_panel(y, X, names, fill)[0]
     if isinstance(y, pd.DataFrame):
+        _check_not_partly_long(y, id_col, time_col, target_col)
         return _wide_panel(y, X, names, fill)
     if isinstance(y, pd.Series):
         sid = y.name if y.name is not None else 0
@@ -151,6 +152,21 @@ def to_panel(y, X=None, id_col="unique_id", time_col="ds", target_col="y", fill=
                  names)  # fmt: skip
 
 
+def _check_not_partly_long(y, id_col, time_col, target_col):
+    """A frame with the id and time columns is long: say which column it lacks.
+
+    Otherwise it would be read as a wide frame (one series per column, the ids and
+    time stamps among them) and fail on an unrelated problem, or not at all.
+    """
+    if {id_col, time_col} <= set(y.columns):
+        others = [c for c in y.columns if c not in (id_col, time_col)]
+        raise ValueError(
+            f"a long DataFrame needs columns {id_col!r}, {time_col!r} and {target_col!r}: "
+            f"missing target column {target_col!r}; set target_col (the other columns are "
+            f"{others})"
+        )
+
+
 def read_long(y, X=None, id_col="unique_id", time_col="ds", target_col="y", fill=None,
               on_error="raise"):  # fmt: skip
     """Read a long DataFrame into a :class:`Panel`; returns ``(panel, problems)``.
@@ -179,6 +195,13 @@ def read_long(y, X=None, id_col="unique_id", time_col="ds", target_col="y", fill
         raise ValueError(f"fill must be None or one of {FILL_METHODS}, got {fill!r}")
     if on_error not in ("raise", "collect"):
         raise ValueError(f"on_error must be 'raise' or 'collect', got {on_error!r}")
+    if not isinstance(y, pd.DataFrame):
+        raise ValueError(f"read_long needs a long DataFrame, got {type(y).__name__}")
+    missing = [c for c in (id_col, time_col) if c not in y.columns]
+    if missing:
+        raise ValueError(f"missing column(s) {missing}; the frame has {list(y.columns)}")
+    if target_col not in y.columns:
+        _check_not_partly_long(y, id_col, time_col, target_col)
     names = {"id_col": id_col, "time_col": time_col, "target_col": target_col}
     return long_panel(y, X, names, fill, on_error=on_error)
 
