@@ -120,8 +120,8 @@ def test_complex_input_is_refused_not_truncated():
             make_windows(y + 1j, 3)
         with pytest.raises(ValueError, match="X must be real-valued, got complex"):
             make_windows(y, 3, X=y + 2j)
-        with pytest.raises(ValueError, match="[Cc]omplex"):
+        with pytest.raises(ValueError, match=r"[Cc]omplex"):
             SlidingWindowTransformer(window=3).fit(np.ones((5, 2)) + 1j)
         transformer = SlidingWindowTransformer(window=3).fit(np.ones((5, 2)))
-        with pytest.raises(ValueError, match="[Cc]omplex"):
+        with pytest.raises(ValueError, match=r"[Cc]omplex"):
             transformer.transform(np.ones((5, 2)) + 1j)
