@@ -6,6 +6,8 @@ ValueError that names the problem, quickly and without allocating what it claims
 
 import os
 import stat
+import subprocess
+import sys
 import threading
 import warnings
 
@@ -185,6 +187,26 @@ def test_signals_during_a_write(tmp_path, name):
         assert returncode == -15  # still dies of SIGTERM, after cleaning up
 
 
+_TO_LINK = """
+import sys
+from tsLSTM._files import write_file
+write_file(sys.argv[1], lambda stream: stream.write(b"reached stdout"))
+"""
+
+
+@pytest.mark.parametrize("destination", ["/proc/self/fd/1", "/dev/stdout"])
+def test_a_link_to_stdout_reaches_the_pipe(tmp_path, destination):
+    """``/proc/self/fd/1`` names a pipe through a link whose target is no path."""
+    link = tmp_path / "out.csv"
+    link.symlink_to(destination)
+    out = subprocess.run([sys.executable, "-c", _TO_LINK, str(link)], capture_output=True,
+                         cwd=faults.ROOT, timeout=120)  # fmt: skip
+    assert out.returncode == 0, out.stderr.decode()
+    assert out.stdout == b"reached stdout"
+    assert link.is_symlink() and os.readlink(link) == destination
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.csv"]
+
+
 def test_check_writable_names_the_problem(tmp_path):
     with pytest.raises(ValueError, match="does not exist"):
         check_writable(tmp_path / "missing" / "out.csv")
@@ -192,3 +214,11 @@ def test_check_writable_names_the_problem(tmp_path):
         check_writable(tmp_path)
     check_writable(tmp_path / "out.csv")
     check_writable("/dev/null")
+    assert sorted(tmp_path.iterdir()) == []  # the probe file is gone
+
+
+def test_check_writable_tries_to_create_a_file():
+    """Permission bits do not tell (root, read-only mounts, /proc): a probe file does."""
+    for place in ("/proc", "/sys"):  # as root, os.access says both are writable
+        with pytest.raises(ValueError, match=f"cannot create a file in {place}|not writable"):
+            check_writable(f"{place}/out.csv")
