@@ -3,7 +3,6 @@
 import argparse
 import os
 import sys
-import tempfile
 import warnings
 from pathlib import Path
 
@@ -11,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from . import hyperparams
+from ._files import check_writable, write_file
 from .devices import DeviceUnavailableError
 from .hyperparams import positive_int
 
@@ -39,10 +39,13 @@ examples:
 
 exit codes:
   0  success
-  1  error: nothing was written (bad input, missing columns, unreadable model, ...)
+  1  error: nothing was written (bad input, missing columns, unreadable model, an
+     output that cannot be written, ...)
   2  usage error (bad command line)
   3  output written, but some series were skipped (--on-error skip; listed on stderr)
 """
+
+PARQUET_SUFFIXES = (".parquet", ".pq")
 
 
 class CommandError(Exception):
@@ -125,12 +128,12 @@ def read_table(path, args):
         raise CommandError(f"input file not found: {path}")
     suffix = path.suffix.lower()
     try:
-        if suffix in (".parquet", ".pq"):
+        if suffix in PARQUET_SUFFIXES:
             try:
                 frame = pd.read_parquet(path)
             except ImportError as exc:
                 raise CommandError(
-                    f"reading Parquet needs pyarrow: pip install pyarrow ({exc})"
+                    f"reading Parquet needs pyarrow: pip install 'tsLSTM[parquet]' ({exc})"
                 ) from exc
             frame.index = np.arange(1, len(frame) + 1)  # row numbers
         else:
@@ -263,25 +266,52 @@ def load_model(path):
 # -- output ---------------------------------------------------------------------------------
 
 
+def _is_parquet(path):
+    return Path(path).suffix.lower() in PARQUET_SUFFIXES
+
+
+def check_output(path, what):
+    """Fail before any training if ``path`` cannot be written (``what``: the option)."""
+    if path is None:
+        return
+    try:
+        check_writable(path)
+    except ValueError as exc:
+        raise CommandError(f"{what}: {exc}") from exc
+    if what != "--save" and _is_parquet(path):
+        try:
+            import pyarrow  # noqa: F401
+        except ImportError as exc:
+            raise CommandError(
+                f"{what} {path}: writing Parquet needs pyarrow, which is not installed: "
+                "pip install 'tsLSTM[parquet]' (or write CSV)"
+            ) from exc
+
+
 def write_table(frame, path):
-    """Write CSV/Parquet atomically: a failure leaves no partial file, nor a damaged one."""
+    """Write CSV/Parquet with :func:`tsLSTM._files.write_file`.
+
+    A regular file is replaced atomically (a failure or SIGINT/SIGTERM leaves the old
+    file and no temporary), a symlink is resolved (its target is replaced, the link
+    stays), a device or FIFO (``/dev/null``, ``/dev/stdout``, a named pipe) is written in
+    place, and an existing file keeps its permission bits.
+    """
     if path is None:
         frame.to_csv(sys.stdout, index=False)
         return
-    path = Path(path)
-    directory = path.parent if str(path.parent) else Path(".")
-    if not directory.is_dir():
-        raise CommandError(f"output directory does not exist: {directory}")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
-    os.close(fd)
+    if _is_parquet(path):
+
+        def write(stream):
+            frame.to_parquet(stream, index=False)
+
+    else:
+
+        def write(stream):
+            frame.to_csv(stream, index=False, encoding="utf-8")
+
     try:
-        if path.suffix.lower() in (".parquet", ".pq"):
-            frame.to_parquet(tmp, index=False)
-        else:
-            frame.to_csv(tmp, index=False)
-        os.replace(tmp, path)
-    except Exception as exc:
-        Path(tmp).unlink(missing_ok=True)
+        write_file(path, write)
+    except Exception as exc:  # OSError, pyarrow's errors, ...: nothing was written
         raise CommandError(f"cannot write {path}: {exc}") from exc
 
 
@@ -390,11 +420,18 @@ def cmd_backtest(args, frame, panel, skipped):
 COMMANDS = {"forecast": cmd_forecast, "backtest": cmd_backtest, "train": cmd_train}
 
 
+def check_outputs(args):
+    """Every file the command will write can be written (before any training)."""
+    check_output(getattr(args, "output", None), "--output")
+    check_output(getattr(args, "save", None), "--save")
+
+
 def main(argv=None):
     """Entry point of ``tslstm`` and ``python -m tsLSTM``; returns the exit code."""
     args = build_parser().parse_args(argv)
     skipped = []
     try:
+        check_outputs(args)
         frame = load_data(args)
         panel, problems = build_panel(frame, args)
         skipped.extend(problems)
