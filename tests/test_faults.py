@@ -10,6 +10,7 @@ import stat
 import subprocess
 import sys
 import threading
+import time
 import warnings
 
 import numpy as np
@@ -414,3 +415,47 @@ def test_cli_unwritable_save_fails_before_training_as_a_user_sees_it(cli_files):
     out = faults.run_cli("train", cli_files[0], "--horizon", 3, "--save", "/proc/m.tslstm")
     assert out.returncode == 1
     assert "cannot create a file in /proc" in _one_error_line(out.stderr)  # no progress bar
+
+
+def test_cli_input_that_is_a_directory(tmp_path):
+    out = faults.run_cli("forecast", tmp_path, "--horizon", 3)
+    assert out.returncode == 1
+    assert f"input {tmp_path} is a directory" in _one_error_line(out.stderr)
+
+
+def test_cli_unexpected_exceptions_are_one_line(monkeypatch, capsys):
+    def broken(args):
+        raise RuntimeError("something nobody foresaw\nsecond line")
+
+    monkeypatch.setattr(cli, "load_data", broken)
+    assert cli.main(["forecast", "--dataset", "airline", "--horizon", "2"]) == 1
+    line = _one_error_line(capsys.readouterr().err)
+    assert line == "tslstm: error: unexpected RuntimeError: something nobody foresaw second line"
+
+    def interrupted(args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "load_data", interrupted)
+    assert cli.main(["forecast", "--dataset", "airline", "--horizon", "2"]) == 1
+    assert capsys.readouterr().err == "tslstm: interrupted\n"
+
+
+def test_cli_unreachable_scheduler_fails_fast_in_one_line(cli_files):
+    pytest.importorskip("distributed")
+    started = time.monotonic()
+    out = _forecast(cli_files, "--scheduler", "tcp://127.0.0.1:9", "--scheduler-timeout", 2)
+    assert out.returncode == 1
+    line = _one_error_line(out.stderr)
+    assert "cannot reach the Dask scheduler at tcp://127.0.0.1:9" in line
+    assert time.monotonic() - started < 60
+
+
+def test_cli_forecasts_that_overflow_are_an_error_not_inf(cli_files, tmp_path):
+    huge = tmp_path / "huge.csv"
+    _panel_frame(scale=1e200).to_csv(huge, index=False)
+    target = tmp_path / "out.csv"
+    out = faults.run_cli("forecast", huge, "--horizon", 3, "--model", cli_files[1], "-o", target,
+                         "--quiet")  # fmt: skip
+    assert out.returncode == 1
+    assert "forecast of series 's0'" in _one_error_line(out.stderr)
+    assert "not finite" in out.stderr and not target.exists()

@@ -40,7 +40,7 @@ examples:
 exit codes:
   0  success
   1  error: nothing was written (bad input, missing columns, unreadable model, an
-     output that cannot be written, ...)
+     output that cannot be written, ...); one line on stderr, never a traceback
   2  usage error (bad command line)
   3  output written, but some series were skipped (--on-error skip; listed on stderr)
 """
@@ -50,6 +50,16 @@ PARQUET_SUFFIXES = (".parquet", ".pq")
 
 class CommandError(Exception):
     """A problem to report in one line and exit with EXIT_ERROR."""
+
+
+def positive_float(text):
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text!r}")
+    return value
 
 
 def build_parser():
@@ -94,6 +104,9 @@ def build_parser():
     forecast.add_argument("--scheduler", help="Dask scheduler address: forecast on the cluster")
     forecast.add_argument("--partitions", type=positive_int,
                           help="Dask tasks [2 per worker]")  # fmt: skip
+    forecast.add_argument("--scheduler-timeout", type=positive_float, default=10.0,
+                          metavar="SECONDS",
+                          help="give up on an unreachable scheduler after this [10]")  # fmt: skip
     backtest.add_argument("--n-windows", type=positive_int, default=3)
     backtest.add_argument("--step", type=positive_int, help="steps between origins [horizon]")
     backtest.add_argument("--no-refit", action="store_true", help="train once, at the 1st origin")
@@ -124,7 +137,9 @@ def _bundled(name, args):
 def read_table(path, args):
     """A long frame from CSV or Parquet, rows labelled by their line in the file."""
     path = Path(path)
-    if not path.is_file():
+    if path.is_dir():
+        raise CommandError(f"input {path} is a directory, not a CSV or Parquet file")
+    if not path.exists():
         raise CommandError(f"input file not found: {path}")
     suffix = path.suffix.lower()
     try:
@@ -364,8 +379,14 @@ def cmd_forecast(args, frame, panel, skipped):
 
             kept = frame[frame[args.id_col].isin(set(panel.ids))]
             _info(args, f"forecasting {panel.n_series} series on {args.scheduler}")
-            result = predict_dask(model, kept, args.horizon, scheduler=args.scheduler,
-                                  n_partitions=args.partitions)  # fmt: skip
+            try:
+                result = predict_dask(model, kept, args.horizon, scheduler=args.scheduler,
+                                      n_partitions=args.partitions,
+                                      timeout=args.scheduler_timeout)  # fmt: skip
+            except (OSError, TimeoutError) as exc:
+                raise CommandError(
+                    f"cannot reach the Dask scheduler at {args.scheduler}: {exc}"
+                ) from exc
         else:
             _info(args, f"forecasting {panel.n_series} series, horizon {args.horizon}")
             result = _forecast_in_chunks(model, panel, args.horizon, args.coverage, args)
@@ -426,8 +447,18 @@ def check_outputs(args):
     check_output(getattr(args, "save", None), "--save")
 
 
+def _one_line(exc):
+    """An exception's message on one line."""
+    text = " ".join(line.strip() for line in str(exc).splitlines() if line.strip())
+    return text or type(exc).__name__
+
+
 def main(argv=None):
-    """Entry point of ``tslstm`` and ``python -m tsLSTM``; returns the exit code."""
+    """Entry point of ``tslstm`` and ``python -m tsLSTM``; returns the exit code.
+
+    Every failure is one line on stderr, ``tslstm: error: ...``, and exit code 1
+    (2 for a bad command line, from argparse); never a traceback.
+    """
     args = build_parser().parse_args(argv)
     skipped = []
     try:
@@ -437,7 +468,7 @@ def main(argv=None):
         skipped.extend(problems)
         COMMANDS[args.command](args, frame, panel, skipped)
     except (CommandError, DeviceUnavailableError) as exc:
-        print(f"tslstm: error: {exc}", file=sys.stderr)
+        print(f"tslstm: error: {_one_line(exc)}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
         print("tslstm: interrupted", file=sys.stderr)
@@ -445,6 +476,13 @@ def main(argv=None):
     except BrokenPipeError:  # stdout closed early (``| head``): stop quietly
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_ERROR
+    except MemoryError:
+        print("tslstm: error: out of memory", file=sys.stderr)
+        return EXIT_ERROR
+    except Exception as exc:  # a bug or an unforeseen failure: still one line
+        print(f"tslstm: error: unexpected {type(exc).__name__}: {_one_line(exc)}",
+              file=sys.stderr)  # fmt: skip
         return EXIT_ERROR
     if skipped:
         print(f"tslstm: skipped {len(skipped)} series:", file=sys.stderr)
