@@ -361,8 +361,11 @@ def cmd_forecast(args, frame, panel, skipped):
         raise CommandError("--coverage must be in (0, 1)")
     if args.model:
         model = load_model(args.model)
+        # the command's data options apply to the loaded model too (the Dask workers
+        # read the series with the model's own parameters)
         model.set_params(device=args.device, n_jobs=args.n_jobs, id_col=args.id_col,
-                         time_col=args.time_col, target_col=args.target_col)  # fmt: skip
+                         time_col=args.time_col, target_col=args.target_col,
+                         fill=args.fill)  # fmt: skip
         if model.n_covariates_:
             raise CommandError("the model uses covariates, which the command does not supply")
     else:
