@@ -230,3 +230,50 @@ def interrupt_write(path, signum):
 
 
 SIGNALS = {"SIGINT": signal.SIGINT, "SIGTERM": signal.SIGTERM, "SIGKILL": signal.SIGKILL}
+
+
+# -- the tslstm command ---------------------------------------------------------------------
+
+
+def run_cli(*args, cwd=None, **environ):
+    """Run ``python -m tsLSTM ARGS`` as a user would; returns the CompletedProcess."""
+    env = dict(os.environ, PYTHONWARNINGS="ignore", **environ)
+    return subprocess.run([sys.executable, "-m", "tsLSTM", *map(str, args)],
+                          capture_output=True, text=True, cwd=cwd or ROOT, env=env,
+                          timeout=300)  # fmt: skip
+
+
+_CLI_WRITER = """
+import sys, time
+import pandas as pd
+from tsLSTM import cli
+original = pd.DataFrame.to_csv
+def slow_to_csv(self, path_or_buf=None, *args, **kwargs):
+    if path_or_buf is None or path_or_buf is sys.stdout:
+        return original(self, path_or_buf, *args, **kwargs)
+    original(self, path_or_buf, *args, **kwargs)  # the whole table, then a pause
+    path_or_buf.flush()
+    print("writing", flush=True)
+    time.sleep(30)
+pd.DataFrame.to_csv = slow_to_csv
+sys.exit(cli.main(sys.argv[1:]))
+"""
+
+
+def interrupt_cli_write(argv, signum):
+    """Run ``tslstm ARGV`` with a CSV output that pauses once its table is written,
+    signal it there; returns ``(returncode, stderr)``."""
+    process = subprocess.Popen([sys.executable, "-c", _CLI_WRITER, *map(str, argv)],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               cwd=ROOT, env=dict(os.environ, PYTHONWARNINGS="ignore"))  # fmt: skip
+    line = process.stdout.readline().strip()
+    if line != "writing":
+        process.kill()
+        raise AssertionError(f"the command did not reach its write: {process.stderr.read()}")
+    time.sleep(0.05)
+    process.send_signal(signum)
+    try:
+        _, stderr = process.communicate(timeout=20)
+    finally:
+        process.kill()
+    return process.returncode, stderr

@@ -227,6 +227,26 @@ def test_cli_scheduler_option_equals_local_run(cluster, csv, tmp_path):
     assert there.stdout == here.stdout
 
 
+def test_cli_fill_reaches_the_dask_workers_of_a_loaded_model(cluster, csv, tmp_path):
+    local, _ = cluster
+    model_path = tmp_path / "m.tslstm"
+    assert tslstm("train", csv, "--horizon", "3", *FAST, "--save", model_path,
+                  "--quiet").returncode == 0  # fmt: skip
+    holes = tmp_path / "holes.csv"
+    frame = pd.read_csv(csv)
+    frame.loc[[57, 117], "y"] = np.nan  # in the last window of store_0 and store_1
+    frame.to_csv(holes, index=False)
+    args = ["forecast", holes, "--horizon", 3, "--model", model_path, "--fill", "ffill",
+            "--quiet"]  # fmt: skip
+    here = tslstm(*args)
+    there = tslstm(*args, "--scheduler", local.scheduler_address)
+    assert here.returncode == 0, here.stderr
+    assert there.returncode == 0, there.stderr
+    assert there.stdout == here.stdout
+    filled = pd.read_csv(io.StringIO(here.stdout))
+    assert np.isfinite(filled.y_hat).all() and len(filled) == 5 * 3
+
+
 def test_dask_missing_gives_a_clear_error(monkeypatch):
     from tsLSTM.forecasting import distributed as backend
 

@@ -5,17 +5,22 @@ ValueError that names the problem, quickly and without allocating what it claims
 """
 
 import os
+import re
 import stat
+import subprocess
+import sys
 import threading
+import time
 import warnings
 
 import numpy as np
+import pandas as pd
 import pytest
 from sklearn.exceptions import ConvergenceWarning
 
 import tsLSTM
 from tests import faults
-from tsLSTM import LSTMRegressor
+from tsLSTM import LSTMForecaster, LSTMRegressor, cli
 from tsLSTM._files import check_writable, write_file
 
 
@@ -185,6 +190,26 @@ def test_signals_during_a_write(tmp_path, name):
         assert returncode == -15  # still dies of SIGTERM, after cleaning up
 
 
+_TO_LINK = """
+import sys
+from tsLSTM._files import write_file
+write_file(sys.argv[1], lambda stream: stream.write(b"reached stdout"))
+"""
+
+
+@pytest.mark.parametrize("destination", ["/proc/self/fd/1", "/dev/stdout"])
+def test_a_link_to_stdout_reaches_the_pipe(tmp_path, destination):
+    """``/proc/self/fd/1`` names a pipe through a link whose target is no path."""
+    link = tmp_path / "out.csv"
+    link.symlink_to(destination)
+    out = subprocess.run([sys.executable, "-c", _TO_LINK, str(link)], capture_output=True,
+                         cwd=faults.ROOT, timeout=120)  # fmt: skip
+    assert out.returncode == 0, out.stderr.decode()
+    assert out.stdout == b"reached stdout"
+    assert link.is_symlink() and os.readlink(link) == destination
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.csv"]
+
+
 def test_check_writable_names_the_problem(tmp_path):
     with pytest.raises(ValueError, match="does not exist"):
         check_writable(tmp_path / "missing" / "out.csv")
@@ -192,3 +217,245 @@ def test_check_writable_names_the_problem(tmp_path):
         check_writable(tmp_path)
     check_writable(tmp_path / "out.csv")
     check_writable("/dev/null")
+    assert sorted(tmp_path.iterdir()) == []  # the probe file is gone
+
+
+def test_check_writable_tries_to_create_a_file():
+    """Permission bits do not tell (root, read-only mounts, /proc): a probe file does."""
+    for place in ("/proc", "/sys"):  # as root, os.access says both are writable
+        with pytest.raises(ValueError, match=f"cannot create a file in {place}|not writable"):
+            check_writable(f"{place}/out.csv")
+
+
+# -- the tslstm command: outputs and errors ---------------------------------------------------
+
+
+def _panel_frame(n_series=3, n=40, scale=1.0):
+    t = np.arange(n)
+    return pd.concat(
+        [pd.DataFrame({"unique_id": f"s{k}", "ds": pd.date_range("2021-01-01", periods=n),
+                       "y": scale * (10 + k + np.sin(t / 3 + k))}) for k in range(n_series)],
+        ignore_index=True,
+    )  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def cli_files(tmp_path_factory):
+    """A CSV and a model trained on it (Python API: no training in the CLI runs)."""
+    folder = tmp_path_factory.mktemp("cli")
+    csv = folder / "sales.csv"
+    frame = _panel_frame()
+    frame.to_csv(csv, index=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model = LSTMForecaster(window=8, horizon=3, hidden_size=4, max_epochs=2,
+                               random_state=0).fit(frame)  # fmt: skip
+    model_path = folder / "model.tslstm"
+    model.save(model_path)
+    expected = faults.run_cli("forecast", csv, "--horizon", 3, "--model", model_path, "--quiet")
+    assert expected.returncode == 0, expected.stderr
+    return csv, model_path, expected.stdout
+
+
+def _forecast(cli_files, *extra):
+    csv, model_path, _ = cli_files
+    return faults.run_cli("forecast", csv, "--horizon", 3, "--model", model_path, "--quiet",
+                          *extra)  # fmt: skip
+
+
+def _one_error_line(stderr):
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("tslstm: error: "), stderr
+    return lines[0]
+
+
+def _forecast_into_fifo(cli_files, fifo):
+    """Run the command with ``-o fifo`` while a thread reads it; (result, what was read)."""
+    os.mkfifo(fifo)
+    received = []
+    reader = threading.Thread(target=lambda: received.append(open(fifo).read()), daemon=True)
+    reader.start()
+    out = _forecast(cli_files, "-o", fifo)
+    reader.join(timeout=60)
+    return out, received
+
+
+def test_cli_output_to_dev_null_stays_a_character_device(cli_files, tmp_path):
+    # first the same path on a FIFO of our own: a command that would replace a special
+    # file must fail here, before it can replace /dev/null (we may run as root)
+    out, received = _forecast_into_fifo(cli_files, tmp_path / "guard")
+    if not stat.S_ISFIFO(os.lstat(tmp_path / "guard").st_mode) or received != [cli_files[2]]:
+        pytest.fail("a FIFO output was not written in place: /dev/null is not tried")
+    before = os.stat("/dev/null")
+    out = _forecast(cli_files, "-o", "/dev/null")
+    assert out.returncode == 0, out.stderr
+    after = os.lstat("/dev/null")
+    assert stat.S_ISCHR(after.st_mode) and after.st_rdev == before.st_rdev
+    assert after.st_ino == before.st_ino and stat.S_IMODE(after.st_mode) == 0o666
+    assert not [p for p in os.listdir("/dev") if p.startswith(".null.")]
+
+
+def test_cli_output_to_a_fifo_is_written_in_place(cli_files, tmp_path):
+    fifo = tmp_path / "forecasts.csv"
+    out, received = _forecast_into_fifo(cli_files, fifo)
+    assert out.returncode == 0, out.stderr
+    assert received == [cli_files[2]]
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode) and sorted(tmp_path.iterdir()) == [fifo]
+
+
+@pytest.mark.parametrize("destination", ["/proc/self/fd/1", "/dev/stdout"])
+def test_cli_output_through_a_link_to_stdout(cli_files, tmp_path, destination):
+    link = tmp_path / "out.csv"
+    link.symlink_to(destination)
+    out = _forecast(cli_files, "-o", link)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout == cli_files[2]
+    assert link.is_symlink() and sorted(tmp_path.iterdir()) == [link]
+
+
+def test_cli_output_symlink_updates_its_target_and_stays_a_link(cli_files, tmp_path):
+    real = tmp_path / "real.csv"
+    real.write_text("old\n")
+    link = tmp_path / "latest.csv"
+    link.symlink_to(real)
+    out = _forecast(cli_files, "-o", link)
+    assert out.returncode == 0, out.stderr
+    assert link.is_symlink() and link.resolve() == real
+    assert real.read_text() == cli_files[2]
+
+
+@pytest.mark.parametrize("mode", [0o644, 0o640, 0o600])
+def test_cli_output_keeps_the_permission_bits_of_an_existing_file(cli_files, tmp_path, mode):
+    target = tmp_path / "out.csv"
+    target.write_text("old\n")
+    target.chmod(mode)
+    out = _forecast(cli_files, "-o", target)
+    assert out.returncode == 0, out.stderr
+    assert stat.S_IMODE(target.stat().st_mode) == mode and target.read_text() == cli_files[2]
+
+
+def test_cli_new_output_gets_the_umask_default(cli_files, tmp_path):
+    target = tmp_path / "new.csv"
+    out = faults.run_cli("forecast", cli_files[0], "--horizon", 3, "--model", cli_files[1],
+                         "--quiet", "-o", target, cwd=tmp_path)  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(target.stat().st_mode) == 0o666 & ~umask
+
+
+@pytest.mark.parametrize("name", ["SIGINT", "SIGTERM", "SIGKILL"])
+def test_cli_signals_during_the_output_write(cli_files, tmp_path, name):
+    """SIGINT: 'interrupted', exit 1; SIGTERM: dies of it; both leave no temporary file.
+    SIGKILL cannot be caught: it may leave ``.out.csv.<random>.tmp`` (documented)."""
+    csv, model_path, _ = cli_files
+    target = tmp_path / "out.csv"
+    target.write_text("old\n")
+    argv = ["forecast", csv, "--horizon", 3, "--model", model_path, "--quiet", "-o", target]
+    returncode, stderr = faults.interrupt_cli_write(argv, faults.SIGNALS[name])
+    assert target.read_text() == "old\n"
+    left = sorted(p.name for p in tmp_path.iterdir() if p != target)
+    if name == "SIGKILL":
+        assert returncode == -9
+        assert len(left) == 1 and left[0].startswith(".out.csv.") and left[0].endswith(".tmp")
+        return
+    assert left == [], left
+    assert "Traceback" not in stderr
+    if name == "SIGINT":
+        assert returncode == 1 and stderr.strip() == "tslstm: interrupted"
+    else:
+        assert returncode == -15
+
+
+@pytest.fixture
+def no_training(monkeypatch):
+    """In-process runs of ``cli.main`` in which training or loading fails the test."""
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("reached training: outputs must be checked first")
+
+    monkeypatch.setattr(cli, "train_model", forbidden)
+    monkeypatch.setattr(cli, "load_model", forbidden)
+    monkeypatch.setattr(cli, "load_data", forbidden)
+
+
+@pytest.mark.parametrize(
+    "case",
+    ["missing directory", "a directory", "under /proc", "under /sys", "save under /proc",
+     "save into a directory", "backtest output under /proc"],
+)  # fmt: skip
+def test_cli_checks_outputs_before_training(cli_files, tmp_path, capsys, no_training, case):
+    csv = str(cli_files[0])
+    argv, message = {
+        "missing directory": (["-o", str(tmp_path / "nope" / "out.csv")], "does not exist"),
+        "a directory": (["-o", str(tmp_path)], "is a directory"),
+        "under /proc": (["-o", "/proc/out.csv"], "cannot create a file in /proc"),
+        "under /sys": (["-o", "/sys/out.csv"], "cannot create a file in /sys"),
+        "save under /proc": (["--save", "/proc/m.tslstm"], "--save: cannot write"),
+        "save into a directory": (["--save", str(tmp_path)], "--save: .* is a directory"),
+        "backtest output under /proc": (["-o", "/proc/m.csv"], "--output: cannot write"),
+    }[case]
+    command = "train" if "save" in case else "backtest" if "backtest" in case else "forecast"
+    assert cli.main([command, csv, "--horizon", "3", *argv]) == 1
+    assert re.search(message, _one_error_line(capsys.readouterr().err))
+
+
+def test_cli_parquet_output_without_pyarrow_fails_before_training(
+    cli_files, tmp_path, capsys, monkeypatch, no_training
+):
+    monkeypatch.setitem(sys.modules, "pyarrow", None)  # import pyarrow raises ImportError
+    argv = ["forecast", str(cli_files[0]), "--horizon", "3", "-o", str(tmp_path / "f.parquet")]
+    assert cli.main(argv) == 1
+    line = _one_error_line(capsys.readouterr().err)
+    assert "writing Parquet needs pyarrow" in line and "pip install 'tsLSTM[parquet]'" in line
+    assert sorted(tmp_path.iterdir()) == []
+
+
+def test_cli_unwritable_save_fails_before_training_as_a_user_sees_it(cli_files):
+    out = faults.run_cli("train", cli_files[0], "--horizon", 3, "--save", "/proc/m.tslstm")
+    assert out.returncode == 1
+    assert "cannot create a file in /proc" in _one_error_line(out.stderr)  # no progress bar
+
+
+def test_cli_input_that_is_a_directory(tmp_path):
+    out = faults.run_cli("forecast", tmp_path, "--horizon", 3)
+    assert out.returncode == 1
+    assert f"input {tmp_path} is a directory" in _one_error_line(out.stderr)
+
+
+def test_cli_unexpected_exceptions_are_one_line(monkeypatch, capsys):
+    def broken(args):
+        raise RuntimeError("something nobody foresaw\nsecond line")
+
+    monkeypatch.setattr(cli, "load_data", broken)
+    assert cli.main(["forecast", "--dataset", "airline", "--horizon", "2"]) == 1
+    line = _one_error_line(capsys.readouterr().err)
+    assert line == "tslstm: error: unexpected RuntimeError: something nobody foresaw second line"
+
+    def interrupted(args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "load_data", interrupted)
+    assert cli.main(["forecast", "--dataset", "airline", "--horizon", "2"]) == 1
+    assert capsys.readouterr().err == "tslstm: interrupted\n"
+
+
+def test_cli_unreachable_scheduler_fails_fast_in_one_line(cli_files):
+    pytest.importorskip("distributed")
+    started = time.monotonic()
+    out = _forecast(cli_files, "--scheduler", "tcp://127.0.0.1:9", "--scheduler-timeout", 2)
+    assert out.returncode == 1
+    line = _one_error_line(out.stderr)
+    assert "cannot reach the Dask scheduler at tcp://127.0.0.1:9" in line
+    assert time.monotonic() - started < 60
+
+
+def test_cli_forecasts_that_overflow_are_an_error_not_inf(cli_files, tmp_path):
+    huge = tmp_path / "huge.csv"
+    _panel_frame(scale=1e200).to_csv(huge, index=False)
+    target = tmp_path / "out.csv"
+    out = faults.run_cli("forecast", huge, "--horizon", 3, "--model", cli_files[1], "-o", target,
+                         "--quiet")  # fmt: skip
+    assert out.returncode == 1
+    assert "forecast of series 's0'" in _one_error_line(out.stderr)
+    assert "not finite" in out.stderr and not target.exists()

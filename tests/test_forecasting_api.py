@@ -175,3 +175,90 @@ def test_cli_progress_comes_from_the_callback_and_stdout_holds_only_the_table(tm
     assert (
         "training (loss " in out.stderr and "trained: " in out.stderr and "3 epochs" in out.stderr
     )
+
+
+# -- honest failures: overflow, complex input, a long frame without its target -------------
+
+
+def test_forecasts_that_overflow_name_the_series_instead_of_returning_inf():
+    data = long_frame(n_series=3, n=40)
+    model = LSTMForecaster(window=8, horizon=3, calibration_fraction=0.3, **FAST).fit(data)
+    huge = data.assign(y=np.where(data.unique_id == "s1", data.y * 1e200, data.y))
+    with np.errstate(all="ignore"):
+        with pytest.raises(ValueError, match=r"forecast of series 's1' is not finite"):
+            model.predict(y=huge)
+        with pytest.raises(ValueError, match=r"forecast of series 's1' is not finite"):
+            model.predict_interval(0.8, y=huge)
+        panel = model.to_panel(huge)
+        with pytest.raises(ValueError, match=r"series 's1' is not finite"):
+            model.predict_panel(panel)
+        model.predict_panel(panel.select([0, 2]))  # the other series are fine
+        bounds = model.predict_panel(panel.select([0, 2]), coverage=0.8)
+    assert all(np.isfinite(b).all() for b in bounds)
+
+
+@pytest.mark.parametrize("scaling", ["window", "series"])
+def test_a_forecaster_fitted_on_huge_values_never_returns_inf(scaling):
+    y = 10 + np.sin(np.arange(60) / 3)
+    model = LSTMForecaster(window=8, horizon=3, scaling=scaling, **FAST)
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        # fitting may refuse such data; a forecast of inf never comes back
+        with pytest.raises(ValueError, match=r"not finite|too large|overflow"):
+            model.fit(y * 1e200).predict()
+
+
+def _complex_inputs():
+    y = 10 + np.sin(np.arange(40) / 3)
+    days = pd.date_range("2020-01-01", periods=40)
+    frame = long_frame(n_series=2, n=40)
+    covariates = frame[["unique_id", "ds"]].assign(x=1.0 + 0.5j)
+    return {
+        "array": (y + 1j, None),
+        "object array": (np.array([*y[:-1], 3 + 2j], dtype=object), None),
+        "Series": (pd.Series(y + 1j, index=days), None),
+        "wide": (pd.DataFrame({"a": y + 1j, "b": y}, index=days), None),
+        "long": (frame.assign(y=frame.y + 1j), None),
+        "array covariates": (y, np.column_stack([y, y + 2j])),
+        "frame covariates": (pd.Series(y, index=days), pd.DataFrame({"x": y + 1j}, index=days)),
+        "long covariates": (frame, covariates),
+    }
+
+
+@pytest.mark.parametrize("case", sorted(_complex_inputs()))
+def test_complex_input_is_refused_not_truncated(case):
+    y, X = _complex_inputs()[case]
+    model = LSTMForecaster(window=8, horizon=2, **FAST)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", np.exceptions.ComplexWarning)
+        with pytest.raises(ValueError, match="complex values"):
+            model.fit(y, X)
+
+
+def test_complex_history_or_covariates_at_predict_time_are_refused():
+    y = 10 + np.sin(np.arange(40) / 3)
+    X = np.column_stack([np.cos(np.arange(43) / 3)])
+    model = LSTMForecaster(window=8, horizon=3, **FAST).fit(y, X[:40])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", np.exceptions.ComplexWarning)
+        with pytest.raises(ValueError, match="complex values"):
+            model.predict(X=X + 1j, y=y)
+        with pytest.raises(ValueError, match="complex values"):
+            model.predict(X=X, y=y + 1j)
+        panel = model.to_panel(y, X[:40])
+        with pytest.raises(ValueError, match="complex values"):
+            model.predict_panel(panel, covariates=np.ones((1, 3, 1)) + 1j)
+
+
+def test_a_long_frame_without_its_target_column_says_so():
+    frame = long_frame(n_series=2, n=40).rename(columns={"y": "value"})
+    model = LSTMForecaster(window=8, horizon=2, **FAST)
+    with pytest.raises(ValueError, match=r"missing target column 'y'; set target_col"):
+        model.fit(frame)
+    with pytest.raises(ValueError, match=r"missing target column 'sales'; set target_col"):
+        readers.read_long(frame, target_col="sales")
+    with pytest.raises(ValueError, match=r"missing target column 'y'"):
+        readers.to_panel(frame[["unique_id", "ds"]])
+    model.set_params(target_col="value").fit(frame)  # what the message asks for
+    wide = pd.DataFrame({"a": np.arange(30.0), "ds": np.arange(30.0)})  # no id column: wide
+    assert readers.to_panel(wide).kind == "wide"

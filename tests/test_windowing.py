@@ -110,3 +110,18 @@ def test_transformer_in_a_pipeline_before_the_regressor():
         pipe.fit(table[:250], y[:250])
     assert pipe.predict(table[250:]).shape == (50,)
     assert pipe.score(table[250:299], y[250:299]) > 0.9
+
+
+def test_complex_input_is_refused_not_truncated():
+    y = np.arange(10.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", np.exceptions.ComplexWarning)
+        with pytest.raises(ValueError, match="y must be real-valued, got complex"):
+            make_windows(y + 1j, 3)
+        with pytest.raises(ValueError, match="X must be real-valued, got complex"):
+            make_windows(y, 3, X=y + 2j)
+        with pytest.raises(ValueError, match=r"[Cc]omplex"):
+            SlidingWindowTransformer(window=3).fit(np.ones((5, 2)) + 1j)
+        transformer = SlidingWindowTransformer(window=3).fit(np.ones((5, 2)))
+        with pytest.raises(ValueError, match=r"[Cc]omplex"):
+            transformer.transform(np.ones((5, 2)) + 1j)

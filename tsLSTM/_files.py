@@ -10,7 +10,8 @@
 - A symlink is resolved deliberately: the file it points to is replaced (and the link
   stays a link), or written to if it is a device or a pipe.
 - A character device, a FIFO or a socket (``/dev/null``, ``/dev/stdout``, a named
-  pipe) is written directly: there is nothing to replace.
+  pipe) is written directly: there is nothing to replace. It is opened through the
+  path as given, so a link to ``/proc/self/fd/1`` reaches the pipe it stands for.
 - The temporary file is removed on every exit path that Python sees: an exception,
   Ctrl-C (SIGINT) and SIGTERM (a handler is installed for the duration of the write,
   in the main thread). SIGKILL cannot be caught: it may leave a hidden
@@ -66,27 +67,54 @@ def _umask_mode():
     return 0o666 & ~mask
 
 
+def _stat_through_links(path):
+    """``os.stat`` of what ``path`` names, symlinks followed; None if nothing is there.
+
+    Stats the path itself rather than its ``realpath``: ``/dev/stdout`` and
+    ``/proc/self/fd/1`` are links to a pipe whose "target" (``pipe:[1234]``) is no path.
+    """
+    try:
+        return os.stat(path)
+    except FileNotFoundError:
+        return None
+
+
 def check_writable(path):
     """Raise ValueError unless ``path`` can be written by :func:`write_file`.
 
     Checked before long work (training), so that a bad output path fails at once:
-    the directory exists and is writable, and the target is not a directory.
+    the directory exists and is writable, and the target is not a directory. Writable
+    means a file can be created there: the check creates (and removes) an empty
+    temporary file, as permission bits alone do not tell (root, read-only mounts,
+    ``/proc``).
     """
     path = Path(path)
-    target = Path(os.path.realpath(path))
-    if target.is_dir():
+    try:
+        status = _stat_through_links(path)
+    except OSError as exc:
+        raise ValueError(f"cannot write {path}: {exc.strerror or exc}") from exc
+    if status is not None and stat.S_ISDIR(status.st_mode):
         raise ValueError(f"cannot write {path}: it is a directory")
-    if target.exists() and not target.is_file():
-        if not os.access(target, os.W_OK):
+    if status is not None and not stat.S_ISREG(status.st_mode):
+        if not os.access(path, os.W_OK):
             raise ValueError(f"cannot write {path}: permission denied")
-        return
+        return  # a device, FIFO or socket: written in place
+    target = Path(os.path.realpath(path))
     directory = target.parent
     if not directory.is_dir():
         raise ValueError(f"cannot write {path}: the directory {directory} does not exist")
     if not os.access(directory, os.W_OK | os.X_OK):
         raise ValueError(f"cannot write {path}: the directory {directory} is not writable")
-    if target.exists() and not os.access(target, os.W_OK):
+    if status is not None and not os.access(target, os.W_OK):
         raise ValueError(f"cannot write {path}: permission denied")
+    try:
+        fd, probe = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
+    except OSError as exc:
+        raise ValueError(
+            f"cannot write {path}: cannot create a file in {directory} ({exc.strerror or exc})"
+        ) from exc
+    os.close(fd)
+    os.unlink(probe)
 
 
 def write_file(path, write):
@@ -99,17 +127,17 @@ def write_file(path, write):
         Called once with a writable binary file object.
     """
     path = Path(path)
-    target = Path(os.path.realpath(path))
-    try:
-        mode = os.stat(target).st_mode
-    except FileNotFoundError:
-        mode = None
+    status = _stat_through_links(path)
+    mode = None if status is None else status.st_mode
     if mode is not None and not stat.S_ISREG(mode):
         if stat.S_ISDIR(mode):
             raise IsADirectoryError(f"cannot write {path}: it is a directory")
-        with open(target, "wb") as stream:  # a device, FIFO or socket: write in place
+        # a device, FIFO or socket: write in place, opened through the path as given
+        # (``/proc/self/fd/1`` reaches the pipe that its realpath cannot name)
+        with open(path, "wb") as stream:
             write(stream)
         return
+    target = Path(os.path.realpath(path))
     permissions = stat.S_IMODE(mode) if mode is not None else _umask_mode()
     with _sigterm_raises():
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)

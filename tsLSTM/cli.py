@@ -3,7 +3,6 @@
 import argparse
 import os
 import sys
-import tempfile
 import warnings
 from pathlib import Path
 
@@ -11,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from . import hyperparams
+from ._files import check_writable, write_file
 from .devices import DeviceUnavailableError
 from .hyperparams import positive_int
 
@@ -39,14 +39,27 @@ examples:
 
 exit codes:
   0  success
-  1  error: nothing was written (bad input, missing columns, unreadable model, ...)
+  1  error: nothing was written (bad input, missing columns, unreadable model, an
+     output that cannot be written, ...); one line on stderr, never a traceback
   2  usage error (bad command line)
   3  output written, but some series were skipped (--on-error skip; listed on stderr)
 """
 
+PARQUET_SUFFIXES = (".parquet", ".pq")
+
 
 class CommandError(Exception):
     """A problem to report in one line and exit with EXIT_ERROR."""
+
+
+def positive_float(text):
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text!r}")
+    return value
 
 
 def build_parser():
@@ -91,6 +104,9 @@ def build_parser():
     forecast.add_argument("--scheduler", help="Dask scheduler address: forecast on the cluster")
     forecast.add_argument("--partitions", type=positive_int,
                           help="Dask tasks [2 per worker]")  # fmt: skip
+    forecast.add_argument("--scheduler-timeout", type=positive_float, default=10.0,
+                          metavar="SECONDS",
+                          help="give up on an unreachable scheduler after this [10]")  # fmt: skip
     backtest.add_argument("--n-windows", type=positive_int, default=3)
     backtest.add_argument("--step", type=positive_int, help="steps between origins [horizon]")
     backtest.add_argument("--no-refit", action="store_true", help="train once, at the 1st origin")
@@ -121,16 +137,18 @@ def _bundled(name, args):
 def read_table(path, args):
     """A long frame from CSV or Parquet, rows labelled by their line in the file."""
     path = Path(path)
-    if not path.is_file():
+    if path.is_dir():
+        raise CommandError(f"input {path} is a directory, not a CSV or Parquet file")
+    if not path.exists():
         raise CommandError(f"input file not found: {path}")
     suffix = path.suffix.lower()
     try:
-        if suffix in (".parquet", ".pq"):
+        if suffix in PARQUET_SUFFIXES:
             try:
                 frame = pd.read_parquet(path)
             except ImportError as exc:
                 raise CommandError(
-                    f"reading Parquet needs pyarrow: pip install pyarrow ({exc})"
+                    f"reading Parquet needs pyarrow: pip install 'tsLSTM[parquet]' ({exc})"
                 ) from exc
             frame.index = np.arange(1, len(frame) + 1)  # row numbers
         else:
@@ -263,25 +281,52 @@ def load_model(path):
 # -- output ---------------------------------------------------------------------------------
 
 
+def _is_parquet(path):
+    return Path(path).suffix.lower() in PARQUET_SUFFIXES
+
+
+def check_output(path, what):
+    """Fail before any training if ``path`` cannot be written (``what``: the option)."""
+    if path is None:
+        return
+    try:
+        check_writable(path)
+    except ValueError as exc:
+        raise CommandError(f"{what}: {exc}") from exc
+    if what != "--save" and _is_parquet(path):
+        try:
+            import pyarrow  # noqa: F401
+        except ImportError as exc:
+            raise CommandError(
+                f"{what} {path}: writing Parquet needs pyarrow, which is not installed: "
+                "pip install 'tsLSTM[parquet]' (or write CSV)"
+            ) from exc
+
+
 def write_table(frame, path):
-    """Write CSV/Parquet atomically: a failure leaves no partial file, nor a damaged one."""
+    """Write CSV/Parquet with :func:`tsLSTM._files.write_file`.
+
+    A regular file is replaced atomically (a failure or SIGINT/SIGTERM leaves the old
+    file and no temporary), a symlink is resolved (its target is replaced, the link
+    stays), a device or FIFO (``/dev/null``, ``/dev/stdout``, a named pipe) is written in
+    place, and an existing file keeps its permission bits.
+    """
     if path is None:
         frame.to_csv(sys.stdout, index=False)
         return
-    path = Path(path)
-    directory = path.parent if str(path.parent) else Path(".")
-    if not directory.is_dir():
-        raise CommandError(f"output directory does not exist: {directory}")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
-    os.close(fd)
+    if _is_parquet(path):
+
+        def write(stream):
+            frame.to_parquet(stream, index=False)
+
+    else:
+
+        def write(stream):
+            frame.to_csv(stream, index=False, encoding="utf-8")
+
     try:
-        if path.suffix.lower() in (".parquet", ".pq"):
-            frame.to_parquet(tmp, index=False)
-        else:
-            frame.to_csv(tmp, index=False)
-        os.replace(tmp, path)
-    except Exception as exc:
-        Path(tmp).unlink(missing_ok=True)
+        write_file(path, write)
+    except Exception as exc:  # OSError, pyarrow's errors, ...: nothing was written
         raise CommandError(f"cannot write {path}: {exc}") from exc
 
 
@@ -316,8 +361,11 @@ def cmd_forecast(args, frame, panel, skipped):
         raise CommandError("--coverage must be in (0, 1)")
     if args.model:
         model = load_model(args.model)
+        # the command's data options apply to the loaded model too (the Dask workers
+        # read the series with the model's own parameters)
         model.set_params(device=args.device, n_jobs=args.n_jobs, id_col=args.id_col,
-                         time_col=args.time_col, target_col=args.target_col)  # fmt: skip
+                         time_col=args.time_col, target_col=args.target_col,
+                         fill=args.fill)  # fmt: skip
         if model.n_covariates_:
             raise CommandError("the model uses covariates, which the command does not supply")
     else:
@@ -334,8 +382,14 @@ def cmd_forecast(args, frame, panel, skipped):
 
             kept = frame[frame[args.id_col].isin(set(panel.ids))]
             _info(args, f"forecasting {panel.n_series} series on {args.scheduler}")
-            result = predict_dask(model, kept, args.horizon, scheduler=args.scheduler,
-                                  n_partitions=args.partitions)  # fmt: skip
+            try:
+                result = predict_dask(model, kept, args.horizon, scheduler=args.scheduler,
+                                      n_partitions=args.partitions,
+                                      timeout=args.scheduler_timeout)  # fmt: skip
+            except (OSError, TimeoutError) as exc:
+                raise CommandError(
+                    f"cannot reach the Dask scheduler at {args.scheduler}: {exc}"
+                ) from exc
         else:
             _info(args, f"forecasting {panel.n_series} series, horizon {args.horizon}")
             result = _forecast_in_chunks(model, panel, args.horizon, args.coverage, args)
@@ -390,17 +444,34 @@ def cmd_backtest(args, frame, panel, skipped):
 COMMANDS = {"forecast": cmd_forecast, "backtest": cmd_backtest, "train": cmd_train}
 
 
+def check_outputs(args):
+    """Every file the command will write can be written (before any training)."""
+    check_output(getattr(args, "output", None), "--output")
+    check_output(getattr(args, "save", None), "--save")
+
+
+def _one_line(exc):
+    """An exception's message on one line."""
+    text = " ".join(line.strip() for line in str(exc).splitlines() if line.strip())
+    return text or type(exc).__name__
+
+
 def main(argv=None):
-    """Entry point of ``tslstm`` and ``python -m tsLSTM``; returns the exit code."""
+    """Entry point of ``tslstm`` and ``python -m tsLSTM``; returns the exit code.
+
+    Every failure is one line on stderr, ``tslstm: error: ...``, and exit code 1
+    (2 for a bad command line, from argparse); never a traceback.
+    """
     args = build_parser().parse_args(argv)
     skipped = []
     try:
+        check_outputs(args)
         frame = load_data(args)
         panel, problems = build_panel(frame, args)
         skipped.extend(problems)
         COMMANDS[args.command](args, frame, panel, skipped)
     except (CommandError, DeviceUnavailableError) as exc:
-        print(f"tslstm: error: {exc}", file=sys.stderr)
+        print(f"tslstm: error: {_one_line(exc)}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
         print("tslstm: interrupted", file=sys.stderr)
@@ -408,6 +479,13 @@ def main(argv=None):
     except BrokenPipeError:  # stdout closed early (``| head``): stop quietly
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_ERROR
+    except MemoryError:
+        print("tslstm: error: out of memory", file=sys.stderr)
+        return EXIT_ERROR
+    except Exception as exc:  # a bug or an unforeseen failure: still one line
+        print(f"tslstm: error: unexpected {type(exc).__name__}: {_one_line(exc)}",
+              file=sys.stderr)  # fmt: skip
         return EXIT_ERROR
     if skipped:
         print(f"tslstm: skipped {len(skipped)} series:", file=sys.stderr)

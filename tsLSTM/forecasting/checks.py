@@ -13,6 +13,23 @@ import pandas as pd
 FILL_METHODS = ("ffill", "interpolate", "zero")
 
 
+def check_real(values, what):
+    """ValueError if ``values`` (array, Series or DataFrame) hold complex numbers.
+
+    Converting them to float64 would silently drop the imaginary part (numpy only
+    warns); tsLSTM models real-valued series, so complex input is refused.
+    """
+    if isinstance(values, pd.DataFrame):
+        dtypes = list(values.dtypes)
+    else:
+        dtypes = [values.dtype if hasattr(values, "dtype") else np.asarray(values).dtype]
+    if any(pd.api.types.is_complex_dtype(dtype) for dtype in dtypes):
+        raise ValueError(
+            f"{what} holds complex values; tsLSTM models real-valued series: pass the "
+            "real part, the magnitude or both as separate series"
+        )
+
+
 def _infer_freq(index):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # pandas 3 announces a change of return type

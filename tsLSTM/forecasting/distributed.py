@@ -33,7 +33,9 @@ def partition_series(frame, id_col, n_partitions):
     return [frame.iloc[np.concatenate([by_id[i] for i in group])] for group in groups if len(group)]
 
 
-def predict_dask(forecaster, y, horizon=None, scheduler=None, client=None, n_partitions=None):
+def predict_dask(
+    forecaster, y, horizon=None, scheduler=None, client=None, n_partitions=None, timeout=None
+):
     """Forecast every series of the long frame ``y`` on a Dask cluster.
 
     Parameters
@@ -48,6 +50,9 @@ def predict_dask(forecaster, y, horizon=None, scheduler=None, client=None, n_par
     client : distributed.Client, optional
     n_partitions : int, optional
         Number of tasks; defaults to twice the number of workers.
+    timeout : float, optional
+        Seconds to wait for the ``scheduler`` to answer (Dask's connect timeout by
+        default, 30 s); an unreachable scheduler raises OSError after that.
 
     Returns
     -------
@@ -65,7 +70,8 @@ def predict_dask(forecaster, y, horizon=None, scheduler=None, client=None, n_par
     if own_client:
         if scheduler is None:
             raise ValueError("pass a scheduler address or a distributed.Client")
-        client = distributed.Client(scheduler)
+        kwargs = {} if timeout is None else {"timeout": timeout}
+        client = distributed.Client(scheduler, **kwargs)
     try:
         if n_partitions is None:
             n_partitions = 2 * max(1, len(client.scheduler_info().get("workers", {})))

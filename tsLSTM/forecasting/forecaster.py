@@ -13,7 +13,7 @@ from sklearn.utils.validation import check_is_fitted
 from .. import hyperparams
 from ..estimators import LSTMRegressor
 from ..estimators._saving import SavedStateMixin, is_int
-from .checks import FILL_METHODS
+from .checks import FILL_METHODS, check_real
 from .readers import future_covariates, to_panel
 
 # Network and training parameters passed through to the inner LSTMRegressor (the table
@@ -23,6 +23,22 @@ NETWORK_PARAMS = hyperparams.FORECASTER_PARAMS
 RUNTIME_PARAMS = hyperparams.RUNTIME_PARAMS
 
 _TINY = 1e-8
+
+
+def _check_finite_forecasts(panel, *arrays):
+    """ValueError naming the series whose forecasts (or bounds) are inf or NaN."""
+    with np.errstate(invalid="ignore"):
+        bad = np.zeros(panel.n_series, dtype=bool)
+        for array in arrays:
+            bad |= ~np.isfinite(array).all(axis=1)
+    if not bad.any():
+        return
+    ids = [panel.ids[i] for i in np.flatnonzero(bad)]
+    more = f" and {len(ids) - 1} more" if len(ids) > 1 else ""
+    raise ValueError(
+        f"the forecast of series {ids[0]!r}{more} is not finite (inf or NaN): its values "
+        "are too large for float64 arithmetic; rescale the series (divide by a constant)"
+    )
 
 
 class LSTMForecaster(SavedStateMixin, BaseEstimator):
@@ -289,6 +305,12 @@ class LSTMForecaster(SavedStateMixin, BaseEstimator):
         (forecasts, lower, upper) : tuple of three such arrays
             With ``coverage``. ``panel.output(forecasts, (lower, upper))`` gives
             the container of :meth:`predict_interval`.
+
+        Raises
+        ------
+        ValueError
+            Naming the series, if a forecast or interval bound is not finite (values
+            too large for float64: the scaling overflows). Never returns inf or NaN.
         """
         check_is_fitted(self, "regressor_")
         horizon = self._checked_horizon(horizon)
@@ -300,15 +322,19 @@ class LSTMForecaster(SavedStateMixin, BaseEstimator):
                 f"values for the {horizon} forecast steps"
             )
         if covariates is not None:
+            check_real(np.asarray(covariates), "covariates")
             covariates = np.asarray(covariates, dtype=np.float64)
             expected = (panel.n_series, horizon, self.n_covariates_)
             if covariates.shape != expected:
                 raise ValueError(f"covariates must have shape {expected}, got {covariates.shape}")
         forecasts, scale = self._predict_panel(panel, horizon, covariates)
         if coverage is None:
+            _check_finite_forecasts(panel, forecasts)
             return forecasts
         half_width = self._conformal_quantiles(coverage)[:horizon][None, :] * scale[:, None]
-        return forecasts, forecasts - half_width, forecasts + half_width
+        lower, upper = forecasts - half_width, forecasts + half_width
+        _check_finite_forecasts(panel, forecasts, lower, upper)
+        return forecasts, lower, upper
 
     def save(self, path):
         """Save the fitted forecaster in tsLSTM's safe format (see ``tsLSTM.load``).
@@ -555,6 +581,8 @@ class LSTMForecaster(SavedStateMixin, BaseEstimator):
         if y is None:
             panel = self.history_
         elif uses_covariates and not hasattr(y, "index"):
+            if X is not None:
+                check_real(np.asarray(X), "X")
             X_all = np.asarray(X, dtype=np.float64) if X is not None else None
             n = len(np.asarray(y))
             if X_all is None or len(X_all) < n + horizon:

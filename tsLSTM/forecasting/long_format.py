@@ -11,7 +11,7 @@ label (``tslstm`` labels rows with their line in the input file); with
 import numpy as np
 import pandas as pd
 
-from .checks import check_time_index, fill_missing
+from .checks import check_real, check_time_index, fill_missing
 from .panel import Panel
 
 
@@ -49,11 +49,13 @@ def _parse_time_column(column, name):
     return parsed, keys, bad
 
 
-def _numeric_column(column):
+def _numeric_column(column, name):
+    check_real(column, f"column {name!r}")
     if pd.api.types.is_numeric_dtype(column.dtype) or pd.api.types.is_bool_dtype(column.dtype):
         values = column.to_numpy(dtype=np.float64, na_value=np.nan)
         return values, np.zeros(len(values), bool)
     numbers = pd.to_numeric(column, errors="coerce")
+    check_real(numbers, f"column {name!r}")
     bad = numbers.isna().to_numpy() & column.notna().to_numpy()
     return numbers.to_numpy(dtype=np.float64, na_value=np.nan), bad
 
@@ -82,7 +84,7 @@ def long_panel(y, X, names, fill, on_error="raise"):
                                      f"row {rows[k]}); skipped"))  # fmt: skip
         y, rows, ids = y[~no_id], rows[~no_id], ids[~no_id]
     times, keys, bad_time = _parse_time_column(y[time_col], time_col)
-    values, bad_value = _numeric_column(y[target_col])
+    values, bad_value = _numeric_column(y[target_col], target_col)
     codes, uniques = _factorize(ids)
     uniques = list(uniques)
     for k in np.flatnonzero(bad_time | bad_value):
@@ -221,6 +223,7 @@ def covariate_lookup(X, names, columns=None):
     if bad.any():
         k = int(np.argmax(bad))
         raise ValueError(f"X, row {X.index[k]}: unparseable date {X[time_col].iloc[k]!r}")
+    check_real(X[columns], "the covariates X")
     try:
         values = X[columns].to_numpy(dtype=np.float64)
     except (TypeError, ValueError) as exc:

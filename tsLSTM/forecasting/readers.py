@@ -12,7 +12,7 @@ panel. Long-format tables are parsed column-wise in
 import numpy as np
 import pandas as pd
 
-from .checks import FILL_METHODS, check_time_index, fill_missing
+from .checks import FILL_METHODS, check_real, check_time_index, fill_missing
 from .long_format import covariate_lookup, long_panel, time_keys
 from .panel import Panel
 
@@ -23,9 +23,11 @@ def _numeric(values, series_id, rows, column):
         raw = values
     else:
         raw = pd.Series(np.asarray(values, dtype=object) if np.ndim(values) else values)
+    check_real(raw, f"series {series_id!r} (column {column!r})")
     if pd.api.types.is_bool_dtype(raw.dtype) or pd.api.types.is_numeric_dtype(raw.dtype):
         return raw.to_numpy(dtype=np.float64, na_value=np.nan)
     numbers = pd.to_numeric(raw, errors="coerce")
+    check_real(numbers, f"series {series_id!r} (column {column!r})")
     bad = numbers.isna().to_numpy() & raw.notna().to_numpy()
     if bad.any():
         k = int(np.argmax(bad))
@@ -83,6 +85,8 @@ def _covariate_array(X, n, series_id, index=None):
             raise ValueError(f"series {series_id!r}: covariates missing at {index[k]}")
         X = aligned
     names = [str(c) for c in X.columns] if isinstance(X, pd.DataFrame) else None
+    check_real(X if isinstance(X, (pd.DataFrame, pd.Series)) else np.asarray(X),
+               f"the covariates of series {series_id!r}")  # fmt: skip
     arr = np.asarray(X, dtype=np.float64) if not isinstance(X, pd.DataFrame) else None
     if arr is None:
         try:
@@ -112,6 +116,7 @@ def to_panel(y, X=None, id_col="unique_id", time_col="ds", target_col="y", fill=
     if is_long(y, id_col, time_col, target_col):
         return long_panel(y, X, names, fill)[0]
     if isinstance(y, pd.DataFrame):
+        _check_not_partly_long(y, id_col, time_col, target_col)
         return _wide_panel(y, X, names, fill)
     if isinstance(y, pd.Series):
         sid = y.name if y.name is not None else 0
@@ -147,6 +152,21 @@ def to_panel(y, X=None, id_col="unique_id", time_col="ds", target_col="y", fill=
                  names)  # fmt: skip
 
 
+def _check_not_partly_long(y, id_col, time_col, target_col):
+    """A frame with the id and time columns is long: say which column it lacks.
+
+    Otherwise it would be read as a wide frame (one series per column, the ids and
+    time stamps among them) and fail on an unrelated problem, or not at all.
+    """
+    if {id_col, time_col} <= set(y.columns):
+        others = [c for c in y.columns if c not in (id_col, time_col)]
+        raise ValueError(
+            f"a long DataFrame needs columns {id_col!r}, {time_col!r} and {target_col!r}: "
+            f"missing target column {target_col!r}; set target_col (the other columns are "
+            f"{others})"
+        )
+
+
 def read_long(y, X=None, id_col="unique_id", time_col="ds", target_col="y", fill=None,
               on_error="raise"):  # fmt: skip
     """Read a long DataFrame into a :class:`Panel`; returns ``(panel, problems)``.
@@ -175,6 +195,13 @@ def read_long(y, X=None, id_col="unique_id", time_col="ds", target_col="y", fill
         raise ValueError(f"fill must be None or one of {FILL_METHODS}, got {fill!r}")
     if on_error not in ("raise", "collect"):
         raise ValueError(f"on_error must be 'raise' or 'collect', got {on_error!r}")
+    if not isinstance(y, pd.DataFrame):
+        raise ValueError(f"read_long needs a long DataFrame, got {type(y).__name__}")
+    missing = [c for c in (id_col, time_col) if c not in y.columns]
+    if missing:
+        raise ValueError(f"missing column(s) {missing}; the frame has {list(y.columns)}")
+    if target_col not in y.columns:
+        _check_not_partly_long(y, id_col, time_col, target_col)
     names = {"id_col": id_col, "time_col": time_col, "target_col": target_col}
     return long_panel(y, X, names, fill, on_error=on_error)
 
@@ -218,7 +245,7 @@ def future_covariates(panel, X, horizon):
         if isinstance(X, pd.DataFrame) and panel.kind != "array":
             arr, _ = _covariate_array(X, horizon, sid, future)
         else:
-            arr, _ = _covariate_array(np.asarray(X, dtype=np.float64)[:horizon], horizon, sid)
+            arr, _ = _covariate_array(np.asarray(X)[:horizon], horizon, sid)
         if arr.shape[1] != n_cov:
             raise ValueError(f"X has {arr.shape[1]} covariates, the model was fitted with {n_cov}")
         out[i] = arr
