@@ -64,6 +64,17 @@ def replace_array(items, name, data, shape=None, dtype=None):
     return resigned(items)
 
 
+def crafted_meta(src, dst, params=None, attributes=None):
+    """A consistently signed file whose ``meta.json`` claims other ``params`` or fitted
+    ``attributes`` (e.g. ``hidden_size=8000``) over the original, small weights."""
+    items = members(src)
+    meta = json.loads(items["meta.json"])
+    meta["params"].update(params or {})
+    meta["attributes"].update(attributes or {})
+    items["meta.json"] = json.dumps(meta).encode()
+    write_members(dst, resigned(items))
+
+
 def crafted_bomb(src, dst, megabytes=64):
     """An array member that inflates to ``megabytes`` of zeros (consistently signed)."""
     items = members(src)

@@ -192,3 +192,23 @@ def test_check_writable_names_the_problem(tmp_path):
         check_writable(tmp_path)
     check_writable(tmp_path / "out.csv")
     check_writable("/dev/null")
+
+
+# -- malformed estimator inputs, failed fits and divergence ----------------------------------
+
+
+@pytest.mark.parametrize(
+    "params, attributes",
+    [({"hidden_size": 8000}, {}), ({"num_layers": 300, "hidden_size": 500}, {}),
+     ({}, {"n_outputs_": 50_000_000}), ({"bidirectional": True}, {})],
+)  # fmt: skip
+def test_a_file_claiming_a_larger_network_is_refused_before_building_it(
+    model_file, tmp_path, params, attributes
+):
+    bad = tmp_path / "claims.tslstm"
+    faults.crafted_meta(model_file[0], bad, params=params, attributes=attributes)
+    assert bad.stat().st_size < 8 << 10
+    outcome, megabytes = faults.peak_rss_of_load(bad)
+    assert outcome.startswith("ValueError"), outcome
+    assert "does not fit the estimator" in outcome or "y_mean_ must be" in outcome, outcome
+    assert megabytes < 40, f"{params} {attributes}: {megabytes:.0f} MiB"

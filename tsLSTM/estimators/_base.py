@@ -261,23 +261,47 @@ class BaseRecurrentEstimator(SavedStateMixin, BaseEstimator):
             raise ValueError("output='sequence' cannot be combined with conv_filters")
         return [int(f) for f in filters]
 
-    def _build_network(self, rng):
+    def _network_spec(self):
+        """The network the parameters describe, without building it.
+
+        ``(frontend, rnn, head)``: each layer a ``(class, size arguments)`` pair
+        (``frontend`` a list of them), so that :meth:`_network_layout` can measure it
+        from the layers' own ``parameter_layout`` and :meth:`_build_network` build it.
+        """
         frontend, channels = [], self.n_step_features_
         for filters in self._conv_filters():
-            frontend.append(Conv1dBlock(
-                channels, filters, self.conv_kernel_size, self.conv_stride,
-                self.conv_kernel_size // 2, self.pool_size, dtype=self.dtype, random_state=rng,
-            ))  # fmt: skip
+            frontend.append((Conv1dBlock, {
+                "in_channels": channels, "filters": filters,
+                "kernel_size": self.conv_kernel_size, "stride": self.conv_stride,
+                "padding": self.conv_kernel_size // 2, "pool_size": self.pool_size,
+            }))  # fmt: skip
             channels = filters
-        rnn_class = LSTM if self.cell == "lstm" else GRU
-        rnn = rnn_class(
-            channels, self.hidden_size, num_layers=self.num_layers,
-            bidirectional=self.bidirectional, dropout=self.dropout, dtype=self.dtype,
-            random_state=rng,
+        rnn = (LSTM if self.cell == "lstm" else GRU, {
+            "input_size": channels, "hidden_size": self.hidden_size,
+            "num_layers": self.num_layers, "bidirectional": self.bidirectional,
+        })  # fmt: skip
+        directions = 2 if self.bidirectional else 1
+        head = (Linear, {"in_features": directions * self.hidden_size,
+                         "out_features": self._n_outputs()})  # fmt: skip
+        return frontend, rnn, head
+
+    def _network_layout(self):
+        """``{state-dict key: ParameterSpec}`` of the network, nothing allocated."""
+        frontend, (rnn_class, rnn_args), (head_class, head_args) = self._network_spec()
+        return SequenceModel.parameter_layout(
+            rnn_class.parameter_layout(**rnn_args), head_class.parameter_layout(**head_args),
+            [block_class.parameter_layout(**args) for block_class, args in frontend],
         )  # fmt: skip
-        features = rnn.num_directions * self.hidden_size
-        head = Linear(features, self._n_outputs(), dtype=self.dtype, random_state=rng)
-        self.model_ = SequenceModel(rnn, head, output=self.output, frontend=frontend)
+
+    def _build_network(self, rng):
+        frontend, (rnn_class, rnn_args), (head_class, head_args) = self._network_spec()
+        blocks = [
+            block_class(**args, dtype=self.dtype, random_state=rng)
+            for block_class, args in frontend
+        ]
+        rnn = rnn_class(**rnn_args, dropout=self.dropout, dtype=self.dtype, random_state=rng)
+        head = head_class(**head_args, dtype=self.dtype, random_state=rng)
+        self.model_ = SequenceModel(rnn, head, output=self.output, frontend=blocks)
         self._architecture = {name: getattr(self, name) for name in _ARCHITECTURE}
 
     def _make_optimizer(self):
@@ -575,6 +599,12 @@ class BaseRecurrentEstimator(SavedStateMixin, BaseEstimator):
         if problems:
             raise ValueError(f"{source}: " + "; ".join(problems))
         try:
+            # The parameters and attributes say how large the network is; check that
+            # against the stored weights before building it, so that a small file
+            # cannot make the loader allocate what it merely claims.
+            mismatch = layout_mismatch(self._network_layout(), weights)
+            if mismatch:
+                raise ValueError(mismatch)
             self._rng = self._new_rng()
             self._best_params = None
             self._build_network(self._rng)
@@ -605,6 +635,34 @@ class BaseRecurrentEstimator(SavedStateMixin, BaseEstimator):
             problems.vector("x_mean_", self.n_step_features_)
             problems.vector("x_scale_", self.n_step_features_, positive=True)
         return problems
+
+
+def layout_mismatch(layout, weights):
+    """How stored ``weights`` differ from a network ``layout``; "" if they match.
+
+    ``layout`` is ``{key: ParameterSpec}`` (:meth:`SequenceModel.parameter_layout`),
+    ``weights`` ``{key: array}``; only shapes are compared, nothing is allocated.
+    """
+    implied = sum(spec.size for spec in layout.values())
+    stored = sum(int(np.size(value)) for value in weights.values())
+    differences = [
+        f"{key} has shape {tuple(np.shape(weights[key]))}, the parameters imply {spec.shape}"
+        for key, spec in layout.items()
+        if key in weights and tuple(np.shape(weights[key])) != spec.shape
+    ]
+    missing = [key for key in layout if key not in weights]
+    extra = sorted(key for key in weights if key not in layout)
+    if missing:
+        differences.append(f"missing weights {missing[:5]}" + (" ..." if len(missing) > 5 else ""))
+    if extra:
+        differences.append(f"unexpected weights {extra[:5]}" + (" ..." if len(extra) > 5 else ""))
+    if not differences:
+        return ""
+    return (
+        f"the parameters and attributes imply {implied} weights, the file holds {stored}: "
+        + "; ".join(differences[:6])
+        + (" ..." if len(differences) > 6 else "")
+    )
 
 
 def step_mask(lengths, T):
