@@ -197,6 +197,45 @@ def test_check_writable_names_the_problem(tmp_path):
 # -- malformed estimator inputs, failed fits and divergence ----------------------------------
 
 
+def _data(n=40, T=6, F=2, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, T, F))
+    return X, X[:, -1, 0] + 0.5 * X[:, 0, 1]
+
+
+MALFORMED = {
+    "no time steps": (lambda X, y: (X[:, :0], y), "X has no time steps"),
+    "no features": (lambda X, y: (X[:, :, :0], y), "X has no features"),
+    "sparse y": (lambda X, y: (X, __import__("scipy.sparse").sparse.csr_matrix(y[:, None])),
+                 "y is a scipy.sparse"),
+    "ragged X rows": (lambda X, y: ([[[1.0, 2.0], [3.0]]] * len(y), y), "X is ragged"),
+    "ragged sequences": (lambda X, y: ([X[0], [[1.0, 2.0], [3.0]], *X[2:]], y),
+                         "X's sequence 1 is ragged"),
+    "ragged y rows": (lambda X, y: (X, [[1.0, 2.0], [3.0]] * (len(y) // 2)), "y is ragged"),
+    "complex X": (lambda X, y: (X + 1j, y), "[Cc]omplex"),
+    "complex y": (lambda X, y: (X, y + 1j), "[Cc]omplex"),
+    "complex sequences": (lambda X, y: ([x[: 3 + i % 3] + 1j for i, x in enumerate(X)], y),
+                          "X's sequence 0 must be real, got complex"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", list(MALFORMED))
+def test_malformed_inputs_get_a_clear_error(case):
+    X, y = _data()
+    X, y = MALFORMED[case][0](X, y)
+    with pytest.raises(ValueError, match=MALFORMED[case][1]):
+        LSTMRegressor(hidden_size=4, max_epochs=1).fit(X, y)
+
+
+def test_complex_per_step_targets_are_refused():
+    X, _ = _data()
+    for est in [LSTMRegressor(hidden_size=4, max_epochs=1, output="sequence"),
+                tsLSTM.LSTMClassifier(hidden_size=4, max_epochs=1, output="sequence")]:  # fmt: skip
+        for y in [X[:, :, 0] + 1j, list(X[:, :, 0] + 1j)]:
+            with pytest.raises(ValueError, match=r"y.* must be real, got complex"):
+                est.fit(X, y)
+
+
 @pytest.mark.parametrize(
     "params, attributes",
     [({"hidden_size": 8000}, {}), ({"num_layers": 300, "hidden_size": 500}, {}),

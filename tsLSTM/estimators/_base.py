@@ -12,6 +12,7 @@ import time
 import warnings
 
 import numpy as np
+from scipy.sparse import issparse
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
@@ -155,7 +156,7 @@ class BaseRecurrentEstimator(SavedStateMixin, BaseEstimator):
         if isinstance(y, (list, tuple)) and len(y) and np.ndim(y[0]) >= 1:
             if len(y) != n:
                 raise ValueError(f"y has {len(y)} sequences, X has {n}")
-            items = [np.asarray(v, dtype=dtype) for v in y]
+            items = [real_array(v, f"y's sequence {i}", dtype) for i, v in enumerate(y)]
             for i, v in enumerate(items):
                 if len(v) != lengths[i]:
                     raise ValueError(f"y's sequence {i} has {len(v)} steps, X's has {lengths[i]}")
@@ -163,7 +164,7 @@ class BaseRecurrentEstimator(SavedStateMixin, BaseEstimator):
             for i, v in enumerate(items):
                 out[i, : len(v)] = v
             return out
-        y = np.asarray(y, dtype=dtype)
+        y = real_array(y, "y", dtype)
         if y.ndim < 2 or y.shape[0] != n or y.shape[1] < T:
             raise ValueError(
                 f"with output='sequence', y needs one target per time step: shape (n_samples, "
@@ -199,6 +200,9 @@ class BaseRecurrentEstimator(SavedStateMixin, BaseEstimator):
         (int64, one per sample) gives their valid steps and padded steps become 0.
         """
         X, lengths = padded_sequences(X)
+        _check_dense_rows(X, "X")
+        if y is not None and self.output != "sequence":
+            _check_dense_rows(y, "y")
         if reset:
             self._variable_length = lengths is not None
         kwargs = {"allow_nd": True, "dtype": [np.float64, np.float32], "reset": reset}
@@ -215,6 +219,10 @@ class BaseRecurrentEstimator(SavedStateMixin, BaseEstimator):
                 f"n_features); got an array of shape {X.shape}"
             )
         X = X[:, :, None] if X.ndim == 2 else X
+        if X.shape[1] == 0:
+            raise ValueError(f"X has no time steps: shape {X.shape}")
+        if X.shape[2] == 0:
+            raise ValueError(f"X has no features: its time steps are empty (shape {X.shape})")
         if reset:
             self.n_timesteps_, self.n_step_features_ = X.shape[1], X.shape[2]
         elif X.shape[2] != self.n_step_features_ or (
@@ -347,6 +355,11 @@ class BaseRecurrentEstimator(SavedStateMixin, BaseEstimator):
         if y is None:
             raise ValueError(
                 f"{type(self).__name__} requires y to be passed, but the target y is None"
+            )
+        if issparse(y):
+            raise ValueError(
+                f"{type(self).__name__} needs dense targets, but y is a scipy.sparse "
+                f"{type(y).__name__}; pass y.toarray()"
             )
         if incremental and self.early_stopping:
             raise ValueError("partial_fit does not support early_stopping=True")
@@ -665,6 +678,39 @@ def layout_mismatch(layout, weights):
     )
 
 
+def _ndim(values):
+    """``np.ndim``, with a ragged nested list counted as a sequence (ndim 1)."""
+    try:
+        return np.ndim(values)
+    except ValueError:
+        return 1
+
+
+def real_array(values, name, dtype=np.float64):
+    """``values`` as a real array of ``dtype`` (None: as read); a ValueError naming
+    ``name`` for ragged nesting, complex values, or (to a float ``dtype``) values that
+    are not numbers, where numpy would give an obscure message or silently cast."""
+    try:
+        array = np.asarray(values)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(
+            f"{name} is ragged: its rows have different lengths, so it is not an array ({exc})"
+        ) from exc
+    if array.dtype.kind == "c":
+        raise ValueError(f"{name} must be real, got complex values (dtype {array.dtype})")
+    if dtype is None:
+        return array
+    if np.dtype(dtype).kind == "f" and array.dtype.kind not in "biuf":
+        raise ValueError(f"{name} must be numeric, got an array of dtype {array.dtype}")
+    return array.astype(dtype, copy=False)
+
+
+def _check_dense_rows(values, name):
+    """ValueError for a ragged nested list (numpy's message would name no input)."""
+    if isinstance(values, (list, tuple)):
+        real_array(values, name, dtype=None)
+
+
 def step_mask(lengths, T):
     """``mask[i, t]``: step ``t`` of sequence ``i`` is valid (not padding)."""
     return np.arange(T)[None, :] < np.asarray(lengths)[:, None]
@@ -677,10 +723,10 @@ def padded_sequences(X):
     arrays right-padded with NaN (a padded step is all-NaN, and only trailing steps may
     be padding). Anything else is returned unchanged with ``lengths=None``.
     """
-    if isinstance(X, (list, tuple)) and len(X) and all(np.ndim(x) >= 1 for x in X):
+    if isinstance(X, (list, tuple)) and len(X) and all(_ndim(x) >= 1 for x in X):
         sizes = {len(x) for x in X}
         if len(sizes) > 1:
-            arrays = [np.asarray(x, dtype=np.float64) for x in X]
+            arrays = [real_array(x, f"X's sequence {i}") for i, x in enumerate(X)]
             arrays = [a[:, None] if a.ndim == 1 else a for a in arrays]
             if len({a.shape[1:] for a in arrays}) > 1 or arrays[0].ndim != 2:
                 raise ValueError("sequences in X must all have the same number of features")
