@@ -203,6 +203,82 @@ def _data(n=40, T=6, F=2, seed=0):
     return X, X[:, -1, 0] + 0.5 * X[:, 0, 1]
 
 
+def _fitted(**params):
+    X, y = _data()
+    settings = {"hidden_size": 4, "max_epochs": 2, "batch_size": 16, "random_state": 0}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return LSTMRegressor(**{**settings, **params}).fit(X, y), X, y
+
+
+def _quiet(call, *args, **kwargs):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return call(*args, **kwargs)
+
+
+FAILED_FITS = {
+    # (how the estimator is set up before the failing call, the call, the error)
+    "refit, X without features": (
+        {}, lambda est, X, y: est.fit(X[:, :, :0], y), "X has no features"),
+    "refit, failure in the forward pass": (
+        {"conv_filters": [4], "pool_size": 10}, lambda est, X, y: est.fit(X, y),
+        "too short for kernel_size"),
+    "refit, failure in the trainer's step": (
+        "inject", lambda est, X, y: est.fit(X, y), "injected failure"),
+    "warm start, bad sample weights": (
+        {"warm_start": True}, lambda est, X, y: est.fit(X, y, sample_weight=-np.ones(len(y))),
+        "Negative values"),
+    "warm start, failure in the trainer's step": (
+        {"warm_start": True, "_inject": True}, lambda est, X, y: est.fit(X, y),
+        "injected failure"),
+    "partial_fit, y with other outputs": (
+        {}, lambda est, X, y: est.partial_fit(X, np.c_[y, y]), "y has 2 outputs"),
+    "partial_fit, failure in the trainer's step": (
+        {"_inject": True}, lambda est, X, y: est.partial_fit(X, y), "injected failure"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", list(FAILED_FITS))
+def test_a_failed_fit_leaves_the_fitted_estimator_exactly_as_it_was(case, monkeypatch):
+    """Attributes, predictions, weights, optimizer and random state all stay; a later
+    partial_fit continues exactly as if the failed call had never happened."""
+    from copy import deepcopy
+
+    setup, call, message = FAILED_FITS[case]
+    est, X, y = _fitted()
+    _quiet(est.partial_fit, X, y)  # an optimizer with state that partial_fit continues
+    reference = deepcopy(est)
+    inject = setup == "inject" or "_inject" in setup
+    if isinstance(setup, dict):
+        est.set_params(**{k: v for k, v in setup.items() if not k.startswith("_")})
+    before, predictions = faults.estimator_state(est), est.predict(X)
+    if inject:
+        faults.fail_in_step(monkeypatch, 2)  # after one update changed the weights
+    with pytest.raises((ValueError, faults.InjectedFailure), match=message):
+        _quiet(call, est, X, y)
+    monkeypatch.undo()
+    faults.assert_same_state(before, faults.estimator_state(est))
+    np.testing.assert_array_equal(est.predict(X), predictions)
+    est.set_params(**reference.get_params())
+    _quiet(est.partial_fit, X, y)
+    _quiet(reference.partial_fit, X, y)
+    np.testing.assert_array_equal(est.model_.flat_params, reference.model_.flat_params)
+    np.testing.assert_array_equal(est._optimizer.state[0], reference._optimizer.state[0])
+    assert est.loss_curve_ == reference.loss_curve_
+
+
+def test_a_failed_first_fit_leaves_an_unfitted_estimator(monkeypatch):
+    X, y = _data()
+    est = LSTMRegressor(hidden_size=4, max_epochs=2, random_state=np.random.RandomState(0))
+    before = faults.estimator_state(est)
+    faults.fail_in_step(monkeypatch, 2)
+    with pytest.raises(faults.InjectedFailure):
+        _quiet(est.fit, X, y)
+    faults.assert_same_state(before, faults.estimator_state(est))
+    assert not hasattr(est, "model_")
+
+
 MALFORMED = {
     "no time steps": (lambda X, y: (X[:, :0], y), "X has no time steps"),
     "no features": (lambda X, y: (X[:, :, :0], y), "X has no features"),

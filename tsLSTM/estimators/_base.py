@@ -48,6 +48,55 @@ _ARCHITECTURE = (
 _PROGRESS_BAR_MIN_BATCHES = 50
 
 
+class _Snapshot:
+    """Everything a fit may change of an estimator, to undo a fit that raises.
+
+    The attribute dictionary (a shallow copy: a refit replaces objects), plus copies of
+    what training changes in place: the network's weights and gradients and its
+    dropout rate, the optimizer's state arrays and step count, the random states, and
+    the lists ``loss_curve_`` / ``validation_scores_``. Memory: about one copy of the
+    parameters per optimizer state array, plus two.
+    """
+
+    def __init__(self, estimator):
+        self.attributes = dict(estimator.__dict__)
+        self.lists = {k: list(v) for k, v in self.attributes.items() if type(v) is list}
+        model = self.attributes.get("model_")
+        self.model = None
+        if model is not None:
+            self.model = (model, model.flat_params.copy(), model.flat_grads.copy(),
+                          model.rnn.dropout)  # fmt: skip
+        optimizer = self.attributes.get("_optimizer")
+        self.optimizer = None
+        if optimizer is not None:
+            state = {name: getattr(optimizer, name).copy() for name in optimizer.state_names}
+            scalars = {k: v for k, v in vars(optimizer).items() if not isinstance(v, np.ndarray)}
+            self.optimizer = (optimizer, state, scalars)
+        generators = {self.attributes.get("_rng"), getattr(estimator, "random_state", None)}
+        self.generators = [
+            (g, g.get_state()) for g in generators if isinstance(g, np.random.RandomState)
+        ]
+
+    def restore(self, estimator):
+        estimator.__dict__.clear()
+        estimator.__dict__.update(self.attributes)
+        for name, items in self.lists.items():
+            self.attributes[name][:] = items
+        if self.model is not None:
+            model, params, grads, dropout = self.model
+            model.flat_params[...] = params
+            model.flat_grads[...] = grads
+            model.rnn.dropout = dropout
+            model.clear_cache()
+        if self.optimizer is not None:
+            optimizer, state, scalars = self.optimizer
+            for name, value in state.items():
+                getattr(optimizer, name)[...] = value
+            vars(optimizer).update(scalars)
+        for generator, state in self.generators:
+            generator.set_state(state)
+
+
 class BaseRecurrentEstimator(SavedStateMixin, BaseEstimator):
     """Shared implementation of :class:`LSTMRegressor` and :class:`LSTMClassifier`."""
 
@@ -352,6 +401,21 @@ class BaseRecurrentEstimator(SavedStateMixin, BaseEstimator):
             return self._fit(X, y, sample_weight, on_epoch=on_epoch)
 
     def _fit(self, X, y, sample_weight=None, incremental=False, classes=None, on_epoch=None):
+        """Validate, set up and train; a fit that raises changes nothing (transactional).
+
+        A :class:`_Snapshot` of everything a fit may change is taken first; on any
+        exception (bad input, a failure in the forward pass, Ctrl-C, a warning turned
+        into an error) the estimator is put back exactly as it was: attributes,
+        weights, optimizer state and random state.
+        """
+        snapshot = _Snapshot(self)
+        try:
+            return self._fit_unguarded(X, y, sample_weight, incremental, classes, on_epoch)
+        except BaseException:
+            snapshot.restore(self)
+            raise
+
+    def _fit_unguarded(self, X, y, sample_weight, incremental, classes, on_epoch):
         if y is None:
             raise ValueError(
                 f"{type(self).__name__} requires y to be passed, but the target y is None"
@@ -364,39 +428,31 @@ class BaseRecurrentEstimator(SavedStateMixin, BaseEstimator):
         if incremental and self.early_stopping:
             raise ValueError("partial_fit does not support early_stopping=True")
         first_call = not hasattr(self, "model_") or (not self.warm_start and not incremental)
-        # Validate everything before changing the estimator: a failed fit leaves a
-        # fitted estimator as it was.
-        saved = dict(self.__dict__)
-        try:
-            X, y, lengths = self._validate_X(X, y, reset=first_call)
-            self._conv_filters()  # parameter combinations, before anything changes
-            targets = self._encode_targets(y, first_call, classes, lengths)
-            sample_weight = _check_sample_weight(
-                sample_weight, X, dtype=np.float64, ensure_non_negative=True
+        X, y, lengths = self._validate_X(X, y, reset=first_call)
+        self._conv_filters()  # parameter combinations, before anything changes
+        targets = self._encode_targets(y, first_call, classes, lengths)
+        sample_weight = _check_sample_weight(
+            sample_weight, X, dtype=np.float64, ensure_non_negative=True
+        )
+        sample_weight = self._class_weighted(targets, sample_weight)
+        if not sample_weight.sum() > 0:
+            raise ValueError("the sample weights (times class_weight) sum to zero")
+        device = resolve_device(self.device)
+        if device == "cuda" and self._conv_filters():
+            raise ValueError(
+                "conv_filters needs device='cpu': the GPU path has no convolution kernels"
             )
-            sample_weight = self._class_weighted(targets, sample_weight)
-            if not sample_weight.sum() > 0:
-                raise ValueError("the sample weights (times class_weight) sum to zero")
-            device = resolve_device(self.device)
-            if device == "cuda" and self._conv_filters():
-                raise ValueError(
-                    "conv_filters needs device='cpu': the GPU path has no convolution kernels"
-                )
-            if first_call:
-                self._learn_scaling(X, lengths)
-            else:
-                self._check_architecture_unchanged()
-            X = self._standardise(X, lengths)
-            rng = self._new_rng() if first_call else self._rng
-            validation = None
-            if self.early_stopping:
-                X, *validation, targets, sample_weight, lengths = self._split_validation(
-                    X, targets, sample_weight, lengths, rng
-                )
-        except BaseException:
-            self.__dict__.clear()
-            self.__dict__.update(saved)
-            raise
+        if first_call:
+            self._learn_scaling(X, lengths)
+        else:
+            self._check_architecture_unchanged()
+        X = self._standardise(X, lengths)
+        rng = self._new_rng() if first_call else self._rng
+        validation = None
+        if self.early_stopping:
+            X, *validation, targets, sample_weight, lengths = self._split_validation(
+                X, targets, sample_weight, lengths, rng
+            )
 
         self._rng = rng
         if first_call:
@@ -532,7 +588,7 @@ class BaseRecurrentEstimator(SavedStateMixin, BaseEstimator):
             f"{type(self).__name__}: max_epochs={self.max_epochs} reached and the "
             "optimization has not converged yet.",
             ConvergenceWarning,
-            stacklevel=4,
+            stacklevel=5,
         )
         return self
 
@@ -554,7 +610,7 @@ class BaseRecurrentEstimator(SavedStateMixin, BaseEstimator):
             "kept the weights from the start of that epoch (or the best epoch's, with early "
             "stopping). Lower learning_rate or set clip_grad_norm.",
             TrainingDivergedWarning,
-            stacklevel=5,
+            stacklevel=6,
         )
         if not self.loss_curve_:
             self.loss_curve_.append(np.nan)
