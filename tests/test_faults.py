@@ -15,7 +15,7 @@ from sklearn.exceptions import ConvergenceWarning
 
 import tsLSTM
 from tests import faults
-from tsLSTM import LSTMRegressor
+from tsLSTM import LSTMRegressor, TrainingDivergedWarning
 from tsLSTM._files import check_writable, write_file
 
 
@@ -277,6 +277,103 @@ def test_a_failed_first_fit_leaves_an_unfitted_estimator(monkeypatch):
         _quiet(est.fit, X, y)
     faults.assert_same_state(before, faults.estimator_state(est))
     assert not hasattr(est, "model_")
+
+
+def test_huge_sample_weights_are_rescaled_not_overflowed():
+    """The loss is a weighted mean: weights 1e308 train exactly as unit weights."""
+    X, y = _data()
+    plain, _, _ = _fitted()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", TrainingDivergedWarning)
+        huge = _quiet(LSTMRegressor(**plain.get_params()).fit, X, y, np.full(len(y), 1e308))
+    assert np.all(np.isfinite(huge.loss_curve_))
+    assert huge.loss_curve_ == plain.loss_curve_
+    np.testing.assert_array_equal(huge.predict(X), plain.predict(X))
+
+
+def test_a_non_finite_epoch_loss_stops_training(monkeypatch):
+    """Finite minibatch losses whose weighted sum overflows: never a NaN in loss_curve_."""
+    from tsLSTM.training import HostTrainer
+
+    X, y = _data()
+    original = HostTrainer.step
+    monkeypatch.setattr(HostTrainer, "step", lambda self, a, b: original(self, a, b) * 1e308)
+    est = LSTMRegressor(hidden_size=4, max_epochs=3, batch_size=16, random_state=0)
+    with pytest.warns(TrainingDivergedWarning, match="the epoch's loss is inf"):
+        est.fit(X, y)
+    assert est.n_iter_ == 0 and np.all(np.isfinite(est.model_.flat_params))
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize(
+    "optimizer, clip", [("adam", 1.0), ("rmsprop", 1.0), ("adagrad", 1.0), ("sgd", 1.0),
+                        ("adamw", None)],
+)  # fmt: skip
+def test_runaway_training_is_a_divergence(optimizer, clip, seed):
+    """learning_rate=1e6 sends the loss to 1e10-1e14: stopped, sane weights kept."""
+    X, y = _data(60, seed=seed)
+    est = LSTMRegressor(hidden_size=8, optimizer=optimizer, learning_rate=1e6,
+                        clip_grad_norm=clip, max_epochs=30, random_state=seed)  # fmt: skip
+    message = r"exceeds 1000 times max\(best epoch loss"
+    with pytest.warns(TrainingDivergedWarning, match=message) as w:
+        _quiet(est.fit, X, y)
+    assert w[0].filename == __file__  # points at the caller of fit
+    assert np.abs(est.predict(X)).max() < 10 * np.abs(y).max()
+    assert np.all(np.isfinite(est.loss_curve_) | (est.n_iter_ == 0))
+
+
+def test_runaway_after_good_epochs_keeps_the_weights_the_best_epoch_started_from(monkeypatch):
+    """The bound is relative: from epoch 4 on the reported loss is 1e4 times larger."""
+    from tsLSTM.training import HostTrainer
+
+    X, y = _data()
+    settings = {"hidden_size": 4, "batch_size": 16, "random_state": 0, "learning_rate": 0.01}
+    original = HostTrainer.step
+    calls = {"n": 0}
+    n_batches = 3  # 40 samples, batches of 16
+
+    def step(self, start, stop):
+        calls["n"] += 1
+        loss = original(self, start, stop)
+        return loss * 1e4 if calls["n"] > 3 * n_batches else loss
+
+    monkeypatch.setattr(HostTrainer, "step", step)
+    est = LSTMRegressor(**settings, max_epochs=10)
+    with pytest.warns(TrainingDivergedWarning, match="in epoch 4 .*exceeds 1000 times"):
+        est.fit(X, y)
+    monkeypatch.undo()
+    assert est.n_iter_ == 3 and len(est.loss_curve_) == 3
+    best = int(np.argmin(est.loss_curve_))  # epochs 0, 1, 2: start from `best` epochs' end
+    if best > 0:
+        start = _quiet(LSTMRegressor(**settings, max_epochs=best).fit, X, y)
+        np.testing.assert_array_equal(est.model_.flat_params, start.model_.flat_params)
+
+
+def test_healthy_fits_stay_far_below_the_divergence_bound():
+    """The bound sits orders of magnitude above healthy losses, from the first epoch."""
+    from sklearn.datasets import load_digits
+
+    from tsLSTM import LSTMClassifier
+    from tsLSTM.estimators._base import diverged_loss_bound
+
+    X, y = _data(120)
+    digits = load_digits()
+    runs = [
+        (LSTMRegressor(hidden_size=8, max_epochs=15, random_state=0), X, y),
+        (LSTMRegressor(hidden_size=8, max_epochs=15, learning_rate=0.05, optimizer="sgd",
+                       random_state=1), X, y),
+        (LSTMRegressor(hidden_size=8, max_epochs=15, learning_rate=0.01, optimizer="rmsprop",
+                       random_state=2), X, y * 1e6 + 5),
+        (LSTMRegressor(hidden_size=8, max_epochs=10, output="sequence", random_state=0),
+         X, X[:, :, 0]),
+        (LSTMClassifier(hidden_size=16, max_epochs=5, learning_rate=0.01, random_state=0),
+         digits.images[:300], digits.target[:300]),
+    ]  # fmt: skip
+    for est, X_, y_ in runs:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", TrainingDivergedWarning)
+            _quiet(est.fit, X_, y_)
+        assert max(est.loss_curve_) < diverged_loss_bound(np.inf, 1.0) / 100, est
 
 
 MALFORMED = {

@@ -35,7 +35,35 @@ from ._saving import AttributeChecks, SavedStateMixin, is_int, is_number, plain_
 
 
 class TrainingDivergedWarning(RuntimeWarning):
-    """Training stopped because the loss or the gradients became NaN or infinite."""
+    """Training stopped because it diverged; the estimator keeps usable weights.
+
+    Two rules, checked after every minibatch and every epoch:
+
+    - the outputs, loss, gradients or weights overflowed to NaN or infinity, or an
+      epoch's loss is not finite: the weights from the start of that epoch are kept;
+    - runaway: an epoch's loss exceeds ``DIVERGENCE_FACTOR`` (1000) times
+      ``max(best epoch loss, loss of an all-zero output on the training data, 1)``.
+      Targets are standardised, so a useless model has a loss of about 1 (mean squared
+      error) or ln K (K classes); healthy training stays far below the bound, while a
+      learning rate that is far too high sends the loss to 1e10 and more. The weights
+      the best epoch of that fit started from are kept (the start of the diverging
+      epoch when it is the fit's first).
+
+    With ``early_stopping`` the best validation epoch's weights are restored in
+    either case. The diverged epoch is not counted in ``n_iter_`` or ``loss_curve_``.
+    """
+
+
+# An epoch loss above DIVERGENCE_FACTOR * max(best loss, constant-output loss, 1) is
+# runaway training (see TrainingDivergedWarning).
+DIVERGENCE_FACTOR = 1e3
+_OVERFLOW = "the outputs, loss, gradients or weights overflowed to NaN or infinity"
+
+
+def diverged_loss_bound(best_loss, baseline):
+    """The epoch loss above which training counts as runaway (see the warning)."""
+    best = best_loss if np.isfinite(best_loss) else 0.0
+    return DIVERGENCE_FACTOR * max(best, baseline, 1.0)
 
 
 # Architecture parameters: a warm start or partial_fit must find them unchanged.
@@ -435,8 +463,13 @@ class BaseRecurrentEstimator(SavedStateMixin, BaseEstimator):
             sample_weight, X, dtype=np.float64, ensure_non_negative=True
         )
         sample_weight = self._class_weighted(targets, sample_weight)
-        if not sample_weight.sum() > 0:
+        with np.errstate(over="ignore"):  # huge weights: rescaled below
+            positive = sample_weight.sum() > 0
+        if not positive:
             raise ValueError("the sample weights (times class_weight) sum to zero")
+        # The loss is a weighted mean (sum w_i l_i / sum w_i): dividing the weights by
+        # their largest changes nothing but keeps huge weights from overflowing.
+        sample_weight = sample_weight / sample_weight.max()
         device = resolve_device(self.device)
         if device == "cuda" and self._conv_filters():
             raise ValueError(
@@ -471,18 +504,33 @@ class BaseRecurrentEstimator(SavedStateMixin, BaseEstimator):
         if not incremental or self._optimizer is None:
             self._optimizer = self._make_optimizer()
         epochs = 1 if incremental else self.max_epochs
+        loss = self._training_loss()
+        baseline = self._constant_output_loss(loss, targets, sample_weight, lengths)
         trainer = make_trainer(
             device, X, targets, sample_weight, lengths, validation, model=self.model_,
-            optimizer=self._optimizer, loss=self._training_loss(),
-            clip_grad_norm=self.clip_grad_norm, rng=self._rng, host_step=self._train_step,
+            optimizer=self._optimizer, loss=loss, clip_grad_norm=self.clip_grad_norm,
+            rng=self._rng, host_step=self._train_step,
         )  # fmt: skip
         try:
-            self._fit_epochs(trainer, sample_weight, validation, epochs, incremental, on_epoch)
+            self._fit_epochs(
+                trainer, sample_weight, validation, epochs, incremental, on_epoch, baseline
+            )
         finally:
             trainer.finish()
         if validation is not None and self._best_params is not None:
             self.model_.flat_params[...] = self._best_params  # the best epoch's weights
         return self
+
+    def _constant_output_loss(self, loss, targets, sample_weight, lengths):
+        """The training loss of a network whose outputs are all 0 (a useless model).
+
+        About 1 for standardised regression targets, ln 2 / ln K for classes: the scale
+        against which :data:`DIVERGENCE_FACTOR` judges a runaway loss.
+        """
+        shape = (*targets.shape[: 2 if self.output == "sequence" else 1], self._n_outputs())
+        with np.errstate(over="ignore", invalid="ignore"):
+            value = loss(targets, np.zeros(shape, dtype=self.dtype), sample_weight, lengths)[0]
+        return float(value) if np.isfinite(value) else 1.0
 
     def _partial_fit(self, X, y, sample_weight=None, classes=None, on_epoch=None):
         if not hasattr(self, "model_"):
@@ -517,7 +565,10 @@ class BaseRecurrentEstimator(SavedStateMixin, BaseEstimator):
             ) from exc
         return X_train, X_val, t_val, w_val, l_val, t_train, w_train, l_train
 
-    def _fit_epochs(self, trainer, sample_weight, validation, epochs, incremental, on_epoch=None):
+    def _fit_epochs(
+        self, trainer, sample_weight, validation, epochs, incremental, on_epoch=None,
+        baseline=1.0,
+    ):  # fmt: skip
         from .callbacks import EpochInfo
 
         model = self.model_
@@ -526,6 +577,10 @@ class BaseRecurrentEstimator(SavedStateMixin, BaseEstimator):
         n_batches = -(-n // batch_size)
         total_weight = sample_weight.sum()
         no_improvement = 0
+        # the weights the lowest-loss epoch of this call started from: an epoch's loss
+        # is measured on the weights it starts from and passes through, not on those
+        # it ends with
+        best_loss, best_start = np.inf, None
         for _ in range(epochs):
             start_time = time.perf_counter()
             order = self._rng.permutation(n)
@@ -543,16 +598,32 @@ class BaseRecurrentEstimator(SavedStateMixin, BaseEstimator):
                     loss = trainer.step(start, stop)
                     if loss is None:
                         bar.close()
-                        return self._diverged(last_good)
-                    epoch_loss += loss * w.sum()
+                        return self._diverged(last_good, _OVERFLOW)
+                    with np.errstate(over="ignore", invalid="ignore"):  # checked below
+                        epoch_loss += loss * w.sum()
                 bar.update()
             bar.close()
             if not trainer.end_epoch():
-                return self._diverged(last_good)
+                return self._diverged(last_good, _OVERFLOW)
+            with np.errstate(over="ignore", invalid="ignore"):
+                epoch_loss = float(epoch_loss / total_weight)
+            if not np.isfinite(epoch_loss):
+                return self._diverged(last_good, f"the epoch's loss is {epoch_loss}")
+            bound = diverged_loss_bound(self.best_loss_, baseline)
+            if epoch_loss > bound:
+                return self._diverged(
+                    last_good if best_start is None else best_start,
+                    f"the epoch's loss {epoch_loss:.4g} exceeds {DIVERGENCE_FACTOR:g} times "
+                    f"max(best epoch loss, loss of a constant output, 1) = {bound:.4g}",
+                    kept="the weights the best epoch of this fit started from"
+                    if best_start is not None else None,
+                )  # fmt: skip
+            if epoch_loss < best_loss:
+                best_loss, best_start = epoch_loss, last_good
 
             self.n_iter_ += 1
             self.t_ += n
-            self.loss_curve_.append(epoch_loss / total_weight)
+            self.loss_curve_.append(epoch_loss)
             message = f"Epoch {self.n_iter_}: loss {self.loss_curve_[-1]:.6f}"
             score = None
             if validation is not None:
@@ -599,15 +670,15 @@ class BaseRecurrentEstimator(SavedStateMixin, BaseEstimator):
             targets, sample_weight, lengths,
         )  # fmt: skip
 
-    def _diverged(self, last_good):
-        """Stop training: keep the last finite (or, with early stopping, best) weights."""
-        self.model_.flat_params[...] = last_good
+    def _diverged(self, weights, reason, kept=None):
+        """Stop training: keep ``weights`` (with early stopping, later the best epoch's)."""
+        self.model_.flat_params[...] = weights
         self.model_.zero_grad()
         self.model_.clear_cache()
+        kept = kept or "the weights from the start of that epoch"
         warnings.warn(
-            f"{type(self).__name__}: training diverged in epoch {self.n_iter_ + 1} (the "
-            "outputs, loss, gradients or weights overflowed to NaN or infinity); stopped and "
-            "kept the weights from the start of that epoch (or the best epoch's, with early "
+            f"{type(self).__name__}: training diverged in epoch {self.n_iter_ + 1} "
+            f"({reason}); stopped and kept {kept} (or the best epoch's, with early "
             "stopping). Lower learning_rate or set clip_grad_norm.",
             TrainingDivergedWarning,
             stacklevel=6,
