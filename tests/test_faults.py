@@ -385,10 +385,11 @@ MALFORMED = {
     "ragged sequences": (lambda X, y: ([X[0], [[1.0, 2.0], [3.0]], *X[2:]], y),
                          "X's sequence 1 is ragged"),
     "ragged y rows": (lambda X, y: (X, [[1.0, 2.0], [3.0]] * (len(y) // 2)), "y is ragged"),
-    "complex X": (lambda X, y: (X + 1j, y), "[Cc]omplex"),
-    "complex y": (lambda X, y: (X, y + 1j), "[Cc]omplex"),
+    "complex X": (lambda X, y: (X + 1j, y), r"^X must be real: Complex data not"),
+    "complex y": (lambda X, y: (X, y + 1j), r"^y must be real: Complex data not"),
+    "complex y list": (lambda X, y: (X, list(y + 1j)), r"^y must be real: Complex data not"),
     "complex sequences": (lambda X, y: ([x[: 3 + i % 3] + 1j for i, x in enumerate(X)], y),
-                          "X's sequence 0 must be real, got complex"),
+                          "X's sequence 0 must be real: Complex data"),
 }  # fmt: skip
 
 
@@ -405,7 +406,7 @@ def test_complex_per_step_targets_are_refused():
     for est in [LSTMRegressor(hidden_size=4, max_epochs=1, output="sequence"),
                 tsLSTM.LSTMClassifier(hidden_size=4, max_epochs=1, output="sequence")]:  # fmt: skip
         for y in [X[:, :, 0] + 1j, list(X[:, :, 0] + 1j)]:
-            with pytest.raises(ValueError, match=r"y.* must be real, got complex"):
+            with pytest.raises(ValueError, match=r"y.* must be real: Complex data not supported"):
                 est.fit(X, y)
 
 

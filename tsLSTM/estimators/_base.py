@@ -277,9 +277,9 @@ class BaseRecurrentEstimator(SavedStateMixin, BaseEstimator):
         (int64, one per sample) gives their valid steps and padded steps become 0.
         """
         X, lengths = padded_sequences(X)
-        _check_dense_rows(X, "X")
+        _check_real(X, "X")
         if y is not None and self.output != "sequence":
-            _check_dense_rows(y, "y")
+            _check_real(y, "y")
         if reset:
             self._variable_length = lengths is not None
         kwargs = {"allow_nd": True, "dtype": [np.float64, np.float32], "reset": reset}
@@ -824,7 +824,7 @@ def real_array(values, name, dtype=np.float64):
             f"{name} is ragged: its rows have different lengths, so it is not an array ({exc})"
         ) from exc
     if array.dtype.kind == "c":
-        raise ValueError(f"{name} must be real, got complex values (dtype {array.dtype})")
+        raise ValueError(f"{name} must be real: Complex data not supported (dtype {array.dtype})")
     if dtype is None:
         return array
     if np.dtype(dtype).kind == "f" and array.dtype.kind not in "biuf":
@@ -832,10 +832,13 @@ def real_array(values, name, dtype=np.float64):
     return array.astype(dtype, copy=False)
 
 
-def _check_dense_rows(values, name):
-    """ValueError for a ragged nested list (numpy's message would name no input)."""
+def _check_real(values, name):
+    """ValueError for a ragged nested list (numpy's message would name no input) and for
+    complex values (scikit-learn's message prints the whole array)."""
     if isinstance(values, (list, tuple)):
         real_array(values, name, dtype=None)
+    elif getattr(getattr(values, "dtype", None), "kind", None) == "c":
+        raise ValueError(f"{name} must be real: Complex data not supported (dtype {values.dtype})")
 
 
 def step_mask(lengths, T):
