@@ -322,6 +322,23 @@ def test_runaway_training_is_a_divergence(optimizer, clip, seed):
     assert np.all(np.isfinite(est.loss_curve_) | (est.n_iter_ == 0))
 
 
+@pytest.mark.parametrize("optimizer", ["adam", "rmsprop", "adagrad"])
+def test_partial_fit_after_a_divergence_starts_a_fresh_optimizer(optimizer):
+    """The diverged steps' moments are dropped: with a sane learning rate it learns."""
+    X, y = _data(60)
+    est = LSTMRegressor(hidden_size=8, optimizer=optimizer, learning_rate=1e6, batch_size=16,
+                        clip_grad_norm=None, random_state=0)  # fmt: skip
+    with pytest.warns(TrainingDivergedWarning):
+        est.partial_fit(X, y)
+    assert est._optimizer is None
+    est.set_params(learning_rate=1e-3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", TrainingDivergedWarning)
+        for _ in range(3):
+            est.partial_fit(X, y)
+    assert np.all(np.isfinite(est.loss_curve_[1:])) and est.loss_curve_[-1] < 2
+
+
 def test_runaway_after_good_epochs_keeps_the_weights_the_best_epoch_started_from(monkeypatch):
     """The bound is relative: from epoch 4 on the reported loss is 1e4 times larger."""
     from tsLSTM.training import HostTrainer

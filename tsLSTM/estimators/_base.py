@@ -50,7 +50,9 @@ class TrainingDivergedWarning(RuntimeWarning):
       epoch when it is the fit's first).
 
     With ``early_stopping`` the best validation epoch's weights are restored in
-    either case. The diverged epoch is not counted in ``n_iter_`` or ``loss_curve_``.
+    either case. The diverged epoch is not counted in ``n_iter_`` or ``loss_curve_``,
+    and the optimizer's state from the diverged steps is dropped: a later
+    ``partial_fit`` starts a fresh optimizer.
     """
 
 
@@ -512,11 +514,16 @@ class BaseRecurrentEstimator(SavedStateMixin, BaseEstimator):
             rng=self._rng, host_step=self._train_step,
         )  # fmt: skip
         try:
-            self._fit_epochs(
+            diverged = self._fit_epochs(
                 trainer, sample_weight, validation, epochs, incremental, on_epoch, baseline
             )
         finally:
             trainer.finish()
+        if diverged:
+            # the optimizer's moments come from the diverged steps (huge or not finite):
+            # a later partial_fit starts a fresh optimizer (with the learning_rate of
+            # then), as a fit always does
+            self._optimizer = None
         if validation is not None and self._best_params is not None:
             self.model_.flat_params[...] = self._best_params  # the best epoch's weights
         return self
@@ -569,6 +576,7 @@ class BaseRecurrentEstimator(SavedStateMixin, BaseEstimator):
         self, trainer, sample_weight, validation, epochs, incremental, on_epoch=None,
         baseline=1.0,
     ):  # fmt: skip
+        """Run up to ``epochs`` epochs; True if training diverged (and was stopped)."""
         from .callbacks import EpochInfo
 
         model = self.model_
@@ -648,20 +656,20 @@ class BaseRecurrentEstimator(SavedStateMixin, BaseEstimator):
                     n_batches=n_batches, n_samples=n,
                 ))  # fmt: skip
             if incremental:
-                return self
+                return False
             if no_improvement >= self.n_iter_no_change:
                 if self.verbose:
                     what = "Validation score" if validation is not None else "Training loss"
                     print(f"{what} did not improve more than tol={self.tol} for "
                           f"{self.n_iter_no_change} consecutive epochs. Stopping.")  # fmt: skip
-                return self
+                return False
         warnings.warn(
             f"{type(self).__name__}: max_epochs={self.max_epochs} reached and the "
             "optimization has not converged yet.",
             ConvergenceWarning,
             stacklevel=5,
         )
-        return self
+        return False
 
     def _train_step(self, X, targets, sample_weight, lengths):
         """One minibatch update on the host; returns the loss, or None if anything overflowed."""
@@ -671,7 +679,10 @@ class BaseRecurrentEstimator(SavedStateMixin, BaseEstimator):
         )  # fmt: skip
 
     def _diverged(self, weights, reason, kept=None):
-        """Stop training: keep ``weights`` (with early stopping, later the best epoch's)."""
+        """Stop training: keep ``weights`` (with early stopping, later the best epoch's).
+
+        Returns True, what :meth:`_fit_epochs` returns when training diverged.
+        """
         self.model_.flat_params[...] = weights
         self.model_.zero_grad()
         self.model_.clear_cache()
@@ -685,7 +696,7 @@ class BaseRecurrentEstimator(SavedStateMixin, BaseEstimator):
         )
         if not self.loss_curve_:
             self.loss_curve_.append(np.nan)
-        return self
+        return True
 
     # -- prediction ------------------------------------------------------------------------
 
