@@ -64,6 +64,17 @@ def replace_array(items, name, data, shape=None, dtype=None):
     return resigned(items)
 
 
+def crafted_meta(src, dst, params=None, attributes=None):
+    """A consistently signed file whose ``meta.json`` claims other ``params`` or fitted
+    ``attributes`` (e.g. ``hidden_size=8000``) over the original, small weights."""
+    items = members(src)
+    meta = json.loads(items["meta.json"])
+    meta["params"].update(params or {})
+    meta["attributes"].update(attributes or {})
+    items["meta.json"] = json.dumps(meta).encode()
+    write_members(dst, resigned(items))
+
+
 def crafted_bomb(src, dst, megabytes=64):
     """An array member that inflates to ``megabytes`` of zeros (consistently signed)."""
     items = members(src)
@@ -277,3 +288,64 @@ def interrupt_cli_write(argv, signum):
     finally:
         process.kill()
     return process.returncode, stderr
+
+
+# -- estimators: failures during fits, and their full state ----------------------------------
+
+
+def estimator_state(estimator):
+    """Everything a fit may change, copied: ``{attribute: comparable value}``.
+
+    Arrays and lists are copied, the network gives its weights and gradients (and its
+    identity), the optimizer its state arrays and step count, a RandomState its state.
+    Compare two with :func:`assert_same_state`.
+    """
+    state = {}
+    for name, value in vars(estimator).items():
+        if isinstance(value, np.ndarray):
+            value = ("array", value.copy())
+        elif isinstance(value, list):
+            value = ("list", id(value), list(value))
+        elif hasattr(value, "flat_params"):  # the network
+            value = ("model", id(value), value.flat_params.copy(), value.flat_grads.copy(),
+                     value.rnn.dropout)  # fmt: skip
+        elif hasattr(value, "state_names"):  # the optimizer
+            value = ("optimizer", id(value), value.n_steps,
+                     [getattr(value, n).copy() for n in value.state_names])  # fmt: skip
+        elif isinstance(value, np.random.RandomState):
+            value = ("rng", id(value), value.get_state())
+        state[name] = value
+    return state
+
+
+def assert_same_state(before, after):
+    """Two :func:`estimator_state` s are equal, arrays bit for bit."""
+    assert before.keys() == after.keys(), sorted(set(before) ^ set(after))
+    for name in before:
+        a, b = before[name], after[name]
+        try:
+            np.testing.assert_equal(a, b)
+        except AssertionError as exc:
+            raise AssertionError(f"attribute {name} changed") from exc
+
+
+class InjectedFailure(RuntimeError):
+    """Raised by :func:`fail_in_step` inside a training step."""
+
+
+def fail_in_step(monkeypatch, step_number):
+    """Make the ``step_number``-th (1-based) minibatch update of the host trainer raise
+    :class:`InjectedFailure`, after the earlier updates ran and changed the weights."""
+    from tsLSTM.training import HostTrainer
+
+    original = HostTrainer.step
+    calls = {"n": 0}
+
+    def step(self, start, stop):
+        calls["n"] += 1
+        if calls["n"] == step_number:
+            raise InjectedFailure(f"injected failure in step {step_number}")
+        return original(self, start, stop)
+
+    monkeypatch.setattr(HostTrainer, "step", step)
+    return calls

@@ -353,6 +353,18 @@ def test_regressor_on_the_gpu_matches_the_cpu(params):
 
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_huge_sample_weights_train_on_the_gpu_as_unit_weights():
+    """The estimator rescales the weights before the device trainer sums them."""
+    X, y = _data()
+    cpu, gpu = _fit_both(LSTMRegressor, X, y, dtype="float64")
+    huge = LSTMRegressor(**{**gpu.get_params(), "device": "cuda"})
+    huge.fit(X, y, sample_weight=np.full(len(y), 1e308))
+    assert np.all(np.isfinite(huge.loss_curve_))
+    assert_close(huge.loss_curve_, cpu.loss_curve_, np.float64)
+    assert_close(huge.model_.flat_params, cpu.model_.flat_params, np.float64)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 @pytest.mark.parametrize("n_classes", [2, 3])
 def test_classifier_on_the_gpu_matches_the_cpu(n_classes):
     X, _ = _data()

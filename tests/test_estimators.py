@@ -21,6 +21,9 @@ from tests.conftest import require
 from tsLSTM import LSTMClassifier, LSTMRegressor, TrainingDivergedWarning
 from tsLSTM.nn import SequenceModel
 
+# Healthy fits never trip the divergence rules (tests that expect it use pytest.warns).
+pytestmark = pytest.mark.filterwarnings("error::tsLSTM.TrainingDivergedWarning")
+
 FAST = {"hidden_size": 16, "max_epochs": 20, "learning_rate": 0.01, "random_state": 0}
 
 

@@ -20,7 +20,7 @@ from sklearn.exceptions import ConvergenceWarning
 
 import tsLSTM
 from tests import faults
-from tsLSTM import LSTMForecaster, LSTMRegressor, cli
+from tsLSTM import LSTMForecaster, LSTMRegressor, TrainingDivergedWarning, cli
 from tsLSTM._files import check_writable, write_file
 
 
@@ -459,3 +459,253 @@ def test_cli_forecasts_that_overflow_are_an_error_not_inf(cli_files, tmp_path):
     assert out.returncode == 1
     assert "forecast of series 's0'" in _one_error_line(out.stderr)
     assert "not finite" in out.stderr and not target.exists()
+
+
+# -- malformed estimator inputs, failed fits and divergence ----------------------------------
+
+
+def _data(n=40, T=6, F=2, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, T, F))
+    return X, X[:, -1, 0] + 0.5 * X[:, 0, 1]
+
+
+def _fitted(**params):
+    X, y = _data()
+    settings = {"hidden_size": 4, "max_epochs": 2, "batch_size": 16, "random_state": 0}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return LSTMRegressor(**{**settings, **params}).fit(X, y), X, y
+
+
+def _quiet(call, *args, **kwargs):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return call(*args, **kwargs)
+
+
+FAILED_FITS = {
+    # (how the estimator is set up before the failing call, the call, the error)
+    "refit, X without features": (
+        {}, lambda est, X, y: est.fit(X[:, :, :0], y), "X has no features"),
+    "refit, failure in the forward pass": (
+        {"conv_filters": [4], "pool_size": 10}, lambda est, X, y: est.fit(X, y),
+        "too short for kernel_size"),
+    "refit, failure in the trainer's step": (
+        "inject", lambda est, X, y: est.fit(X, y), "injected failure"),
+    "warm start, bad sample weights": (
+        {"warm_start": True}, lambda est, X, y: est.fit(X, y, sample_weight=-np.ones(len(y))),
+        "Negative values"),
+    "warm start, failure in the trainer's step": (
+        {"warm_start": True, "_inject": True}, lambda est, X, y: est.fit(X, y),
+        "injected failure"),
+    "partial_fit, y with other outputs": (
+        {}, lambda est, X, y: est.partial_fit(X, np.c_[y, y]), "y has 2 outputs"),
+    "partial_fit, failure in the trainer's step": (
+        {"_inject": True}, lambda est, X, y: est.partial_fit(X, y), "injected failure"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", list(FAILED_FITS))
+def test_a_failed_fit_leaves_the_fitted_estimator_exactly_as_it_was(case, monkeypatch):
+    """Attributes, predictions, weights, optimizer and random state all stay; a later
+    partial_fit continues exactly as if the failed call had never happened."""
+    from copy import deepcopy
+
+    setup, call, message = FAILED_FITS[case]
+    est, X, y = _fitted()
+    _quiet(est.partial_fit, X, y)  # an optimizer with state that partial_fit continues
+    reference = deepcopy(est)
+    inject = setup == "inject" or "_inject" in setup
+    if isinstance(setup, dict):
+        est.set_params(**{k: v for k, v in setup.items() if not k.startswith("_")})
+    before, predictions = faults.estimator_state(est), est.predict(X)
+    if inject:
+        faults.fail_in_step(monkeypatch, 2)  # after one update changed the weights
+    with pytest.raises((ValueError, faults.InjectedFailure), match=message):
+        _quiet(call, est, X, y)
+    monkeypatch.undo()
+    faults.assert_same_state(before, faults.estimator_state(est))
+    np.testing.assert_array_equal(est.predict(X), predictions)
+    est.set_params(**reference.get_params())
+    _quiet(est.partial_fit, X, y)
+    _quiet(reference.partial_fit, X, y)
+    np.testing.assert_array_equal(est.model_.flat_params, reference.model_.flat_params)
+    np.testing.assert_array_equal(est._optimizer.state[0], reference._optimizer.state[0])
+    assert est.loss_curve_ == reference.loss_curve_
+
+
+def test_a_failed_first_fit_leaves_an_unfitted_estimator(monkeypatch):
+    X, y = _data()
+    est = LSTMRegressor(hidden_size=4, max_epochs=2, random_state=np.random.RandomState(0))
+    before = faults.estimator_state(est)
+    faults.fail_in_step(monkeypatch, 2)
+    with pytest.raises(faults.InjectedFailure):
+        _quiet(est.fit, X, y)
+    faults.assert_same_state(before, faults.estimator_state(est))
+    assert not hasattr(est, "model_")
+
+
+def test_huge_sample_weights_are_rescaled_not_overflowed():
+    """The loss is a weighted mean: weights 1e308 train exactly as unit weights."""
+    X, y = _data()
+    plain, _, _ = _fitted()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", TrainingDivergedWarning)
+        huge = _quiet(LSTMRegressor(**plain.get_params()).fit, X, y, np.full(len(y), 1e308))
+    assert np.all(np.isfinite(huge.loss_curve_))
+    assert huge.loss_curve_ == plain.loss_curve_
+    np.testing.assert_array_equal(huge.predict(X), plain.predict(X))
+
+
+def test_a_non_finite_epoch_loss_stops_training(monkeypatch):
+    """Finite minibatch losses whose weighted sum overflows: never a NaN in loss_curve_."""
+    from tsLSTM.training import HostTrainer
+
+    X, y = _data()
+    original = HostTrainer.step
+    monkeypatch.setattr(HostTrainer, "step", lambda self, a, b: original(self, a, b) * 1e308)
+    est = LSTMRegressor(hidden_size=4, max_epochs=3, batch_size=16, random_state=0)
+    with pytest.warns(TrainingDivergedWarning, match="the epoch's loss is inf"):
+        est.fit(X, y)
+    assert est.n_iter_ == 0 and np.all(np.isfinite(est.model_.flat_params))
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize(
+    "optimizer, clip", [("adam", 1.0), ("rmsprop", 1.0), ("adagrad", 1.0), ("sgd", 1.0),
+                        ("adamw", None)],
+)  # fmt: skip
+def test_runaway_training_is_a_divergence(optimizer, clip, seed):
+    """learning_rate=1e6 sends the loss to 1e10-1e14: stopped, sane weights kept."""
+    X, y = _data(60, seed=seed)
+    est = LSTMRegressor(hidden_size=8, optimizer=optimizer, learning_rate=1e6,
+                        clip_grad_norm=clip, max_epochs=30, random_state=seed)  # fmt: skip
+    message = r"exceeds 1000 times max\(best epoch loss"
+    with pytest.warns(TrainingDivergedWarning, match=message) as w:
+        _quiet(est.fit, X, y)
+    assert w[0].filename == __file__  # points at the caller of fit
+    assert np.abs(est.predict(X)).max() < 10 * np.abs(y).max()
+    assert np.all(np.isfinite(est.loss_curve_) | (est.n_iter_ == 0))
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "rmsprop", "adagrad"])
+def test_partial_fit_after_a_divergence_starts_a_fresh_optimizer(optimizer):
+    """The diverged steps' moments are dropped: with a sane learning rate it learns."""
+    X, y = _data(60)
+    est = LSTMRegressor(hidden_size=8, optimizer=optimizer, learning_rate=1e6, batch_size=16,
+                        clip_grad_norm=None, random_state=0)  # fmt: skip
+    with pytest.warns(TrainingDivergedWarning):
+        est.partial_fit(X, y)
+    assert est._optimizer is None
+    est.set_params(learning_rate=1e-3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", TrainingDivergedWarning)
+        for _ in range(3):
+            est.partial_fit(X, y)
+    assert np.all(np.isfinite(est.loss_curve_[1:])) and est.loss_curve_[-1] < 2
+
+
+def test_runaway_after_good_epochs_keeps_the_weights_the_best_epoch_started_from(monkeypatch):
+    """The bound is relative: from epoch 4 on the reported loss is 1e4 times larger."""
+    from tsLSTM.training import HostTrainer
+
+    X, y = _data()
+    settings = {"hidden_size": 4, "batch_size": 16, "random_state": 0, "learning_rate": 0.01}
+    original = HostTrainer.step
+    calls = {"n": 0}
+    n_batches = 3  # 40 samples, batches of 16
+
+    def step(self, start, stop):
+        calls["n"] += 1
+        loss = original(self, start, stop)
+        return loss * 1e4 if calls["n"] > 3 * n_batches else loss
+
+    monkeypatch.setattr(HostTrainer, "step", step)
+    est = LSTMRegressor(**settings, max_epochs=10)
+    with pytest.warns(TrainingDivergedWarning, match="in epoch 4 .*exceeds 1000 times"):
+        est.fit(X, y)
+    monkeypatch.undo()
+    assert est.n_iter_ == 3 and len(est.loss_curve_) == 3
+    best = int(np.argmin(est.loss_curve_))  # epochs 0, 1, 2: start from `best` epochs' end
+    if best > 0:
+        start = _quiet(LSTMRegressor(**settings, max_epochs=best).fit, X, y)
+        np.testing.assert_array_equal(est.model_.flat_params, start.model_.flat_params)
+
+
+def test_healthy_fits_stay_far_below_the_divergence_bound():
+    """The bound sits orders of magnitude above healthy losses, from the first epoch."""
+    from sklearn.datasets import load_digits
+
+    from tsLSTM import LSTMClassifier
+    from tsLSTM.estimators._base import diverged_loss_bound
+
+    X, y = _data(120)
+    digits = load_digits()
+    runs = [
+        (LSTMRegressor(hidden_size=8, max_epochs=15, random_state=0), X, y),
+        (LSTMRegressor(hidden_size=8, max_epochs=15, learning_rate=0.05, optimizer="sgd",
+                       random_state=1), X, y),
+        (LSTMRegressor(hidden_size=8, max_epochs=15, learning_rate=0.01, optimizer="rmsprop",
+                       random_state=2), X, y * 1e6 + 5),
+        (LSTMRegressor(hidden_size=8, max_epochs=10, output="sequence", random_state=0),
+         X, X[:, :, 0]),
+        (LSTMClassifier(hidden_size=16, max_epochs=5, learning_rate=0.01, random_state=0),
+         digits.images[:300], digits.target[:300]),
+    ]  # fmt: skip
+    for est, X_, y_ in runs:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", TrainingDivergedWarning)
+            _quiet(est.fit, X_, y_)
+        assert max(est.loss_curve_) < diverged_loss_bound(np.inf, 1.0) / 100, est
+
+
+MALFORMED = {
+    "no time steps": (lambda X, y: (X[:, :0], y), "X has no time steps"),
+    "no features": (lambda X, y: (X[:, :, :0], y), "X has no features"),
+    "sparse y": (lambda X, y: (X, __import__("scipy.sparse").sparse.csr_matrix(y[:, None])),
+                 "y is a scipy.sparse"),
+    "ragged X rows": (lambda X, y: ([[[1.0, 2.0], [3.0]]] * len(y), y), "X is ragged"),
+    "ragged sequences": (lambda X, y: ([X[0], [[1.0, 2.0], [3.0]], *X[2:]], y),
+                         "X's sequence 1 is ragged"),
+    "ragged y rows": (lambda X, y: (X, [[1.0, 2.0], [3.0]] * (len(y) // 2)), "y is ragged"),
+    "complex X": (lambda X, y: (X + 1j, y), r"^X must be real: Complex data not"),
+    "complex y": (lambda X, y: (X, y + 1j), r"^y must be real: Complex data not"),
+    "complex y list": (lambda X, y: (X, list(y + 1j)), r"^y must be real: Complex data not"),
+    "complex sequences": (lambda X, y: ([x[: 3 + i % 3] + 1j for i, x in enumerate(X)], y),
+                          "X's sequence 0 must be real: Complex data"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", list(MALFORMED))
+def test_malformed_inputs_get_a_clear_error(case):
+    X, y = _data()
+    X, y = MALFORMED[case][0](X, y)
+    with pytest.raises(ValueError, match=MALFORMED[case][1]):
+        LSTMRegressor(hidden_size=4, max_epochs=1).fit(X, y)
+
+
+def test_complex_per_step_targets_are_refused():
+    X, _ = _data()
+    for est in [LSTMRegressor(hidden_size=4, max_epochs=1, output="sequence"),
+                tsLSTM.LSTMClassifier(hidden_size=4, max_epochs=1, output="sequence")]:  # fmt: skip
+        for y in [X[:, :, 0] + 1j, list(X[:, :, 0] + 1j)]:
+            with pytest.raises(ValueError, match=r"y.* must be real: Complex data not supported"):
+                est.fit(X, y)
+
+
+@pytest.mark.parametrize(
+    "params, attributes",
+    [({"hidden_size": 8000}, {}), ({"num_layers": 300, "hidden_size": 500}, {}),
+     ({}, {"n_outputs_": 50_000_000}), ({"bidirectional": True}, {})],
+)  # fmt: skip
+def test_a_file_claiming_a_larger_network_is_refused_before_building_it(
+    model_file, tmp_path, params, attributes
+):
+    bad = tmp_path / "claims.tslstm"
+    faults.crafted_meta(model_file[0], bad, params=params, attributes=attributes)
+    assert bad.stat().st_size < 8 << 10
+    outcome, megabytes = faults.peak_rss_of_load(bad)
+    assert outcome.startswith("ValueError"), outcome
+    assert "does not fit the estimator" in outcome or "y_mean_ must be" in outcome, outcome
+    assert megabytes < 40, f"{params} {attributes}: {megabytes:.0f} MiB"

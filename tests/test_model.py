@@ -156,3 +156,30 @@ def test_chunked_last_step_model_equals_one_pass(cell, monkeypatch):
     whole = gradients()
     for a, b in zip(chunked, whole, strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("cls", [LSTM, GRU])
+@pytest.mark.parametrize("num_layers, bidirectional, frontend", [(1, False, 0), (3, True, 2)])
+def test_parameter_layout_is_the_built_models_without_building_it(
+    cls, num_layers, bidirectional, frontend
+):
+    """``parameter_layout`` gives the state dict's keys and shapes (what a loader checks
+    a file against) from sizes alone, in the same order as the built model."""
+    from tsLSTM.nn import Conv1dBlock
+
+    blocks = [Conv1dBlock(3 if i == 0 else 4, 4, 3, 1, 1, 2) for i in range(frontend)]
+    channels = 4 if frontend else 3
+    rnn = cls(channels, 5, num_layers=num_layers, bidirectional=bidirectional)
+    head = Linear(rnn.num_directions * 5, 2)
+    model = SequenceModel(rnn, head, frontend=blocks)
+    layout = SequenceModel.parameter_layout(
+        cls.parameter_layout(channels, 5, num_layers, bidirectional),
+        Linear.parameter_layout(rnn.num_directions * 5, 2),
+        [Conv1dBlock.parameter_layout(3 if i == 0 else 4, 4, 3) for i in range(frontend)],
+    )
+    state = model.state_dict()
+    assert list(layout) == list(state)
+    assert {k: spec.shape for k, spec in layout.items()} == {k: v.shape for k, v in state.items()}
+    assert sum(spec.size for spec in layout.values()) == model.n_parameters
+    huge = cls.parameter_layout(10**6, 10**6, num_layers=100, bidirectional=True)  # no memory
+    assert sum(spec.size for spec in huge) > 10**15

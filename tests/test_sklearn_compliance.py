@@ -1,8 +1,12 @@
 """scikit-learn's estimator checks over every estimator."""
 
+import pytest
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from tsLSTM import LSTMClassifier, LSTMRegressor, SlidingWindowTransformer
+
+# The checks' data never trips the divergence rules (see TrainingDivergedWarning).
+pytestmark = pytest.mark.filterwarnings("error::tsLSTM.TrainingDivergedWarning")
 
 # Fast settings for the check suite: small network, few epochs.
 FAST = {"hidden_size": 16, "max_epochs": 60, "learning_rate": 0.01, "random_state": 0}

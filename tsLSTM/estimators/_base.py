@@ -12,6 +12,7 @@ import time
 import warnings
 
 import numpy as np
+from scipy.sparse import issparse
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
@@ -34,7 +35,37 @@ from ._saving import AttributeChecks, SavedStateMixin, is_int, is_number, plain_
 
 
 class TrainingDivergedWarning(RuntimeWarning):
-    """Training stopped because the loss or the gradients became NaN or infinite."""
+    """Training stopped because it diverged; the estimator keeps usable weights.
+
+    Two rules, checked after every minibatch and every epoch:
+
+    - the outputs, loss, gradients or weights overflowed to NaN or infinity, or an
+      epoch's loss is not finite: the weights from the start of that epoch are kept;
+    - runaway: an epoch's loss exceeds ``DIVERGENCE_FACTOR`` (1000) times
+      ``max(best epoch loss, loss of an all-zero output on the training data, 1)``.
+      Targets are standardised, so a useless model has a loss of about 1 (mean squared
+      error) or ln K (K classes); healthy training stays far below the bound, while a
+      learning rate that is far too high sends the loss to 1e10 and more. The weights
+      the best epoch of that fit started from are kept (the start of the diverging
+      epoch when it is the fit's first).
+
+    With ``early_stopping`` the best validation epoch's weights are restored in
+    either case. The diverged epoch is not counted in ``n_iter_`` or ``loss_curve_``,
+    and the optimizer's state from the diverged steps is dropped: a later
+    ``partial_fit`` starts a fresh optimizer.
+    """
+
+
+# An epoch loss above DIVERGENCE_FACTOR * max(best loss, constant-output loss, 1) is
+# runaway training (see TrainingDivergedWarning).
+DIVERGENCE_FACTOR = 1e3
+_OVERFLOW = "the outputs, loss, gradients or weights overflowed to NaN or infinity"
+
+
+def diverged_loss_bound(best_loss, baseline):
+    """The epoch loss above which training counts as runaway (see the warning)."""
+    best = best_loss if np.isfinite(best_loss) else 0.0
+    return DIVERGENCE_FACTOR * max(best, baseline, 1.0)
 
 
 # Architecture parameters: a warm start or partial_fit must find them unchanged.
@@ -45,6 +76,55 @@ _ARCHITECTURE = (
 
 # Batches per epoch above which ``verbose`` also draws a progress bar.
 _PROGRESS_BAR_MIN_BATCHES = 50
+
+
+class _Snapshot:
+    """Everything a fit may change of an estimator, to undo a fit that raises.
+
+    The attribute dictionary (a shallow copy: a refit replaces objects), plus copies of
+    what training changes in place: the network's weights and gradients and its
+    dropout rate, the optimizer's state arrays and step count, the random states, and
+    the lists ``loss_curve_`` / ``validation_scores_``. Memory: about one copy of the
+    parameters per optimizer state array, plus two.
+    """
+
+    def __init__(self, estimator):
+        self.attributes = dict(estimator.__dict__)
+        self.lists = {k: list(v) for k, v in self.attributes.items() if type(v) is list}
+        model = self.attributes.get("model_")
+        self.model = None
+        if model is not None:
+            self.model = (model, model.flat_params.copy(), model.flat_grads.copy(),
+                          model.rnn.dropout)  # fmt: skip
+        optimizer = self.attributes.get("_optimizer")
+        self.optimizer = None
+        if optimizer is not None:
+            state = {name: getattr(optimizer, name).copy() for name in optimizer.state_names}
+            scalars = {k: v for k, v in vars(optimizer).items() if not isinstance(v, np.ndarray)}
+            self.optimizer = (optimizer, state, scalars)
+        generators = {self.attributes.get("_rng"), getattr(estimator, "random_state", None)}
+        self.generators = [
+            (g, g.get_state()) for g in generators if isinstance(g, np.random.RandomState)
+        ]
+
+    def restore(self, estimator):
+        estimator.__dict__.clear()
+        estimator.__dict__.update(self.attributes)
+        for name, items in self.lists.items():
+            self.attributes[name][:] = items
+        if self.model is not None:
+            model, params, grads, dropout = self.model
+            model.flat_params[...] = params
+            model.flat_grads[...] = grads
+            model.rnn.dropout = dropout
+            model.clear_cache()
+        if self.optimizer is not None:
+            optimizer, state, scalars = self.optimizer
+            for name, value in state.items():
+                getattr(optimizer, name)[...] = value
+            vars(optimizer).update(scalars)
+        for generator, state in self.generators:
+            generator.set_state(state)
 
 
 class BaseRecurrentEstimator(SavedStateMixin, BaseEstimator):
@@ -155,7 +235,7 @@ class BaseRecurrentEstimator(SavedStateMixin, BaseEstimator):
         if isinstance(y, (list, tuple)) and len(y) and np.ndim(y[0]) >= 1:
             if len(y) != n:
                 raise ValueError(f"y has {len(y)} sequences, X has {n}")
-            items = [np.asarray(v, dtype=dtype) for v in y]
+            items = [real_array(v, f"y's sequence {i}", dtype) for i, v in enumerate(y)]
             for i, v in enumerate(items):
                 if len(v) != lengths[i]:
                     raise ValueError(f"y's sequence {i} has {len(v)} steps, X's has {lengths[i]}")
@@ -163,7 +243,7 @@ class BaseRecurrentEstimator(SavedStateMixin, BaseEstimator):
             for i, v in enumerate(items):
                 out[i, : len(v)] = v
             return out
-        y = np.asarray(y, dtype=dtype)
+        y = real_array(y, "y", dtype)
         if y.ndim < 2 or y.shape[0] != n or y.shape[1] < T:
             raise ValueError(
                 f"with output='sequence', y needs one target per time step: shape (n_samples, "
@@ -199,6 +279,9 @@ class BaseRecurrentEstimator(SavedStateMixin, BaseEstimator):
         (int64, one per sample) gives their valid steps and padded steps become 0.
         """
         X, lengths = padded_sequences(X)
+        _check_real(X, "X")
+        if y is not None and self.output != "sequence":
+            _check_real(y, "y")
         if reset:
             self._variable_length = lengths is not None
         kwargs = {"allow_nd": True, "dtype": [np.float64, np.float32], "reset": reset}
@@ -215,6 +298,10 @@ class BaseRecurrentEstimator(SavedStateMixin, BaseEstimator):
                 f"n_features); got an array of shape {X.shape}"
             )
         X = X[:, :, None] if X.ndim == 2 else X
+        if X.shape[1] == 0:
+            raise ValueError(f"X has no time steps: shape {X.shape}")
+        if X.shape[2] == 0:
+            raise ValueError(f"X has no features: its time steps are empty (shape {X.shape})")
         if reset:
             self.n_timesteps_, self.n_step_features_ = X.shape[1], X.shape[2]
         elif X.shape[2] != self.n_step_features_ or (
@@ -261,23 +348,47 @@ class BaseRecurrentEstimator(SavedStateMixin, BaseEstimator):
             raise ValueError("output='sequence' cannot be combined with conv_filters")
         return [int(f) for f in filters]
 
-    def _build_network(self, rng):
+    def _network_spec(self):
+        """The network the parameters describe, without building it.
+
+        ``(frontend, rnn, head)``: each layer a ``(class, size arguments)`` pair
+        (``frontend`` a list of them), so that :meth:`_network_layout` can measure it
+        from the layers' own ``parameter_layout`` and :meth:`_build_network` build it.
+        """
         frontend, channels = [], self.n_step_features_
         for filters in self._conv_filters():
-            frontend.append(Conv1dBlock(
-                channels, filters, self.conv_kernel_size, self.conv_stride,
-                self.conv_kernel_size // 2, self.pool_size, dtype=self.dtype, random_state=rng,
-            ))  # fmt: skip
+            frontend.append((Conv1dBlock, {
+                "in_channels": channels, "filters": filters,
+                "kernel_size": self.conv_kernel_size, "stride": self.conv_stride,
+                "padding": self.conv_kernel_size // 2, "pool_size": self.pool_size,
+            }))  # fmt: skip
             channels = filters
-        rnn_class = LSTM if self.cell == "lstm" else GRU
-        rnn = rnn_class(
-            channels, self.hidden_size, num_layers=self.num_layers,
-            bidirectional=self.bidirectional, dropout=self.dropout, dtype=self.dtype,
-            random_state=rng,
+        rnn = (LSTM if self.cell == "lstm" else GRU, {
+            "input_size": channels, "hidden_size": self.hidden_size,
+            "num_layers": self.num_layers, "bidirectional": self.bidirectional,
+        })  # fmt: skip
+        directions = 2 if self.bidirectional else 1
+        head = (Linear, {"in_features": directions * self.hidden_size,
+                         "out_features": self._n_outputs()})  # fmt: skip
+        return frontend, rnn, head
+
+    def _network_layout(self):
+        """``{state-dict key: ParameterSpec}`` of the network, nothing allocated."""
+        frontend, (rnn_class, rnn_args), (head_class, head_args) = self._network_spec()
+        return SequenceModel.parameter_layout(
+            rnn_class.parameter_layout(**rnn_args), head_class.parameter_layout(**head_args),
+            [block_class.parameter_layout(**args) for block_class, args in frontend],
         )  # fmt: skip
-        features = rnn.num_directions * self.hidden_size
-        head = Linear(features, self._n_outputs(), dtype=self.dtype, random_state=rng)
-        self.model_ = SequenceModel(rnn, head, output=self.output, frontend=frontend)
+
+    def _build_network(self, rng):
+        frontend, (rnn_class, rnn_args), (head_class, head_args) = self._network_spec()
+        blocks = [
+            block_class(**args, dtype=self.dtype, random_state=rng)
+            for block_class, args in frontend
+        ]
+        rnn = rnn_class(**rnn_args, dropout=self.dropout, dtype=self.dtype, random_state=rng)
+        head = head_class(**head_args, dtype=self.dtype, random_state=rng)
+        self.model_ = SequenceModel(rnn, head, output=self.output, frontend=blocks)
         self._architecture = {name: getattr(self, name) for name in _ARCHITECTURE}
 
     def _make_optimizer(self):
@@ -320,46 +431,63 @@ class BaseRecurrentEstimator(SavedStateMixin, BaseEstimator):
             return self._fit(X, y, sample_weight, on_epoch=on_epoch)
 
     def _fit(self, X, y, sample_weight=None, incremental=False, classes=None, on_epoch=None):
+        """Validate, set up and train; a fit that raises changes nothing (transactional).
+
+        A :class:`_Snapshot` of everything a fit may change is taken first; on any
+        exception (bad input, a failure in the forward pass, Ctrl-C, a warning turned
+        into an error) the estimator is put back exactly as it was: attributes,
+        weights, optimizer state and random state.
+        """
+        snapshot = _Snapshot(self)
+        try:
+            return self._fit_unguarded(X, y, sample_weight, incremental, classes, on_epoch)
+        except BaseException:
+            snapshot.restore(self)
+            raise
+
+    def _fit_unguarded(self, X, y, sample_weight, incremental, classes, on_epoch):
         if y is None:
             raise ValueError(
                 f"{type(self).__name__} requires y to be passed, but the target y is None"
             )
+        if issparse(y):
+            raise ValueError(
+                f"{type(self).__name__} needs dense targets, but y is a scipy.sparse "
+                f"{type(y).__name__}; pass y.toarray()"
+            )
         if incremental and self.early_stopping:
             raise ValueError("partial_fit does not support early_stopping=True")
         first_call = not hasattr(self, "model_") or (not self.warm_start and not incremental)
-        # Validate everything before changing the estimator: a failed fit leaves a
-        # fitted estimator as it was.
-        saved = dict(self.__dict__)
-        try:
-            X, y, lengths = self._validate_X(X, y, reset=first_call)
-            self._conv_filters()  # parameter combinations, before anything changes
-            targets = self._encode_targets(y, first_call, classes, lengths)
-            sample_weight = _check_sample_weight(
-                sample_weight, X, dtype=np.float64, ensure_non_negative=True
+        X, y, lengths = self._validate_X(X, y, reset=first_call)
+        self._conv_filters()  # parameter combinations, before anything changes
+        targets = self._encode_targets(y, first_call, classes, lengths)
+        sample_weight = _check_sample_weight(
+            sample_weight, X, dtype=np.float64, ensure_non_negative=True
+        )
+        sample_weight = self._class_weighted(targets, sample_weight)
+        with np.errstate(over="ignore"):  # huge weights: rescaled below
+            positive = sample_weight.sum() > 0
+        if not positive:
+            raise ValueError("the sample weights (times class_weight) sum to zero")
+        # The loss is a weighted mean (sum w_i l_i / sum w_i): dividing the weights by
+        # their largest changes nothing but keeps huge weights from overflowing.
+        sample_weight = sample_weight / sample_weight.max()
+        device = resolve_device(self.device)
+        if device == "cuda" and self._conv_filters():
+            raise ValueError(
+                "conv_filters needs device='cpu': the GPU path has no convolution kernels"
             )
-            sample_weight = self._class_weighted(targets, sample_weight)
-            if not sample_weight.sum() > 0:
-                raise ValueError("the sample weights (times class_weight) sum to zero")
-            device = resolve_device(self.device)
-            if device == "cuda" and self._conv_filters():
-                raise ValueError(
-                    "conv_filters needs device='cpu': the GPU path has no convolution kernels"
-                )
-            if first_call:
-                self._learn_scaling(X, lengths)
-            else:
-                self._check_architecture_unchanged()
-            X = self._standardise(X, lengths)
-            rng = self._new_rng() if first_call else self._rng
-            validation = None
-            if self.early_stopping:
-                X, *validation, targets, sample_weight, lengths = self._split_validation(
-                    X, targets, sample_weight, lengths, rng
-                )
-        except BaseException:
-            self.__dict__.clear()
-            self.__dict__.update(saved)
-            raise
+        if first_call:
+            self._learn_scaling(X, lengths)
+        else:
+            self._check_architecture_unchanged()
+        X = self._standardise(X, lengths)
+        rng = self._new_rng() if first_call else self._rng
+        validation = None
+        if self.early_stopping:
+            X, *validation, targets, sample_weight, lengths = self._split_validation(
+                X, targets, sample_weight, lengths, rng
+            )
 
         self._rng = rng
         if first_call:
@@ -378,18 +506,38 @@ class BaseRecurrentEstimator(SavedStateMixin, BaseEstimator):
         if not incremental or self._optimizer is None:
             self._optimizer = self._make_optimizer()
         epochs = 1 if incremental else self.max_epochs
+        loss = self._training_loss()
+        baseline = self._constant_output_loss(loss, targets, sample_weight, lengths)
         trainer = make_trainer(
             device, X, targets, sample_weight, lengths, validation, model=self.model_,
-            optimizer=self._optimizer, loss=self._training_loss(),
-            clip_grad_norm=self.clip_grad_norm, rng=self._rng, host_step=self._train_step,
+            optimizer=self._optimizer, loss=loss, clip_grad_norm=self.clip_grad_norm,
+            rng=self._rng, host_step=self._train_step,
         )  # fmt: skip
         try:
-            self._fit_epochs(trainer, sample_weight, validation, epochs, incremental, on_epoch)
+            diverged = self._fit_epochs(
+                trainer, sample_weight, validation, epochs, incremental, on_epoch, baseline
+            )
         finally:
             trainer.finish()
+        if diverged:
+            # the optimizer's moments come from the diverged steps (huge or not finite):
+            # a later partial_fit starts a fresh optimizer (with the learning_rate of
+            # then), as a fit always does
+            self._optimizer = None
         if validation is not None and self._best_params is not None:
             self.model_.flat_params[...] = self._best_params  # the best epoch's weights
         return self
+
+    def _constant_output_loss(self, loss, targets, sample_weight, lengths):
+        """The training loss of a network whose outputs are all 0 (a useless model).
+
+        About 1 for standardised regression targets, ln 2 / ln K for classes: the scale
+        against which :data:`DIVERGENCE_FACTOR` judges a runaway loss.
+        """
+        shape = (*targets.shape[: 2 if self.output == "sequence" else 1], self._n_outputs())
+        with np.errstate(over="ignore", invalid="ignore"):
+            value = loss(targets, np.zeros(shape, dtype=self.dtype), sample_weight, lengths)[0]
+        return float(value) if np.isfinite(value) else 1.0
 
     def _partial_fit(self, X, y, sample_weight=None, classes=None, on_epoch=None):
         if not hasattr(self, "model_"):
@@ -424,7 +572,11 @@ class BaseRecurrentEstimator(SavedStateMixin, BaseEstimator):
             ) from exc
         return X_train, X_val, t_val, w_val, l_val, t_train, w_train, l_train
 
-    def _fit_epochs(self, trainer, sample_weight, validation, epochs, incremental, on_epoch=None):
+    def _fit_epochs(
+        self, trainer, sample_weight, validation, epochs, incremental, on_epoch=None,
+        baseline=1.0,
+    ):  # fmt: skip
+        """Run up to ``epochs`` epochs; True if training diverged (and was stopped)."""
         from .callbacks import EpochInfo
 
         model = self.model_
@@ -433,6 +585,10 @@ class BaseRecurrentEstimator(SavedStateMixin, BaseEstimator):
         n_batches = -(-n // batch_size)
         total_weight = sample_weight.sum()
         no_improvement = 0
+        # the weights the lowest-loss epoch of this call started from: an epoch's loss
+        # is measured on the weights it starts from and passes through, not on those
+        # it ends with
+        best_loss, best_start = np.inf, None
         for _ in range(epochs):
             start_time = time.perf_counter()
             order = self._rng.permutation(n)
@@ -450,16 +606,32 @@ class BaseRecurrentEstimator(SavedStateMixin, BaseEstimator):
                     loss = trainer.step(start, stop)
                     if loss is None:
                         bar.close()
-                        return self._diverged(last_good)
-                    epoch_loss += loss * w.sum()
+                        return self._diverged(last_good, _OVERFLOW)
+                    with np.errstate(over="ignore", invalid="ignore"):  # checked below
+                        epoch_loss += loss * w.sum()
                 bar.update()
             bar.close()
             if not trainer.end_epoch():
-                return self._diverged(last_good)
+                return self._diverged(last_good, _OVERFLOW)
+            with np.errstate(over="ignore", invalid="ignore"):
+                epoch_loss = float(epoch_loss / total_weight)
+            if not np.isfinite(epoch_loss):
+                return self._diverged(last_good, f"the epoch's loss is {epoch_loss}")
+            bound = diverged_loss_bound(self.best_loss_, baseline)
+            if epoch_loss > bound:
+                return self._diverged(
+                    last_good if best_start is None else best_start,
+                    f"the epoch's loss {epoch_loss:.4g} exceeds {DIVERGENCE_FACTOR:g} times "
+                    f"max(best epoch loss, loss of a constant output, 1) = {bound:.4g}",
+                    kept="the weights the best epoch of this fit started from"
+                    if best_start is not None else None,
+                )  # fmt: skip
+            if epoch_loss < best_loss:
+                best_loss, best_start = epoch_loss, last_good
 
             self.n_iter_ += 1
             self.t_ += n
-            self.loss_curve_.append(epoch_loss / total_weight)
+            self.loss_curve_.append(epoch_loss)
             message = f"Epoch {self.n_iter_}: loss {self.loss_curve_[-1]:.6f}"
             score = None
             if validation is not None:
@@ -484,20 +656,20 @@ class BaseRecurrentEstimator(SavedStateMixin, BaseEstimator):
                     n_batches=n_batches, n_samples=n,
                 ))  # fmt: skip
             if incremental:
-                return self
+                return False
             if no_improvement >= self.n_iter_no_change:
                 if self.verbose:
                     what = "Validation score" if validation is not None else "Training loss"
                     print(f"{what} did not improve more than tol={self.tol} for "
                           f"{self.n_iter_no_change} consecutive epochs. Stopping.")  # fmt: skip
-                return self
+                return False
         warnings.warn(
             f"{type(self).__name__}: max_epochs={self.max_epochs} reached and the "
             "optimization has not converged yet.",
             ConvergenceWarning,
-            stacklevel=4,
+            stacklevel=5,
         )
-        return self
+        return False
 
     def _train_step(self, X, targets, sample_weight, lengths):
         """One minibatch update on the host; returns the loss, or None if anything overflowed."""
@@ -506,22 +678,25 @@ class BaseRecurrentEstimator(SavedStateMixin, BaseEstimator):
             targets, sample_weight, lengths,
         )  # fmt: skip
 
-    def _diverged(self, last_good):
-        """Stop training: keep the last finite (or, with early stopping, best) weights."""
-        self.model_.flat_params[...] = last_good
+    def _diverged(self, weights, reason, kept=None):
+        """Stop training: keep ``weights`` (with early stopping, later the best epoch's).
+
+        Returns True, what :meth:`_fit_epochs` returns when training diverged.
+        """
+        self.model_.flat_params[...] = weights
         self.model_.zero_grad()
         self.model_.clear_cache()
+        kept = kept or "the weights from the start of that epoch"
         warnings.warn(
-            f"{type(self).__name__}: training diverged in epoch {self.n_iter_ + 1} (the "
-            "outputs, loss, gradients or weights overflowed to NaN or infinity); stopped and "
-            "kept the weights from the start of that epoch (or the best epoch's, with early "
+            f"{type(self).__name__}: training diverged in epoch {self.n_iter_ + 1} "
+            f"({reason}); stopped and kept {kept} (or the best epoch's, with early "
             "stopping). Lower learning_rate or set clip_grad_norm.",
             TrainingDivergedWarning,
-            stacklevel=5,
+            stacklevel=6,
         )
         if not self.loss_curve_:
             self.loss_curve_.append(np.nan)
-        return self
+        return True
 
     # -- prediction ------------------------------------------------------------------------
 
@@ -575,6 +750,12 @@ class BaseRecurrentEstimator(SavedStateMixin, BaseEstimator):
         if problems:
             raise ValueError(f"{source}: " + "; ".join(problems))
         try:
+            # The parameters and attributes say how large the network is; check that
+            # against the stored weights before building it, so that a small file
+            # cannot make the loader allocate what it merely claims.
+            mismatch = layout_mismatch(self._network_layout(), weights)
+            if mismatch:
+                raise ValueError(mismatch)
             self._rng = self._new_rng()
             self._best_params = None
             self._build_network(self._rng)
@@ -607,6 +788,70 @@ class BaseRecurrentEstimator(SavedStateMixin, BaseEstimator):
         return problems
 
 
+def layout_mismatch(layout, weights):
+    """How stored ``weights`` differ from a network ``layout``; "" if they match.
+
+    ``layout`` is ``{key: ParameterSpec}`` (:meth:`SequenceModel.parameter_layout`),
+    ``weights`` ``{key: array}``; only shapes are compared, nothing is allocated.
+    """
+    implied = sum(spec.size for spec in layout.values())
+    stored = sum(int(np.size(value)) for value in weights.values())
+    differences = [
+        f"{key} has shape {tuple(np.shape(weights[key]))}, the parameters imply {spec.shape}"
+        for key, spec in layout.items()
+        if key in weights and tuple(np.shape(weights[key])) != spec.shape
+    ]
+    missing = [key for key in layout if key not in weights]
+    extra = sorted(key for key in weights if key not in layout)
+    if missing:
+        differences.append(f"missing weights {missing[:5]}" + (" ..." if len(missing) > 5 else ""))
+    if extra:
+        differences.append(f"unexpected weights {extra[:5]}" + (" ..." if len(extra) > 5 else ""))
+    if not differences:
+        return ""
+    return (
+        f"the parameters and attributes imply {implied} weights, the file holds {stored}: "
+        + "; ".join(differences[:6])
+        + (" ..." if len(differences) > 6 else "")
+    )
+
+
+def _ndim(values):
+    """``np.ndim``, with a ragged nested list counted as a sequence (ndim 1)."""
+    try:
+        return np.ndim(values)
+    except ValueError:
+        return 1
+
+
+def real_array(values, name, dtype=np.float64):
+    """``values`` as a real array of ``dtype`` (None: as read); a ValueError naming
+    ``name`` for ragged nesting, complex values, or (to a float ``dtype``) values that
+    are not numbers, where numpy would give an obscure message or silently cast."""
+    try:
+        array = np.asarray(values)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(
+            f"{name} is ragged: its rows have different lengths, so it is not an array ({exc})"
+        ) from exc
+    if array.dtype.kind == "c":
+        raise ValueError(f"{name} must be real: Complex data not supported (dtype {array.dtype})")
+    if dtype is None:
+        return array
+    if np.dtype(dtype).kind == "f" and array.dtype.kind not in "biuf":
+        raise ValueError(f"{name} must be numeric, got an array of dtype {array.dtype}")
+    return array.astype(dtype, copy=False)
+
+
+def _check_real(values, name):
+    """ValueError for a ragged nested list (numpy's message would name no input) and for
+    complex values (scikit-learn's message prints the whole array)."""
+    if isinstance(values, (list, tuple)):
+        real_array(values, name, dtype=None)
+    elif getattr(getattr(values, "dtype", None), "kind", None) == "c":
+        raise ValueError(f"{name} must be real: Complex data not supported (dtype {values.dtype})")
+
+
 def step_mask(lengths, T):
     """``mask[i, t]``: step ``t`` of sequence ``i`` is valid (not padding)."""
     return np.arange(T)[None, :] < np.asarray(lengths)[:, None]
@@ -619,10 +864,10 @@ def padded_sequences(X):
     arrays right-padded with NaN (a padded step is all-NaN, and only trailing steps may
     be padding). Anything else is returned unchanged with ``lengths=None``.
     """
-    if isinstance(X, (list, tuple)) and len(X) and all(np.ndim(x) >= 1 for x in X):
+    if isinstance(X, (list, tuple)) and len(X) and all(_ndim(x) >= 1 for x in X):
         sizes = {len(x) for x in X}
         if len(sizes) > 1:
-            arrays = [np.asarray(x, dtype=np.float64) for x in X]
+            arrays = [real_array(x, f"X's sequence {i}") for i, x in enumerate(X)]
             arrays = [a[:, None] if a.ndim == 1 else a for a in arrays]
             if len({a.shape[1:] for a in arrays}) > 1 or arrays[0].ndim != 2:
                 raise ValueError("sequences in X must all have the same number of features")

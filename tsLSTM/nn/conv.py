@@ -50,11 +50,17 @@ class Conv1dBlock(Module):
         for spec in self._parameter_specs():
             spec.assign(self._params[spec.name], self._rng.uniform(-bound, bound, spec.shape))
 
-    def _parameter_specs(self):
+    @staticmethod
+    def parameter_layout(in_channels, filters, kernel_size, stride=1, padding=0, pool_size=1):
+        """The :class:`ParameterSpec` s of a block of these sizes, without building it
+        (``stride``, ``padding`` and ``pool_size`` hold no parameters)."""
         return [
-            ParameterSpec("weight", (self.filters, self.in_channels, self.kernel_size)),
-            ParameterSpec("bias", (self.filters,)),
+            ParameterSpec("weight", (filters, in_channels, kernel_size)),
+            ParameterSpec("bias", (filters,)),
         ]
+
+    def _parameter_specs(self):
+        return self.parameter_layout(self.in_channels, self.filters, self.kernel_size)
 
     def output_length(self, length):
         """Steps out of the block for ``length`` steps in (array-friendly)."""

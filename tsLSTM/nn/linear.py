@@ -35,11 +35,16 @@ class Linear(Module):
         self._allocate()
         self.reset_parameters()
 
-    def _parameter_specs(self):
+    @staticmethod
+    def parameter_layout(in_features, out_features):
+        """The :class:`ParameterSpec` s of a layer of these sizes, without building it."""
         return [
-            ParameterSpec("weight", (self.out_features, self.in_features), True),
-            ParameterSpec("bias", (self.out_features,)),
+            ParameterSpec("weight", (out_features, in_features), True),
+            ParameterSpec("bias", (out_features,)),
         ]
+
+    def _parameter_specs(self):
+        return self.parameter_layout(self.in_features, self.out_features)
 
     def reset_parameters(self):
         """PyTorch's initialisation (see the class docstring)."""

@@ -73,9 +73,29 @@ class SequenceModel(Module):
         self.frontend = frontend
         self._adopt_children()
 
+    @staticmethod
+    def _prefixes(n_blocks):
+        """The children's state-dict prefixes, in registration order."""
+        return [*(f"frontend.{i}" for i in range(n_blocks)), "rnn", "head"]
+
+    @classmethod
+    def parameter_layout(cls, rnn, head, frontend=()):
+        """``{state-dict key: ParameterSpec}`` of a model from its layers' layouts.
+
+        ``rnn``, ``head`` and each entry of ``frontend`` are lists of
+        :class:`~tsLSTM.nn.module.ParameterSpec` (the layers' ``parameter_layout``),
+        so the model's keys and shapes are known before anything is allocated.
+        """
+        layouts = [*frontend, rnn, head]
+        return {
+            f"{prefix}.{spec.name}": spec
+            for prefix, specs in zip(cls._prefixes(len(frontend)), layouts, strict=True)
+            for spec in specs
+        }
+
     def _submodules(self):
-        blocks = [(f"frontend.{i}", block) for i, block in enumerate(self.frontend)]
-        return [*blocks, ("rnn", self.rnn), ("head", self.head)]
+        children = [*self.frontend, self.rnn, self.head]
+        return list(zip(self._prefixes(len(self.frontend)), children, strict=True))
 
     def _through_frontend(self, X, lengths):
         for block in self.frontend:

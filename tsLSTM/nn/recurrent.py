@@ -135,17 +135,33 @@ class _Recurrent(Module):
     def _layer_input_size(self, layer):
         return self.input_size if layer == 0 else self.num_directions * self.hidden_size
 
-    def _parameter_specs(self):
-        GH = self._n_gates * self.hidden_size
+    @classmethod
+    def parameter_layout(cls, input_size, hidden_size, num_layers=1, bidirectional=False):
+        """The :class:`ParameterSpec` s of a stack of these sizes, without building it.
+
+        The layout of :meth:`state_dict` (PyTorch's names and shapes, in registration
+        order); sizes are plain ints, so a layout that would not fit in memory can be
+        measured (``sum(spec.size ...)``) before anything is allocated.
+        """
+        GH = cls._n_gates * hidden_size
+        D = 2 if bidirectional else 1
         specs = []
-        for layer, _, _, sfx in self.directions():
-            specs += [
-                ParameterSpec(f"weight_ih{sfx}", (GH, self._layer_input_size(layer)), True),
-                ParameterSpec(f"weight_hh{sfx}", (GH, self.hidden_size), True),
-                ParameterSpec(f"bias_ih{sfx}", (GH,)),
-                ParameterSpec(f"bias_hh{sfx}", (GH,)),
-            ]
+        for layer in range(num_layers):
+            layer_input = input_size if layer == 0 else D * hidden_size
+            for direction in range(D):
+                sfx = param_suffix(layer, direction)
+                specs += [
+                    ParameterSpec(f"weight_ih{sfx}", (GH, layer_input), True),
+                    ParameterSpec(f"weight_hh{sfx}", (GH, hidden_size), True),
+                    ParameterSpec(f"bias_ih{sfx}", (GH,)),
+                    ParameterSpec(f"bias_hh{sfx}", (GH,)),
+                ]
         return specs
+
+    def _parameter_specs(self):
+        return self.parameter_layout(
+            self.input_size, self.hidden_size, self.num_layers, self.bidirectional
+        )
 
     def reset_parameters(self):
         """PyTorch's initialisation: every parameter ~ U(-1/sqrt(H), 1/sqrt(H))."""
