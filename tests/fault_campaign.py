@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.append(str(Path(__file__).resolve().parent.parent))  # tests/, after PYTHONPATH
 
 from tests import faults
 
@@ -142,7 +142,8 @@ def campaign_writes(tsLSTM, workdir, counts, rows):
 
 
 def _malformed_inputs(tsLSTM):
-    """``(name, call)``: each call must raise ValueError or warn, never pass silently."""
+    """``(name, call)``: each call must raise ValueError or warn of a divergence, or
+    return finite values (an array returned is checked), never pass silently."""
     rng = np.random.default_rng(0)
     X = rng.standard_normal((30, 6, 2))
     y = X[:, -1, 0]
@@ -164,7 +165,10 @@ def _malformed_inputs(tsLSTM):
         ("inf in y", lambda: Reg(**fast).fit(X, np.where(y > 1, np.inf, y))),
         ("ragged rows of y", lambda: Reg(**fast).fit(X, [[1.0], [1.0, 2.0]] * 15)),
         ("one class", lambda: Clf(**fast).fit(X, np.zeros(30))),
-        ("sample_weight 1e308", lambda: Reg(**fast).fit(X, y, sample_weight=np.full(30, 1e308))),
+        (
+            "sample_weight 1e308 (loss curve)",
+            lambda: np.asarray(Reg(**fast).fit(X, y, sample_weight=np.full(30, 1e308)).loss_curve_),
+        ),
         ("learning_rate 1e6 (adam)", lambda: Reg(**runaway).fit(X, y)),
         ("forecaster: complex series", lambda: Fc(window=6, horizon=3, **fast).fit(series + 1j)),
         ("forecaster: series too short", lambda: Fc(window=60, horizon=3, **fast).fit(series)),
@@ -180,9 +184,9 @@ def campaign_inputs(tsLSTM, counts, rows):
             try:
                 result = call()
                 outcome = "accepted"
-                values = np.asarray(result, dtype=float) if isinstance(result, np.ndarray) else None
-                if values is not None and not np.all(np.isfinite(values)):
-                    outcome = "returned non-finite values"
+                if isinstance(result, np.ndarray):
+                    finite = np.all(np.isfinite(result.astype(float)))
+                    outcome = "returned finite values" if finite else "returned non-finite values"
             except ValueError as exc:
                 outcome = "ValueError: " + str(exc).splitlines()[0]
             except Exception as exc:
@@ -191,7 +195,10 @@ def campaign_inputs(tsLSTM, counts, rows):
                     "diverged" in str(w.message)]  # fmt: skip
         if outcome == "accepted" and diverged:
             outcome = "accepted with TrainingDivergedWarning"
-        clean = outcome.startswith("ValueError") or outcome.endswith("TrainingDivergedWarning")
+        clean = outcome.startswith("ValueError") or outcome in (
+            "accepted with TrainingDivergedWarning",
+            "returned finite values",
+        )
         counts["malformed inputs", clean] += 1
         rows.append(("input", name, outcome[:90], 0))
 

@@ -182,7 +182,8 @@ def peak_rss_of_load(path):
     figure is what the attempt itself allocated.
     """
     script = textwrap.dedent(f"""
-        import resource
+        import resource, sys
+        sys.path[:] = [p for p in sys.path if p not in ("", ".")]  # the installed tsLSTM
         # a load that reads without bound (an old version on /dev/zero) stops here
         resource.setrlimit(resource.RLIMIT_AS, ({LOAD_ADDRESS_SPACE}, {LOAD_ADDRESS_SPACE}))
         import tsLSTM
