@@ -48,6 +48,20 @@ def rewrite(src, dst, change, resign=True):
                 zout.writestr(name, data)
 
 
+def rewrite_meta(src, dst, edit):
+    """Copy a model archive with ``edit(meta)`` applied to its (re-signed) meta.json."""
+
+    def change(name, data):
+        if name != "meta.json":
+            return data
+        meta = json.loads(data)
+        edit(meta)
+        return json.dumps(meta)
+
+    rewrite(src, dst, change)
+    return dst
+
+
 def test_round_trip_gives_identical_predictions(fitted, tmp_path):
     X, clf, reg = fitted
     for est in (clf, reg):
@@ -150,17 +164,8 @@ def test_incompatible_metadata_is_refused(fitted, tmp_path, edit, message):
     _, clf, _ = fitted
     src = tmp_path / "m.tslstm"
     clf.save(src)
-
-    def change(name, data):
-        if name != "meta.json":
-            return data
-        meta = json.loads(data)
-        edit(meta)
-        return json.dumps(meta)
-
-    rewrite(src, tmp_path / "bad.tslstm", change)
     with pytest.raises(ValueError, match=message):
-        tsLSTM.load(tmp_path / "bad.tslstm")
+        tsLSTM.load(rewrite_meta(src, tmp_path / "bad.tslstm", edit))
 
 
 def test_save_unfitted_or_unsaveable(tmp_path):
@@ -253,15 +258,7 @@ def test_forecaster_round_trip_and_refusals(tmp_path):
     )
 
     def edit_meta(edit):
-        def change(name, data):
-            if name != "meta.json":
-                return data
-            meta = json.loads(data)
-            edit(meta)
-            return json.dumps(meta)
-
-        rewrite(path, tmp_path / "bad.tslstm", change)
-        return tmp_path / "bad.tslstm"
+        return rewrite_meta(path, tmp_path / "bad.tslstm", edit)
 
     with pytest.raises(ValueError, match=r"unexpected members \['inner/attr/x_mean_'"):
         tsLSTM.load(edit_meta(lambda m: m.pop("inner")))
