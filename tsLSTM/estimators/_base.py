@@ -32,6 +32,7 @@ from ..nn import GRU, LSTM, Conv1dBlock, Linear, SequenceModel
 from ..optim import OPTIMIZERS
 from ..training import Loss, make_trainer, network_outputs, train_step
 from ._saving import AttributeChecks, SavedStateMixin, is_int, is_number, plain_array
+from .callbacks import EpochInfo
 
 
 class TrainingDivergedWarning(RuntimeWarning):
@@ -577,8 +578,6 @@ class BaseRecurrentEstimator(SavedStateMixin, BaseEstimator):
         baseline=1.0,
     ):  # fmt: skip
         """Run up to ``epochs`` epochs; True if training diverged (and was stopped)."""
-        from .callbacks import EpochInfo
-
         model = self.model_
         n = sample_weight.shape[0]
         batch_size = min(self.batch_size, n)
