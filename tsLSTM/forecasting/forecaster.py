@@ -457,6 +457,7 @@ class LSTMForecaster(SavedStateMixin, BaseEstimator):
         inputs, targets = self._training_set(panel, train)
         self.n_windows_ = len(inputs)
         params = {name: getattr(self, name) for name in NETWORK_PARAMS}
+        params.update(hyperparams.FORECASTER_FIXED)  # estimator defaults of before
         self.regressor_ = LSTMRegressor(**params).fit(inputs, targets, on_epoch=on_epoch)
         self.history_ = panel
         self.conformal_scores_ = self._calibrate(panel, calibration) if calibration else None
