@@ -79,6 +79,7 @@ def test_ridge_baseline_is_sklearns_ridge_on_the_flattened_window(tmp_path):
     X = rng.standard_normal((50, 12, 2)) * [1.0, 30.0] + [0.0, 5.0]
     y = np.stack([X[:, :, 0].sum(axis=1), X[:, -1, 1]], axis=1) + 0.1 * rng.standard_normal((50, 2))
     w = rng.uniform(0.5, 2.0, 50)
+    w /= w.mean()  # the baseline scales the weights to mean 1
     reg = LSTMRegressor(**TINY).fit(X, y, sample_weight=w)
     flat = X.reshape(50, -1)
     ridge = make_pipeline(StandardScaler(), RidgeCV(alphas=_BASELINE_ALPHAS))

@@ -208,8 +208,15 @@ class LSTMRegressor(RegressorMixin, BaseRecurrentEstimator):
         self.baseline_coef_ = self.baseline_intercept_ = None
         if self.baseline is None or sequence or self._variable_length:
             return
+        top = sample_weight.max()
+        if not top > 0:
+            return  # no weight: fit refuses it below
         from sklearn.linear_model import RidgeCV
 
+        # weights of mean 1 (unit weights unchanged): the penalty's scale does not depend on
+        # theirs, and huge weights do not overflow the moments
+        sample_weight = sample_weight / top
+        sample_weight = sample_weight / sample_weight.mean()
         flat = X.reshape(len(X), -1).astype(np.float64)
         mean = np.average(flat, axis=0, weights=sample_weight)
         scale = np.sqrt(np.average((flat - mean) ** 2, axis=0, weights=sample_weight))
@@ -221,9 +228,13 @@ class LSTMRegressor(RegressorMixin, BaseRecurrentEstimator):
         self.baseline_intercept_ = np.atleast_1d(ridge.intercept_) - mean @ coef
 
     def _baseline_predict(self, X):
-        """The ridge baseline's predictions (n, n_outputs_) for 3-D ``X``."""
+        """The ridge baseline's predictions (n, n_outputs_) for 3-D ``X``.
+
+        A row-by-row sum of products (no BLAS), so that each prediction is bit-identical
+        whatever the other rows, as the network's are.
+        """
         flat = X.reshape(len(X), -1).astype(np.float64)
-        return flat @ self.baseline_coef_ + self.baseline_intercept_
+        return np.einsum("np,pk->nk", flat, self.baseline_coef_) + self.baseline_intercept_
 
     def _n_outputs(self):
         return self.n_outputs_
