@@ -38,6 +38,9 @@ _DOC_ATTRIBUTES = """
     x_mean_, x_scale_ : ndarray of shape (n_step_features_,)
         Per-feature standardisation learned on the first fit and applied to every
         input (the network sees standardised sequences).
+    conv_filters_ : list of int
+        Filters of each block of the fitted convolutional front-end (``[]``: none), as
+        ``conv_filters`` gave them or ``'auto'`` chose them.
 """
 
 
