@@ -64,7 +64,10 @@ class LSTMRegressor(RegressorMixin, BaseRecurrentEstimator):
         error rather than from predicting the mean (LSTNet's "highway" in spirit).
         Only for sequences of one length and ``output='last'``; otherwise, and with
         None, the network learns the targets alone. The ridge is fitted on the first
-        ``fit`` / ``partial_fit`` and kept by warm starts.
+        ``fit`` / ``partial_fit`` and kept by warm starts; it costs a singular value
+        decomposition of the (n_samples, n_timesteps * n_features) inputs. With
+        ``early_stopping``, ``validation_scores_`` are the R² of the network's part
+        (the residual), which ranks epochs as the R² of the sum would.
     """
         + _DOC_ATTRIBUTES
         + """    y_mean_, y_scale_ : ndarray of shape (n_outputs_,)
@@ -74,8 +77,6 @@ class LSTMRegressor(RegressorMixin, BaseRecurrentEstimator):
     baseline_coef_ : ndarray of shape (n_timesteps_ * n_step_features_, n_outputs_) or None
         The ridge baseline's weights on the flattened raw sequence (None: no baseline).
     baseline_intercept_ : ndarray of shape (n_outputs_,) or None
-    validation_scores_ : list of float or None
-        With the ridge baseline, the R² of the network's part (the residual).
     """
     )
 
@@ -188,6 +189,8 @@ class LSTMRegressor(RegressorMixin, BaseRecurrentEstimator):
         if first_call:
             self._fit_baseline(X, Y, sample_weight, sequence)
         if getattr(self, "baseline_coef_", None) is not None:
+            if X is None:
+                raise TypeError("with the ridge baseline, targets are encoded with their X")
             Y = Y - self._baseline_predict(X)
         flat = Y[step_mask(lengths, Y.shape[1])] if sequence else Y
         if first_call:
