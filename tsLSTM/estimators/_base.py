@@ -636,9 +636,11 @@ class BaseRecurrentEstimator(SavedStateMixin, BaseEstimator):
         k = len(classes)
         asked = f"validation_fraction={self.validation_fraction} of {n} samples"
         if counts.min() < 2:
+            label = classes[counts.argmin()]
+            label = self.classes_[label] if hasattr(self, "classes_") else label
             warnings.warn(
-                f"early_stopping: class {classes[counts.argmin()]!r} has a single sample, so "
-                f"the {asked} is held out without stratification",
+                f"early_stopping: class {label.item()!r} has a single sample, so "
+                f"the {asked} is held out unstratified",
                 UserWarning, stacklevel=6,
             )  # fmt: skip
             return n_val, None
