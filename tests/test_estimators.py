@@ -205,6 +205,22 @@ def test_validation_data_is_monitored_and_replaces_the_split(sine):
             LSTMRegressor(**FAST).fit(X, y, validation_data=bad)
 
 
+def test_early_stopping_waits_for_enough_updates_on_a_small_training_set():
+    from tsLSTM.estimators._base import MIN_PATIENCE_STEPS
+
+    # 30 samples, batch 32: an epoch is one update, so n_iter_no_change=2 epochs alone
+    # would stop on the plateau of the first updates
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((30, 8)), rng.standard_normal(30)
+    reg = LSTMRegressor(**{**FAST, "max_epochs": 400, "learning_rate": 1e-3},
+                        early_stopping=True, n_iter_no_change=2)  # fmt: skip
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        reg.fit(X, y)
+    best_epoch = int(np.argmin(reg.validation_loss_curve_)) + 1
+    assert reg.n_iter_ - best_epoch == MIN_PATIENCE_STEPS
+
+
 def test_stratified_split_adapts_to_few_samples_per_class():
     rng = np.random.default_rng(0)
     X = rng.standard_normal((50, 6))

@@ -75,6 +75,11 @@ _ARCHITECTURE = (
     "conv_kernel_size", "conv_stride", "pool_size",
 )  # fmt: skip
 
+# Early stopping waits at least this many minibatch updates without a better validation
+# loss: on a small training set an epoch is one or two updates, too few to leave the
+# plateau of the first epochs.
+MIN_PATIENCE_STEPS = 100
+
 # Batches per epoch above which ``verbose`` also draws a progress bar.
 _PROGRESS_BAR_MIN_BATCHES = 50
 
@@ -671,7 +676,7 @@ class BaseRecurrentEstimator(SavedStateMixin, BaseEstimator):
         n_batches = -(-n // batch_size)
         total_weight = sample_weight.sum()
         objective = self._training_loss()
-        no_improvement = 0
+        no_improvement = stalled_steps = 0
         # the weights the lowest-loss epoch of this call started from: an epoch's loss
         # is measured on the weights it starts from and passes through, not on those
         # it ends with
@@ -742,6 +747,7 @@ class BaseRecurrentEstimator(SavedStateMixin, BaseEstimator):
                         self._best_params = model.flat_params.copy()
             self.best_loss_ = min(self.best_loss_, self.loss_curve_[-1])
             no_improvement = 0 if improved else no_improvement + 1
+            stalled_steps = 0 if improved else stalled_steps + n_batches
             seconds = time.perf_counter() - start_time
             if self.verbose:
                 print(f"{message}, {seconds:.2f} s", flush=True)
@@ -753,7 +759,10 @@ class BaseRecurrentEstimator(SavedStateMixin, BaseEstimator):
                 ))  # fmt: skip
             if incremental:
                 return False
-            if no_improvement >= self.n_iter_no_change:
+            if no_improvement >= self.n_iter_no_change and (
+                validation is None or not self.early_stopping
+                or stalled_steps >= MIN_PATIENCE_STEPS
+            ):  # fmt: skip
                 if self.verbose:
                     on_validation = validation is not None and self.early_stopping
                     what = "Validation loss" if on_validation else "Training loss"
