@@ -19,6 +19,7 @@ from sklearn.preprocessing import FunctionTransformer
 
 from tests.conftest import require
 from tsLSTM import LSTMClassifier, LSTMRegressor, TrainingDivergedWarning
+from tsLSTM.estimators._base import MIN_PATIENCE_STEPS
 from tsLSTM.nn import SequenceModel
 
 # Healthy fits never trip the divergence rules (tests that expect it use pytest.warns).
@@ -206,8 +207,6 @@ def test_validation_data_is_monitored_and_replaces_the_split(sine):
 
 
 def test_early_stopping_waits_for_enough_updates_on_a_small_training_set():
-    from tsLSTM.estimators._base import MIN_PATIENCE_STEPS
-
     # 30 samples, batch 32: an epoch is one update, so n_iter_no_change=2 epochs alone
     # would stop on the plateau of the first updates
     rng = np.random.default_rng(0)
@@ -241,9 +240,10 @@ def test_training_loss_convergence_and_warning(sine):
     reg = LSTMRegressor(**{**FAST, "max_epochs": 500}, tol=10.0, n_iter_no_change=2)
     with warnings.catch_warnings():
         warnings.simplefilter("error", ConvergenceWarning)
-        reg.fit(X, y)  # no improvement of 10.0: stops after 2 epochs, no warning
-    # the first epoch sets the best loss; two more without improvement stop the run
-    assert reg.n_iter_ == 3 and reg.validation_scores_ is None
+        reg.fit(X, y)  # no improvement of 10.0: stops early, no warning
+    # the first epoch sets the best loss; then 2 epochs and MIN_PATIENCE_STEPS updates
+    # (15 per epoch of 480 samples) without improvement stop the run
+    assert reg.n_iter_ == 1 + -(-MIN_PATIENCE_STEPS // 15) and reg.validation_scores_ is None
 
 
 def test_warm_start_continues_and_partial_fit_accumulates(sine):

@@ -75,9 +75,10 @@ _ARCHITECTURE = (
     "conv_kernel_size", "conv_stride", "pool_size",
 )  # fmt: skip
 
-# Early stopping waits at least this many minibatch updates without a better validation
-# loss: on a small training set an epoch is one or two updates, too few to leave the
-# plateau of the first epochs.
+# Training stops only after ``n_iter_no_change`` epochs *and* this many minibatch
+# updates without a better loss (training, or validation with early stopping): on a
+# small training set an epoch is one or two updates, and ten of them cannot leave the
+# plateau of the first epochs (a classifier at chance, ln 2).
 MIN_PATIENCE_STEPS = 100
 
 # Batches per epoch above which ``verbose`` also draws a progress bar.
@@ -759,10 +760,7 @@ class BaseRecurrentEstimator(SavedStateMixin, BaseEstimator):
                 ))  # fmt: skip
             if incremental:
                 return False
-            if no_improvement >= self.n_iter_no_change and (
-                validation is None or not self.early_stopping
-                or stalled_steps >= MIN_PATIENCE_STEPS
-            ):  # fmt: skip
+            if no_improvement >= self.n_iter_no_change and stalled_steps >= MIN_PATIENCE_STEPS:
                 if self.verbose:
                     on_validation = validation is not None and self.early_stopping
                     what = "Validation loss" if on_validation else "Training loss"
