@@ -250,12 +250,10 @@ def test_warm_start_continues_and_partial_fit_accumulates(sine):
     X, y, _, _ = sine
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        # the network alone (no ridge baseline), whose loss shows where training is
-        reg = LSTMRegressor(**{**FAST, "max_epochs": 3}, warm_start=True, baseline=None)
-        reg.fit(X, y)
+        reg = LSTMRegressor(**{**FAST, "max_epochs": 3}, warm_start=True).fit(X, y)
         first = reg.model_.flat_params.copy()
         reg.fit(X, y)
-        cold = LSTMRegressor(**{**FAST, "max_epochs": 3}, baseline=None).fit(X, y)
+        cold = LSTMRegressor(**{**FAST, "max_epochs": 3}).fit(X, y)
     assert reg.n_iter_ == 6 and len(reg.loss_curve_) == 6
     assert not np.array_equal(reg.model_.flat_params, first)
     # the second fit continued: it starts near where the first ended, not from scratch
