@@ -479,8 +479,9 @@ def _diff(a, b, scale=1.0):
 
 def _cell(method, fmt):
     seconds = f"({method['seconds']:.1f}s)"
-    if method["error"]:
-        return f"error: {method['error'][:90]} {seconds}"
+    if method["error"]:  # the whole text is in the JSON
+        text = method["error"] if len(method["error"]) <= 80 else method["error"][:77] + "..."
+        return f"error: {text} {seconds}".replace("|", "/")
     return f"{method['score']:{fmt}} {seconds}"
 
 
@@ -510,12 +511,15 @@ def real_tables(result, seeds, markdown=False):
     if "forecasting" in result:
         rows = result["forecasting"]
         methods = list(rows[0]["methods"])
-        header = ["problem", "series", "length", "m", "h", "window", *methods, "target", "met"]
-        body = [[r["problem"], str(r["series"]), r["length"], str(r["m"]), str(r["horizon"]),
-                 str(r["window"]), *(_cell(r["methods"][k], ".3f") for k in methods),
+        header = ["problem", "series", "length", "short", "m", "h", "window", *methods,
+                  "target", "met"]  # fmt: skip
+        body = [[r["problem"], str(r["series"]), r["length"], str(r["short_series"]),
+                 str(r["m"]), str(r["horizon"]), str(r["window"]),
+                 *(_cell(r["methods"][k], ".3f") for k in methods),
                  r["target"], _yes_no(r["meets_target"])] for r in rows]  # fmt: skip
         met = sum(bool(r["meets_target"]) for r in rows)
-        out.append(f"Forecasting: MASE (lower is better), mean over series; {lstm_note}\n\n"
+        out.append(f"Forecasting: MASE (lower is better), mean over series; short: series "
+                   f"with fewer than window + h training values; {lstm_note}\n\n"
                    + _render(header, body, markdown)
                    + f"\n\nLSTM meets its target on {met} of {len(rows)} problems.")  # fmt: skip
     if "classification" in result:
