@@ -334,16 +334,14 @@ def real_forecasting(seeds):
             methods[name] = _timed(lambda name=name, peer=peer: peer(name))
         lstm_score = methods["LSTMForecaster"]["score"]
         if p.kind == "panel":
-            target = min(methods[k]["score"] for k in ("AutoETS", "AutoTheta")
-                         if methods[k]["score"] is not None)  # fmt: skip
+            target = min((methods[k]["score"] for k in ("AutoETS", "AutoTheta")
+                          if methods[k]["score"] is not None), default=None)  # fmt: skip
             verdict = "LSTM <= min(ETS, Theta)"
         else:
             target, verdict = methods["seasonal naive"]["score"], "LSTM < seasonal naive"
-        ok = (
-            None
-            if lstm_score is None
-            else bool(lstm_score <= target if p.kind == "panel" else lstm_score < target)
-        )
+        ok = None
+        if lstm_score is not None and target is not None:
+            ok = bool(lstm_score <= target if p.kind == "panel" else lstm_score < target)
         short = int((lengths < p.window + 2 * p.horizon).sum())
         rows.append({
             "problem": p.name, "kind": p.kind, "series": len(lengths),
