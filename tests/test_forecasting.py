@@ -94,7 +94,7 @@ def test_series_of_different_lengths_and_short_series():
                          "y": np.arange(8.0)})  # fmt: skip
     data = pd.concat([long, tiny])
     with pytest.raises(ValueError, match=r"shorter than window \+ horizon = 14: 'tiny' \(8\)"):
-        LSTMForecaster(window=10, horizon=4, **FAST).fit(data)
+        LSTMForecaster(window=10, horizon=4, on_short="raise", **FAST).fit(data)
     with pytest.warns(UserWarning, match="'tiny' \\(8\\); left out of training"):
         f = LSTMForecaster(window=10, horizon=4, on_short="warn", **FAST).fit(data)
     assert f.short_series_ == ["tiny"]

@@ -97,11 +97,14 @@ def test_on_epoch_reaches_the_forecasters_network():
 
 
 def test_short_series_rules_are_the_forecasters():
-    mimo = LSTMForecaster(window=10, horizon=4)
+    mimo = LSTMForecaster(window=10, horizon=4, on_short="raise")
     assert mimo.min_series_length() == mimo.min_series_length("fit") == 14
     assert mimo.min_series_length("predict") == 10
-    assert LSTMForecaster(window=10, horizon=4, strategy="recursive").min_series_length() == 11
+    recursive = LSTMForecaster(window=10, horizon=4, strategy="recursive", on_short="warn")
+    assert recursive.min_series_length() == 11
     assert min_backtest_length(mimo, horizon=6, n_windows=3, step=2) == 10 + 6 + 6 + 2 * 2
+    padded = LSTMForecaster(window=10, horizon=4)  # on_short='pad': shorter windows
+    assert padded.min_series_length("fit") == 5 and padded.min_series_length("predict") == 1
     with pytest.raises(ValueError, match="purpose"):
         mimo.min_series_length("train")
 

@@ -5,7 +5,6 @@ import numbers
 import warnings
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 from sklearn.base import BaseEstimator
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
@@ -104,9 +103,9 @@ class LSTMForecaster(SavedStateMixin, BaseEstimator):
         "window": [Interval(numbers.Integral, 1, None, closed="left")],
         "horizon": [Interval(numbers.Integral, 1, None, closed="left")],
         "strategy": [StrOptions({"mimo", "recursive"})],
-        "scaling": [StrOptions({"window", "series"}), None],
+        "scaling": [StrOptions({"auto", "window", "series"}), None],
         "fill": [StrOptions(set(FILL_METHODS)), None],
-        "on_short": [StrOptions({"raise", "warn"})],
+        "on_short": [StrOptions({"pad", "warn", "raise"})],
         "calibration_fraction": [Interval(numbers.Real, 0, 1, closed="left")],
         "id_col": [str],
         "time_col": [str],
@@ -118,9 +117,9 @@ class LSTMForecaster(SavedStateMixin, BaseEstimator):
         window=24,
         horizon=1,
         strategy="mimo",
-        scaling="window",
+        scaling="auto",
         fill=None,
-        on_short="raise",
+        on_short="pad",
         calibration_fraction=0.0,
         id_col="unique_id",
         time_col="ds",
@@ -208,13 +207,17 @@ class LSTMForecaster(SavedStateMixin, BaseEstimator):
     def min_series_length(self, purpose="fit"):
         """Fewest values a series needs: to train on (``'fit'``) or to forecast (``'predict'``).
 
-        Training takes ``window + horizon`` values ('mimo') or ``window + 1``
-        ('recursive'); a forecast needs the last ``window`` values.
+        Full training windows take ``window + horizon`` values ('mimo') or
+        ``window + 1`` ('recursive') and a forecast reads the last ``window`` values.
+        With ``on_short='pad'`` a shorter series trains on shorter windows (from
+        ``horizon + 1`` values, ``2`` for 'recursive') and is forecast from all its
+        values (from ``1``).
         """
+        pad = self.on_short == "pad"
         if purpose == "fit":
-            return self.window + self._model_horizon()
+            return (1 if pad else self.window) + self._model_horizon()
         if purpose == "predict":
-            return self.window
+            return 1 if pad else self.window
         raise ValueError(f"purpose must be 'fit' or 'predict', got {purpose!r}")
 
     def set_params(self, **params):
@@ -420,47 +423,68 @@ class LSTMForecaster(SavedStateMixin, BaseEstimator):
 
     def _fit_panel(self, panel, on_epoch=None):
         W, Hm, H = self.window, self._model_horizon(), self.horizon
+        full = W + Hm
         minimum = self.min_series_length("fit")
         lengths = panel.lengths
-        short = [sid for sid, n in zip(panel.ids, lengths, strict=True) if n < minimum]
-        if short:
-            detail = ", ".join(
-                f"{sid!r} ({n})" for sid, n in zip(panel.ids, lengths, strict=True) if n < minimum
-            )
-            message = f"series shorter than window + horizon = {minimum}: {detail}"
+        short = [(sid, n) for sid, n in zip(panel.ids, lengths, strict=True) if n < full]
+        if short and self.on_short != "pad":
+            detail = ", ".join(f"{sid!r} ({n})" for sid, n in short)
+            message = f"series shorter than window + horizon = {full}: {detail}"
             if self.on_short == "raise" or len(short) == panel.n_series:
-                raise ValueError(message + "; use a smaller window or on_short='warn'")
+                raise ValueError(message + "; use a smaller window or on_short='pad'")
             warnings.warn(message + "; left out of training", UserWarning, stacklevel=3)
-        self.short_series_ = short
+        self.short_series_ = [sid for sid, n in short if n < minimum]
         self.n_series_ = panel.n_series
         self.series_ids_ = list(panel.ids)
         self.n_covariates_ = len(panel.covariate_names)
         self.covariate_names_ = list(panel.covariate_names)
         self._series_stats = self._series_statistics(panel)
 
+        # every window: its series, where its input ends (in the series), the input's length
         train, calibration = [], []
         for i in range(panel.n_series):
             n = lengths[i]
             if n < minimum:
+                continue
+            if n < full:  # on_short='pad': the inputs v[:k] for every k the series allows
+                k = np.arange(1, n - Hm + 1)
+                train.append((np.full(len(k), i), k, k))
                 continue
             last_train = n - W - Hm  # last start of a training window
             if self.calibration_fraction > 0 and n >= W + H:
                 candidates = n - W - H + 1
                 n_cal = math.ceil(self.calibration_fraction * candidates)
                 first_cal = n - W - H - n_cal + 1
-                calibration.append((i, np.arange(first_cal, n - W - H + 1)))
+                ends = np.arange(first_cal, n - W - H + 1) + W
+                calibration.append((np.full(len(ends), i), ends, np.full(len(ends), W)))
                 last_train = min(last_train, first_cal - Hm)
             if last_train >= 0:
-                train.append((i, np.arange(last_train + 1)))
+                ends = np.arange(last_train + 1) + W
+                train.append((np.full(len(ends), i), ends, np.full(len(ends), W)))
         if not train:
             raise ValueError("no training windows: the series are too short for calibration")
-        inputs, targets = self._training_set(panel, train)
+        log = self._log_series(panel)
+        inputs, targets = self._training_set(panel, *self._plan(train), log)
         self.n_windows_ = len(inputs)
         params = {name: getattr(self, name) for name in NETWORK_PARAMS}
         self.regressor_ = LSTMRegressor(**params).fit(inputs, targets, on_epoch=on_epoch)
         self.history_ = panel
-        self.conformal_scores_ = self._calibrate(panel, calibration) if calibration else None
+        self.conformal_scores_ = (
+            self._calibrate(panel, *self._plan(calibration), log) if calibration else None
+        )
         return self
+
+    @staticmethod
+    def _plan(parts):
+        """(series, ends, sizes) arrays from a list of such triples."""
+        return tuple(np.concatenate([p[j] for p in parts]).astype(np.int64) for j in range(3))
+
+    def _log_series(self, panel):
+        """Which series ``scaling='auto'`` models in logs: those with only positive values."""
+        if self.scaling != "auto":
+            return np.zeros(panel.n_series, dtype=bool)
+        with np.errstate(invalid="ignore"):
+            return np.minimum.reduceat(panel.values, panel.indptr[:-1]) > 0
 
     def _series_statistics(self, panel):
         if self.scaling != "series":
@@ -471,67 +495,101 @@ class LSTMForecaster(SavedStateMixin, BaseEstimator):
             stats[i] = v.mean(), v.std()
         return stats
 
-    def _scale(self, windows, series_index):
-        """Level and scale of each window (n,), by the ``scaling`` rule."""
+    def _scale(self, windows, sizes, series_index, log):
+        """Level and scale of each window (n,) by the ``scaling`` rule.
+
+        ``windows`` (n, window) holds ``sizes`` values, then NaN. The network sees
+        ``(g(x) - level) / scale`` with ``g = log`` on the rows where ``log``, else the
+        identity.
+        """
         n = len(windows)
+        full = n == 0 or sizes.min() == windows.shape[1]
         if self.scaling == "window":
-            level, scale = windows.mean(axis=1), windows.std(axis=1)
+            if full:
+                level, scale = windows.mean(axis=1), windows.std(axis=1)
+            else:
+                level, scale = np.nanmean(windows, axis=1), np.nanstd(windows, axis=1)
         elif self.scaling == "series":
             level, scale = self._series_stats[series_index].T
+        elif self.scaling == "auto":
+            last = windows[np.arange(n), sizes - 1]
+            with np.errstate(divide="ignore", invalid="ignore"):
+                level = np.where(log, np.log(np.where(log, last, 1.0)), last)
+            scale = np.where(log, 1.0, np.nanstd(windows, axis=1) if n else 1.0)
         else:
             return np.zeros(n), np.ones(n)
         scale = np.where(scale > _TINY * (1.0 + np.abs(level)), scale, 1.0)
         return level, scale
 
-    def _network_input(self, z, cov_past, cov_future):
+    @staticmethod
+    def _to_z(x, log, level, scale):
+        if log.any():
+            with np.errstate(divide="ignore", invalid="ignore"):
+                x = np.where(log[:, None], np.log(np.where(log[:, None], x, 1.0)), x)
+        return (x - level[:, None]) / scale[:, None]
+
+    @staticmethod
+    def _from_z(z, log, level, scale):
+        x = z * scale[:, None] + level[:, None]
+        if log.any():
+            with np.errstate(over="ignore"):
+                x = np.where(log[:, None], np.exp(x), x)
+        return x
+
+    def _network_input(self, z, sizes, cov_past, cov_future):
         """Network input: scaled target, and with covariates a future part.
 
-        With covariates the sequence is ``window + Hm`` steps long; channels are the
-        scaled target (0 over the future part), a future flag and the covariates.
+        ``z`` (n, window) holds ``sizes`` values then NaN (padding the regressor
+        masks). With covariates the sequence is ``sizes + Hm`` steps long; channels
+        are the scaled target (0 over the future part), a future flag and the
+        covariates.
         """
         if cov_past is None:
             return z[:, :, None]
         n, W = z.shape
         Hm = cov_future.shape[1]
-        target = np.concatenate([z, np.zeros((n, Hm))], axis=1)
-        flag = np.concatenate([np.zeros((n, W)), np.ones((n, Hm))], axis=1)
-        covariates = np.concatenate([cov_past, cov_future], axis=1)
-        return np.concatenate([target[:, :, None], flag[:, :, None], covariates], axis=2)
+        past = np.concatenate([z[:, :, None], np.zeros((n, W, 1)), cov_past], axis=2)
+        future = np.concatenate([np.zeros((n, Hm, 1)), np.ones((n, Hm, 1)), cov_future], axis=2)
+        if n == 0 or sizes.min() == W:
+            return np.concatenate([past, future], axis=1)
+        out = np.full((n, W + Hm, past.shape[2]), np.nan)
+        valid = np.arange(W)[None, :] < sizes[:, None]
+        out[:, :W][valid] = past[valid]
+        rows = np.repeat(np.arange(n), Hm)
+        out[rows, (sizes[:, None] + np.arange(Hm)[None, :]).ravel()] = future.reshape(n * Hm, -1)
+        return out
 
-    def _windows(self, panel, i, starts, length):
-        """Target windows of series ``i`` of ``length`` steps at ``starts``; covariates."""
-        v = panel.series(i)
-        values = sliding_window_view(v, length)[starts]
-        cov = None
-        if panel.covariates is not None:
-            cov = sliding_window_view(panel.series_covariates(i), length, axis=0)[starts]
-            cov = cov.transpose(0, 2, 1)
-        return values, cov
+    def _gather(self, panel, series, ends, sizes, n_after):
+        """Windows of ``sizes`` values of ``series`` before ``ends`` (NaN-padded to
+        ``window``), the ``n_after`` values from ``ends``, and their covariates."""
+        W = self.window
+        first = panel.indptr[series] + ends  # position of the first value after the input
+        steps = np.arange(W)
+        valid = steps[None, :] < sizes[:, None]
+        rows = np.where(valid, first[:, None] - sizes[:, None] + steps[None, :], first[:, None] - 1)
+        windows = np.where(valid, panel.values[rows], np.nan)
+        after_rows = first[:, None] + np.arange(n_after)[None, :]
+        after = panel.values[after_rows]
+        if panel.covariates is None:
+            return windows, after, None, None
+        return windows, after, panel.covariates[rows], panel.covariates[after_rows]
 
-    def _training_set(self, panel, plan):
-        W, Hm = self.window, self._model_horizon()
-        inputs, targets = [], []
-        for i, starts in plan:
-            values, cov = self._windows(panel, i, starts, W + Hm)
-            level, scale = self._scale(values[:, :W], np.full(len(starts), i))
-            z = (values - level[:, None]) / scale[:, None]
-            cov_past = None if cov is None else cov[:, :W]
-            cov_future = None if cov is None else cov[:, W:]
-            inputs.append(self._network_input(z[:, :W], cov_past, cov_future))
-            targets.append(z[:, W:])
-        return np.concatenate(inputs), np.concatenate(targets)
+    def _training_set(self, panel, series, ends, sizes, log):
+        Hm = self._model_horizon()
+        windows, targets, cov_past, cov_future = self._gather(panel, series, ends, sizes, Hm)
+        log = log[series]
+        level, scale = self._scale(windows, sizes, series, log)
+        z = self._to_z(windows, log, level, scale)
+        inputs = self._network_input(z, sizes, cov_past, cov_future)
+        return inputs, self._to_z(targets, log, level, scale)
 
-    def _calibrate(self, panel, plan):
-        W, H = self.window, self.horizon
-        scores = []
-        for i, starts in plan:
-            values, cov = self._windows(panel, i, starts, W + H)
-            forecasts, scale = self._forecast(
-                values[:, :W], np.full(len(starts), i),
-                None if cov is None else cov[:, :W], None if cov is None else cov[:, W:], H,
-            )  # fmt: skip
-            scores.append(np.abs(values[:, W:] - forecasts) / scale[:, None])
-        return np.concatenate(scores)
+    def _calibrate(self, panel, series, ends, sizes, log):
+        H = self.horizon
+        windows, actual, cov_past, cov_future = self._gather(panel, series, ends, sizes, H)
+        forecasts, unit = self._forecast(
+            windows, sizes, series, log[series], cov_past, cov_future, H
+        )
+        return np.abs(actual - forecasts) / unit[:, None]
 
     def _conformal_quantiles(self, coverage):
         n = len(self.conformal_scores_)
@@ -545,31 +603,47 @@ class LSTMForecaster(SavedStateMixin, BaseEstimator):
 
     # -- forecasting -------------------------------------------------------------------
 
-    def _forecast(self, history, series_index, cov_past, cov_future, horizon):
-        """Forecast ``horizon`` steps after each row of ``history`` (n, window).
+    def _forecast(self, history, sizes, series_index, log, cov_past, cov_future, horizon):
+        """Forecast ``horizon`` steps after each row of ``history`` (n, window), whose
+        first ``sizes`` values are the history (NaN after them).
 
-        Returns the forecasts (n, horizon) and the scale of each history window.
+        Returns the forecasts (n, horizon) and the scale of each history window (the
+        unit of the conformal scores: the last value for a window modelled in logs).
         """
-        W = self.window
-        level, scale = self._scale(history, series_index)
+        W, n = self.window, len(history)
+        level, scale = self._scale(history, sizes, series_index, log)
+        unit = np.where(log, np.exp(level), scale)
         if self.strategy == "mimo":
             Hm = self.horizon
-            z = (history - level[:, None]) / scale[:, None]
+            z = self._to_z(history, log, level, scale)
             future = None if cov_future is None else cov_future[:, :Hm]
-            out = self.regressor_.predict(self._network_input(z, cov_past, future))
-            out = out.reshape(len(history), Hm)[:, :horizon]
-            return out * scale[:, None] + level[:, None], scale
-        values = np.concatenate([history, np.empty((len(history), horizon))], axis=1)
-        covariates = None if cov_past is None else np.concatenate([cov_past, cov_future], axis=1)
+            out = self.regressor_.predict(self._network_input(z, sizes, cov_past, future))
+            out = out.reshape(n, Hm)[:, :horizon]
+            return self._from_z(out, log, level, scale), unit
+        rows = np.arange(n)
+        values = np.concatenate([history, np.full((n, horizon), np.nan)], axis=1)
+        covariates = None
+        if cov_past is not None:
+            covariates = np.concatenate([cov_past, np.zeros((n, horizon, cov_past.shape[2]))], 1)
+            for k in range(horizon):  # the future right after each history
+                covariates[rows, sizes + k] = cov_future[:, k]
+        steps = np.arange(W)
         for k in range(horizon):
-            past = values[:, k : k + W]
-            lvl, scl = self._scale(past, series_index)
-            z = (past - lvl[:, None]) / scl[:, None]
-            c_past = None if covariates is None else covariates[:, k : k + W]
-            c_future = None if covariates is None else covariates[:, k + W : k + W + 1]
-            step = self.regressor_.predict(self._network_input(z, c_past, c_future))
-            values[:, W + k] = step.reshape(-1) * scl + lvl
-        return values[:, W:], scale
+            end = sizes + k
+            size = np.minimum(end, W)
+            index = end[:, None] - size[:, None] + steps[None, :]
+            valid = steps[None, :] < size[:, None]
+            index = np.where(valid, index, end[:, None] - 1)
+            past = np.where(valid, values[rows[:, None], index], np.nan)
+            lvl, scl = self._scale(past, size, series_index, log)
+            z = self._to_z(past, log, lvl, scl)
+            c_past = c_future = None
+            if covariates is not None:
+                c_past = covariates[rows[:, None], index]
+                c_future = covariates[rows, end][:, None, :]
+            step = self.regressor_.predict(self._network_input(z, size, c_past, c_future))
+            values[rows, end] = self._from_z(step.reshape(n, 1), log, lvl, scl)[:, 0]
+        return values[rows[:, None], sizes[:, None] + np.arange(horizon)[None, :]], unit
 
     def _prediction_inputs(self, horizon, X, y):
         check_is_fitted(self, "regressor_")
@@ -600,19 +674,20 @@ class LSTMForecaster(SavedStateMixin, BaseEstimator):
 
     def _predict_panel(self, panel, horizon, cov_future):
         """Forecasts (n_series, horizon) and window scales for every series of a panel."""
-        W = self.min_series_length("predict")
-        short = [(sid, n) for sid, n in zip(panel.ids, panel.lengths, strict=True) if n < W]
+        W = self.window
+        minimum = self.min_series_length("predict")
+        short = [(sid, n) for sid, n in zip(panel.ids, panel.lengths, strict=True) if n < minimum]
         if short:
             raise ValueError(
                 f"cannot forecast series shorter than window={W}: "
                 + ", ".join(f"{sid!r} ({n})" for sid, n in short)
             )
-        ends = panel.indptr[1:]
-        rows = ends[:, None] - W + np.arange(W)[None, :]
-        history = panel.values[rows]
-        cov_past = None if panel.covariates is None else panel.covariates[rows]
+        series = np.arange(panel.n_series)
+        sizes = np.minimum(panel.lengths, W).astype(np.int64)
+        history, _, cov_past, _ = self._gather(panel, series, panel.lengths, sizes, 0)
+        log = self._log_series(panel)
         series_index = self._series_index(panel)
-        return self._forecast(history, series_index, cov_past, cov_future, horizon)
+        return self._forecast(history, sizes, series_index, log, cov_past, cov_future, horizon)
 
     def _series_index(self, panel):
         """Rows of the series statistics for the series of ``panel`` (by id)."""
