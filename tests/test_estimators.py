@@ -160,8 +160,11 @@ def test_early_stopping_records_scores_and_restores_best_weights():
         warnings.simplefilter("ignore", ConvergenceWarning)
         reg.fit(X, y)
     assert len(reg.validation_scores_) == reg.n_iter_ == len(reg.loss_curve_)
-    assert reg.best_validation_score_ == max(reg.validation_scores_)
-    best_epoch = int(np.argmax(reg.validation_scores_)) + 1
+    assert len(reg.validation_loss_curve_) == reg.n_iter_
+    # Keras' rule: the validation loss decides, and its best epoch's score is reported
+    assert reg.best_validation_loss_ == min(reg.validation_loss_curve_)
+    best_epoch = int(np.argmin(reg.validation_loss_curve_)) + 1
+    assert reg.best_validation_score_ == reg.validation_scores_[best_epoch - 1]
     assert best_epoch < reg.n_iter_  # training went on past the best epoch...
     # ...and the weights were restored: a run stopped at the best epoch predicts the same
     stopped = clone(reg).set_params(max_epochs=best_epoch, n_iter_no_change=1000)
@@ -221,12 +224,18 @@ def test_warm_start_with_early_stopping_keeps_the_best_weights():
     reg = LSTMRegressor(**FAST, early_stopping=True, warm_start=True, n_iter_no_change=3,
                         validation_fraction=0.3)  # fmt: skip
     reg.fit(X, y)
-    best = reg.model_.flat_params.copy()
-    best_score = reg.best_validation_score_
-    reg.fit(X, y)  # the continued run may not beat the first run's best score...
-    if reg.best_validation_score_ == best_score:
-        np.testing.assert_array_equal(reg.model_.flat_params, best)  # ...then those weights stay
-    assert reg.best_validation_score_ == max(reg.validation_scores_)
+    first = reg.n_iter_
+    reg.fit(X, y)  # continues from the first fit's best weights, on a new split
+    assert len(reg.validation_loss_curve_) == reg.n_iter_ > first
+    # the kept weights are the best epoch of this fit, judged on this fit's split
+    assert reg.best_validation_loss_ == min(reg.validation_loss_curve_[first:])
+    best_epoch = int(np.argmin(reg.validation_loss_curve_[first:])) + 1
+    stopped = clone(reg).set_params(warm_start=False, n_iter_no_change=1000)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        stopped.set_params(max_epochs=first - 0).fit(X, y)
+        stopped.set_params(warm_start=True, max_epochs=best_epoch, early_stopping=True).fit(X, y)
+    np.testing.assert_array_equal(stopped.predict(X), reg.predict(X))
 
 
 def test_failed_fit_leaves_a_fitted_estimator_unchanged(sine):
@@ -268,7 +277,7 @@ def test_verbose_prints_one_line_per_epoch(sine):
         LSTMRegressor(**{**FAST, "max_epochs": 3}, verbose=1, early_stopping=True).fit(X, y)
     lines = out.getvalue().strip().splitlines()
     assert len(lines) == 3
-    assert lines[0].startswith("Epoch 1: loss ") and "validation score" in lines[0]
+    assert lines[0].startswith("Epoch 1: loss ") and "validation loss" in lines[0]
     assert lines[0].endswith(" s")
 
 
@@ -426,7 +435,7 @@ def test_divergence_after_a_good_epoch_restores_the_best_weights(sine, monkeypat
     with pytest.warns(TrainingDivergedWarning):
         reg.fit(X, y)
     assert reg.n_iter_ == 4
-    best = int(np.argmax(reg.validation_scores_)) + 1
+    best = int(np.argmin(reg.validation_loss_curve_)) + 1
     if best == 4:  # then the weights are exactly those of a clean 4-epoch run
         np.testing.assert_array_equal(reg.predict(X), stopped.predict(X))
 

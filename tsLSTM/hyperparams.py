@@ -86,13 +86,16 @@ PARAMETERS = (
     Param("max_epochs", 200, (("int", 1),), "int, default=200",
           "Maximum passes over the training data per ``fit``.", cli={"type": positive_int}),
     Param("early_stopping", False, ("boolean",), "bool, default=False",
-          "Hold out ``validation_fraction`` of the training data, stop when the validation "
-          "score has not improved by ``tol`` for ``n_iter_no_change`` epochs, and restore "
-          "the weights of the best epoch. Without it, training stops when the training loss "
-          "has not improved by ``tol`` for ``n_iter_no_change`` epochs.",
+          "Hold out ``validation_fraction`` of the training data (stratified by class "
+          "where possible; ``fit(validation_data=...)`` replaces it), stop when the "
+          "validation *loss* has not improved by ``tol`` for ``n_iter_no_change`` epochs, "
+          "and restore the weights of its best epoch (Keras' ``EarlyStopping`` with "
+          "``restore_best_weights``). The loss, not the accuracy, because it moves smoothly "
+          "on a small split. Without it, training stops when the training loss has not "
+          "improved by ``tol`` for ``n_iter_no_change`` epochs.",
           cli={"action": "store_true",
-               "help": "hold out --validation-fraction of the windows and stop on their "
-                       "score"}),
+               "help": "hold out --validation-fraction of the windows (the latest of each "
+                       "series) and stop on their loss"}),
     Param("validation_fraction", 0.1, (("real", 0, 1, "neither"),),
           "float in (0, 1), default=0.1",
           "Fraction of the training data held out with ``early_stopping``.", cli={"type": float}),
@@ -100,7 +103,8 @@ PARAMETERS = (
           "Epochs without an improvement larger than ``tol`` before training stops.",
           cli={"type": positive_int}),
     Param("tol", 1e-4, (("real", 0, None, "left"),), "float, default=1e-4",
-          "Smallest change of the loss (or validation score) that counts as an improvement.",
+          "Smallest decrease of the training (or validation) loss that counts as an "
+          "improvement.",
           cli={"type": float}),
     Param("clip_grad_norm", 1.0, (("real", 0, None, "neither"), None),
           "float or None, default=1.0",

@@ -420,18 +420,33 @@ class BaseRecurrentEstimator(SavedStateMixin, BaseEstimator):
 
     # -- training --------------------------------------------------------------------------
 
-    def fit(self, X, y, sample_weight=None, on_epoch=None):
+    def fit(self, X, y, sample_weight=None, on_epoch=None, validation_data=None):
         """Train on sequences ``X`` and targets ``y``; returns self.
 
+        Parameters
+        ----------
+        X, y, sample_weight
+            The training sequences, their targets and optional weights.
+        on_epoch : callable, optional
+            Called after every epoch with an :class:`~tsLSTM.estimators.EpochInfo`
+            (progress bars, logging).
+        validation_data : tuple, optional
+            ``(X_val, y_val)`` or ``(X_val, y_val, sample_weight_val)``, Keras-style:
+            held-out data whose loss and score are recorded after every epoch
+            (``validation_loss_curve_``, ``validation_scores_``). With
+            ``early_stopping=True`` it replaces the random ``validation_fraction``
+            split: training stops on its loss and keeps the best epoch's weights. A
+            forecaster passes the latest windows in time here.
+
         With ``warm_start=True`` and a fitted network, training continues from it.
-        ``on_epoch``, if given, is called after every epoch with an
-        :class:`~tsLSTM.estimators.EpochInfo` (progress bars, logging).
         """
         self._validate_params()
         with thread_limits(self.n_jobs):
-            return self._fit(X, y, sample_weight, on_epoch=on_epoch)
+            return self._fit(X, y, sample_weight, on_epoch=on_epoch,
+                             validation_data=validation_data)  # fmt: skip
 
-    def _fit(self, X, y, sample_weight=None, incremental=False, classes=None, on_epoch=None):
+    def _fit(self, X, y, sample_weight=None, incremental=False, classes=None, on_epoch=None,
+             validation_data=None):  # fmt: skip
         """Validate, set up and train; a fit that raises changes nothing (transactional).
 
         A :class:`_Snapshot` of everything a fit may change is taken first; on any
@@ -441,12 +456,15 @@ class BaseRecurrentEstimator(SavedStateMixin, BaseEstimator):
         """
         snapshot = _Snapshot(self)
         try:
-            return self._fit_unguarded(X, y, sample_weight, incremental, classes, on_epoch)
+            return self._fit_unguarded(
+                X, y, sample_weight, incremental, classes, on_epoch, validation_data
+            )
         except BaseException:
             snapshot.restore(self)
             raise
 
-    def _fit_unguarded(self, X, y, sample_weight, incremental, classes, on_epoch):
+    def _fit_unguarded(self, X, y, sample_weight, incremental, classes, on_epoch,
+                       validation_data=None):  # fmt: skip
         if y is None:
             raise ValueError(
                 f"{type(self).__name__} requires y to be passed, but the target y is None"
@@ -485,7 +503,9 @@ class BaseRecurrentEstimator(SavedStateMixin, BaseEstimator):
         X = self._standardise(X, lengths)
         rng = self._new_rng() if first_call else self._rng
         validation = None
-        if self.early_stopping:
+        if validation_data is not None:
+            validation = self._validation_set(validation_data)
+        elif self.early_stopping:
             X, *validation, targets, sample_weight, lengths = self._split_validation(
                 X, targets, sample_weight, lengths, rng
             )
@@ -498,12 +518,20 @@ class BaseRecurrentEstimator(SavedStateMixin, BaseEstimator):
             self.t_ = 0
             self.best_loss_ = np.inf
             self.validation_scores_ = None
+            self.validation_loss_curve_ = None
             self.best_validation_score_ = None
-            self._best_params = None
+            self.best_validation_loss_ = None
             self._optimizer = None
         self.model_.rnn.dropout = float(self.dropout)  # not architecture: may change
-        if validation is not None and self.validation_scores_ is None:
-            self.validation_scores_, self.best_validation_score_ = [], -np.inf
+        if validation is not None:
+            if self.validation_scores_ is None:
+                self.validation_scores_ = []
+            if getattr(self, "validation_loss_curve_", None) is None:  # older saved models
+                self.validation_loss_curve_ = []
+            # the best epoch is that of this fit: its validation data may differ
+            self.best_validation_loss_ = np.inf
+            self.best_validation_score_ = None
+        self._best_params = None
         if not incremental or self._optimizer is None:
             self._optimizer = self._make_optimizer()
         epochs = 1 if incremental else self.max_epochs
@@ -525,9 +553,35 @@ class BaseRecurrentEstimator(SavedStateMixin, BaseEstimator):
             # a later partial_fit starts a fresh optimizer (with the learning_rate of
             # then), as a fit always does
             self._optimizer = None
-        if validation is not None and self._best_params is not None:
+        if self._best_params is not None:
             self.model_.flat_params[...] = self._best_params  # the best epoch's weights
+            self._best_params = None
+        if validation is not None and not np.isfinite(self.best_validation_loss_):
+            self.best_validation_loss_ = None  # no epoch had a finite validation loss
         return self
+
+    def _validation_set(self, validation_data):
+        """``validation_data`` -> ``(X_val, targets, weights, lengths)`` as trained on."""
+        if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
+            raise ValueError(
+                "validation_data must be a tuple (X_val, y_val) or (X_val, y_val, "
+                f"sample_weight_val), got {type(validation_data).__name__}"
+                + (f" of length {len(validation_data)}" if hasattr(validation_data, "__len__")
+                   else "")
+            )  # fmt: skip
+        X_val, y_val, *weight = validation_data
+        try:
+            X_val, y_val, lengths = self._validate_X(X_val, y_val, reset=False)
+            targets = self._encode_targets(y_val, False, None, lengths)
+            weight = _check_sample_weight(
+                weight[0] if weight else None, X_val, dtype=np.float64, ensure_non_negative=True
+            )
+        except ValueError as exc:
+            raise ValueError(f"validation_data: {exc}") from exc
+        weight = self._class_weighted(targets, weight)
+        if not weight.sum() > 0:
+            raise ValueError("validation_data: the sample weights sum to zero")
+        return self._standardise(X_val, lengths), targets, weight / weight.max(), lengths
 
     def _constant_output_loss(self, loss, targets, sample_weight, lengths):
         """The training loss of a network whose outputs are all 0 (a useless model).
@@ -552,26 +606,57 @@ class BaseRecurrentEstimator(SavedStateMixin, BaseEstimator):
         return sample_weight
 
     def _split_validation(self, X, targets, sample_weight, lengths, rng):
-        """``X_train, X_val, t_val, w_val, len_val, t_train, w_train, len_train``."""
+        """``X_train, X_val, t_val, w_val, len_val, t_train, w_train, len_train``.
+
+        Stratified by class where the data allow it. When ``validation_fraction`` of
+        the samples is fewer than the classes (or leaves fewer training samples than
+        classes), one sample per class is held out instead; when a class has a single
+        sample, the split is not stratified. Either adaptation warns.
+        """
         n = X.shape[0]
         n_val = int(np.ceil(self.validation_fraction * n))
+        stratify = self._stratify(targets)
+        if stratify is not None:
+            n_val, stratify = self._stratified_size(n, n_val, stratify)
         if n - n_val < 1 or n_val < 2:
             raise ValueError(
                 f"early_stopping with validation_fraction={self.validation_fraction} needs at "
                 f"least 2 validation samples and 1 training sample; got {n} samples. Use more "
                 "data, a larger validation_fraction, or early_stopping=False."
             )
-        try:
-            X_train, X_val, t_train, t_val, w_train, w_val, l_train, l_val = train_test_split(
-                X, targets, sample_weight, lengths, test_size=n_val, random_state=rng,
-                stratify=self._stratify(targets),
-            )  # fmt: skip
-        except ValueError as exc:
-            raise ValueError(
-                f"cannot hold out a stratified validation_fraction={self.validation_fraction} "
-                f"of {n} samples: {exc}"
-            ) from exc
+        X_train, X_val, t_train, t_val, w_train, w_val, l_train, l_val = train_test_split(
+            X, targets, sample_weight, lengths, test_size=n_val, random_state=rng,
+            stratify=stratify,
+        )  # fmt: skip
         return X_train, X_val, t_val, w_val, l_val, t_train, w_train, l_train
+
+    def _stratified_size(self, n, n_val, labels):
+        """``(n_val, labels or None)``: a validation size that stratifies, or no strata."""
+        classes, counts = np.unique(labels, return_counts=True)
+        k = len(classes)
+        asked = f"validation_fraction={self.validation_fraction} of {n} samples"
+        if counts.min() < 2:
+            warnings.warn(
+                f"early_stopping: class {classes[counts.argmin()]!r} has a single sample, so "
+                f"the {asked} is held out without stratification",
+                UserWarning, stacklevel=6,
+            )  # fmt: skip
+            return n_val, None
+        if k <= n_val <= n - k:
+            return n_val, labels
+        if 2 * k <= n:
+            warnings.warn(
+                f"early_stopping: the {asked} ({n_val}) cannot hold out every one of the {k} "
+                f"classes; holding out {k} samples, one per class",
+                UserWarning, stacklevel=6,
+            )  # fmt: skip
+            return k, labels
+        warnings.warn(
+            f"early_stopping: {n} samples of {k} classes are too few for a stratified "
+            f"split; holding out {asked} without stratification",
+            UserWarning, stacklevel=6,
+        )  # fmt: skip
+        return n_val, None
 
     def _fit_epochs(
         self, trainer, sample_weight, validation, epochs, incremental, on_epoch=None,
@@ -583,6 +668,7 @@ class BaseRecurrentEstimator(SavedStateMixin, BaseEstimator):
         batch_size = min(self.batch_size, n)
         n_batches = -(-n // batch_size)
         total_weight = sample_weight.sum()
+        objective = self._training_loss()
         no_improvement = 0
         # the weights the lowest-loss epoch of this call started from: an epoch's loss
         # is measured on the weights it starts from and passes through, not on those
@@ -633,16 +719,25 @@ class BaseRecurrentEstimator(SavedStateMixin, BaseEstimator):
             self.loss_curve_.append(epoch_loss)
             message = f"Epoch {self.n_iter_}: loss {self.loss_curve_[-1]:.6f}"
             score = None
+            improved = self.loss_curve_[-1] < self.best_loss_ - self.tol
             if validation is not None:
-                score = self._validation_score(trainer.validation_outputs(), *validation[1:])
+                outputs = trainer.validation_outputs()
+                score = self._validation_score(outputs, *validation[1:])
+                _, targets, weights, lengths = validation
+                with np.errstate(over="ignore", invalid="ignore"):
+                    validation_loss = float(objective(targets, outputs, weights, lengths)[0])
                 self.validation_scores_.append(score)
-                message += f", validation score {score:.6f}"
-                improved = score > self.best_validation_score_ + self.tol
-                if score > self.best_validation_score_:
+                self.validation_loss_curve_.append(validation_loss)
+                message += f", validation loss {validation_loss:.6f}, score {score:.6f}"
+                if self.early_stopping:
+                    # Keras' rule: monitor the validation loss (smoother than accuracy
+                    # on a small split), keep the weights of its best epoch
+                    improved = validation_loss < self.best_validation_loss_ - self.tol
+                if validation_loss < self.best_validation_loss_:
+                    self.best_validation_loss_ = validation_loss
                     self.best_validation_score_ = score
-                    self._best_params = model.flat_params.copy()
-            else:
-                improved = self.loss_curve_[-1] < self.best_loss_ - self.tol
+                    if self.early_stopping:
+                        self._best_params = model.flat_params.copy()
             self.best_loss_ = min(self.best_loss_, self.loss_curve_[-1])
             no_improvement = 0 if improved else no_improvement + 1
             seconds = time.perf_counter() - start_time
@@ -658,7 +753,8 @@ class BaseRecurrentEstimator(SavedStateMixin, BaseEstimator):
                 return False
             if no_improvement >= self.n_iter_no_change:
                 if self.verbose:
-                    what = "Validation score" if validation is not None else "Training loss"
+                    on_validation = validation is not None and self.early_stopping
+                    what = "Validation loss" if on_validation else "Training loss"
                     print(f"{what} did not improve more than tol={self.tol} for "
                           f"{self.n_iter_no_change} consecutive epochs. Stopping.")  # fmt: skip
                 return False
@@ -720,7 +816,10 @@ class BaseRecurrentEstimator(SavedStateMixin, BaseEstimator):
     _saved_attributes = (
         "n_features_in_", "n_timesteps_", "n_step_features_", "n_iter_", "t_", "loss_curve_",
         "best_loss_", "validation_scores_", "best_validation_score_", "_variable_length",
+        "validation_loss_curve_", "best_validation_loss_",
     )  # fmt: skip
+    # saved attributes that files of older versions lack, and their value then
+    _added_attributes = {"validation_loss_curve_": None, "best_validation_loss_": None}
     _saved_arrays = ("x_mean_", "x_scale_")
 
     def _fitted_state(self):
@@ -733,6 +832,8 @@ class BaseRecurrentEstimator(SavedStateMixin, BaseEstimator):
 
     def _restore_fitted_state(self, record, source):
         weights = {}
+        for name, value in self._added_attributes.items():
+            setattr(self, name, value)
         for name, value in record.attributes.items():
             if name not in self._saved_attributes:
                 raise ValueError(f"{source}: unexpected attribute {name!r}")
@@ -778,8 +879,11 @@ class BaseRecurrentEstimator(SavedStateMixin, BaseEstimator):
         problems.need("validation_scores_",
                       lambda v: v is None or (isinstance(v, list) and all(map(is_number, v))),
                       "None or a list of numbers")  # fmt: skip
-        problems.need("best_validation_score_", lambda v: v is None or is_number(v),
-                      "None or a number")  # fmt: skip
+        problems.need("validation_loss_curve_",
+                      lambda v: v is None or (isinstance(v, list) and all(map(is_number, v))),
+                      "None or a list of numbers")  # fmt: skip
+        for name in ("best_validation_score_", "best_validation_loss_"):
+            problems.need(name, lambda v: v is None or is_number(v), "None or a number")
         problems.need("_variable_length", lambda v: isinstance(v, bool), "a boolean")
         if not problems:
             problems.vector("x_mean_", self.n_step_features_)

@@ -18,9 +18,12 @@ _DOC_ATTRIBUTES = """
         The trained network (recurrent stack + dense head on the last step).
     loss_curve_ : list of float
         Training loss of every epoch.
-    validation_scores_ : list of float or None
-        Validation score of every epoch with early stopping.
-    best_validation_score_ : float or None
+    validation_scores_, validation_loss_curve_ : list of float or None
+        Validation score (R^2 for the regressor, accuracy for the classifier) and
+        validation loss of every epoch, with early stopping or ``validation_data``.
+    best_validation_loss_, best_validation_score_ : float or None
+        The lowest validation loss of the last fit and the score of that epoch (whose
+        weights ``early_stopping`` keeps).
     best_loss_ : float
     n_iter_ : int
         Epochs run (accumulates over warm starts and partial_fit calls).
