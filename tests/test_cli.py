@@ -10,9 +10,9 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import require
 
 import tsLSTM
+from tests.conftest import require
 from tsLSTM import LSTMForecaster
 
 FAST = ["--window", "8", "--hidden-size", "8", "--max-epochs", "3", "--seed", "0"]
@@ -155,7 +155,7 @@ def test_dirty_input_fails_with_series_and_line(dirty_csv, tmp_path):
 def test_dirty_input_skipped_and_listed(dirty_csv, tmp_path):
     output = tmp_path / "out.csv"
     out = tslstm("forecast", dirty_csv, "--horizon", "2", *FAST, "--output", output,
-                 "--on-error", "skip", "--quiet")  # fmt: skip
+                 "--on-error", "skip", "--on-short", "raise", "--quiet")  # fmt: skip
     assert out.returncode == 3, out.stderr
     assert "skipped 4 series" in out.stderr
     assert "'store_1': series 'store_1', row 67: unparseable date" in out.stderr

@@ -66,7 +66,8 @@ def test_wide_and_long_frames_with_custom_columns():
     assert list(out.columns) == ["unique_id", "ds", "y_hat"] and len(out) == 6 * 4
     first = out[out.unique_id == "s0"]
     assert first.ds.tolist() == list(pd.date_range("2020-04-30", periods=4, freq="D"))
-    assert f.n_series_ == 6 and f.n_windows_ == 6 * (120 - 12 - 4 + 1)  # one global model
+    # one global model; early stopping holds out the latest 11 + 3 windows of each series
+    assert f.n_series_ == 6 and f.n_windows_ == 6 * (120 - 12 - 4 + 1 - 11 - 3)
 
     renamed = long.rename(columns={"unique_id": "store", "ds": "day", "y": "sales"})
     g = LSTMForecaster(window=12, horizon=4, id_col="store", time_col="day",
@@ -102,6 +103,77 @@ def test_series_of_different_lengths_and_short_series():
         f.predict()
     out = f.predict(y=long)
     assert out.groupby("unique_id").ds.min()["s1"] == pd.Timestamp("2020-04-30")
+
+
+def test_short_series_are_padded_and_forecast_by_default():
+    long = sine_panel(3, n=60)
+    short = pd.DataFrame({
+        "unique_id": np.repeat(["nine", "three"], [9, 3]),
+        "ds": [*pd.date_range("2020-01-01", periods=9), *pd.date_range("2020-01-01", periods=3)],
+        "y": np.r_[np.arange(1.0, 10.0), [5.0, 6.0, 7.0]],
+    })  # fmt: skip
+    data = pd.concat([long, short])
+    f = LSTMForecaster(window=10, horizon=4, **FAST).fit(data)
+    # 'nine' trains on inputs of 1..5 values, 'three' is too short to train on
+    assert f.short_series_ == ["three"]
+    assert f.n_windows_ == 3 * (60 - 14 + 1 - 5 - 3) + 5  # (the latest 5 + 3 validate)
+    out = f.predict()
+    assert len(out) == 5 * 4 and np.isfinite(out.y_hat).all()
+    assert out.groupby("unique_id").ds.min()["three"] == pd.Timestamp("2020-01-04")
+    # a short series is forecast from what it has: its earlier values matter
+    shorter = f.predict(y=short.iloc[2:])
+    assert not np.allclose(shorter.y_hat[:4], out[out.unique_id == "nine"].y_hat)
+    for strategy in ["recursive", "mimo"]:  # with covariates, both strategies
+        X = data[["unique_id", "ds"]].assign(dow=data.ds.dt.day_of_week.astype(float))
+        g = LSTMForecaster(window=10, horizon=4, strategy=strategy, **FAST).fit(data, X=X)
+        future = pd.DataFrame({
+            "unique_id": np.repeat(["s0", "s1", "s2", "nine", "three"], 4),
+            "ds": [d for n in [60, 60, 60, 9, 3]
+                   for d in pd.date_range("2020-01-01", periods=n + 4)[-4:]],
+        })  # fmt: skip
+        future["dow"] = future.ds.dt.day_of_week.astype(float)
+        assert np.isfinite(g.predict(X=future).y_hat).all()
+
+
+def test_auto_scaling_is_scale_invariant_for_positive_series():
+    rng = np.random.default_rng(0)
+    y = np.exp(0.01 * np.arange(100) + 0.2 * np.sin(np.arange(100) / 2)
+               + 0.02 * rng.standard_normal(100))  # fmt: skip
+    for strategy in ["mimo", "recursive"]:
+        f = LSTMForecaster(window=12, horizon=5, strategy=strategy, **FAST)
+        base = f.fit(y).predict()
+        scaled = LSTMForecaster(**f.get_params()).fit(1000 * y).predict()
+        np.testing.assert_allclose(scaled, 1000 * base, rtol=1e-4)
+    # a series with values <= 0: minus the window's last value, over its std (no logs)
+    z = y - 2
+    f = LSTMForecaster(window=12, horizon=5, **FAST)
+    base = f.fit(z).predict()
+    np.testing.assert_allclose(f.fit(3 * z).predict(), 3 * base, rtol=1e-4)
+    np.testing.assert_allclose(f.fit(z - 5).predict(), base - 5, rtol=1e-4)
+
+
+def test_early_stopping_validates_on_the_latest_windows(monkeypatch):
+    from tsLSTM import LSTMRegressor
+
+    seen = {}
+    fit = LSTMRegressor.fit
+
+    def spy(self, X, y, **kwargs):
+        seen["train"], seen["validation"] = y, kwargs.get("validation_data")
+        return fit(self, X, y, **kwargs)
+
+    monkeypatch.setattr(LSTMRegressor, "fit", spy)
+    y = np.arange(1.0, 61.0)  # a value is its own time: scaling=None keeps it visible
+    f = LSTMForecaster(window=8, horizon=3, scaling=None, early_stopping=True,
+                       validation_fraction=0.2, **FAST).fit(y)  # fmt: skip
+    X_val, y_val = seen["validation"]
+    # 50 windows: the latest 10 validate, the 2 before them would reach their targets
+    assert len(y_val) == 10 and len(seen["train"]) == 60 - 11 + 1 - 10 - 2 == f.n_windows_
+    assert y_val.min() == 49 and y_val.max() == 60  # the targets of the last 12 steps
+    assert seen["train"].max() < y_val.min()  # no training target after a validation one
+    np.testing.assert_array_equal(X_val[:, -1, 0] + 1, y_val[:, 0])
+    assert f.regressor_.best_validation_loss_ is not None
+    assert len(f.regressor_.validation_loss_curve_) == f.regressor_.n_iter_
 
 
 # -- strategies and covariates -----------------------------------------------------------
