@@ -267,7 +267,7 @@ def train_model(panel, args, skipped):
         panel = _drop_short(panel, forecaster.min_series_length("fit"), args, skipped,
                             "window + horizon")  # fmt: skip
     _info(args, f"training on {panel.n_series} series ({int(panel.lengths.sum())} values)")
-    progress = EpochProgress(args.max_epochs, enabled=not args.quiet)
+    progress = EpochProgress(args.max_epochs * args.ensemble_size, enabled=not args.quiet)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # convergence notes are not errors here
