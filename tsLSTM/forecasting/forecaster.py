@@ -83,7 +83,9 @@ class LSTMForecaster(SavedStateMixin, BaseEstimator):
         Steps to forecast.
     strategy : {'mimo', 'recursive'}, default='mimo'
         'mimo': one network output per horizon step, all at once. 'recursive': a
-        one-step model fed its own forecasts (any horizon at predict time).
+        one-step model fed its own forecasts (any horizon at predict time). 'mimo'
+        stays the default: with the other defaults it forecast held-out real series
+        better than 'recursive' on most of them, and fits faster.
     scaling : {'auto', 'window', 'series', None}, default='auto'
         'auto': a series whose values are all positive is modelled in logs, relative
         to the last value of each input window (the network sees log ratios, and its
@@ -92,14 +94,13 @@ class LSTMForecaster(SavedStateMixin, BaseEstimator):
         last value, divided by the window's standard deviation. With a
         ``season_length_`` above 1 the targets are measured from the window's
         seasonal naive forecast instead of its last value: the network learns the
-        deviation from that forecast. Chosen as the default because on held-out real
-        panels and series (yearly, quarterly, monthly; see the README's "Forecast
-        accuracy") it beat 'window' broadly: trends and growth are ratios, and the
-        level nearest the forecast is the last one. 'window': every input window
-        (and its targets) is centred on its mean and divided by its standard
-        deviation (the default before). 'series': each series' mean and standard
-        deviation over the training data. None: raw values (the regressor still
-        standardises globally).
+        deviation from that forecast. The default because on held-out real panels
+        and series (yearly, quarterly, monthly) it beat 'window' broadly: trends and
+        growth are ratios, and the level nearest the forecast is the last one.
+        'window': every input window (and its targets) is centred on its mean and
+        divided by its standard deviation (the default before). 'series': each
+        series' mean and standard deviation over the training data. None: raw values
+        (the regressor still standardises globally).
     fill : {None, 'ffill', 'interpolate', 'zero'}, default=None
         How to fill missing values; None raises an error naming the series.
     on_short : {'pad', 'warn', 'raise'}, default='pad'
@@ -117,13 +118,17 @@ class LSTMForecaster(SavedStateMixin, BaseEstimator):
         'auto': implied by the time index (12 for months, 4 for quarters, 52 for
         weeks, 7 for days, 24 for hours; 1 for years, integer time stamps and
         arrays). 1: no seasonal baseline. The fitted value is ``season_length_``.
+        Measured on held-out monthly and quarterly data, the seasonal baseline (with
+        early stopping) forecast better than the last value on most series, by far
+        on trending seasonal ones.
     early_stopping : bool or 'auto', default='auto'
         Hold out the latest ``validation_fraction`` of each series' windows (and the
         ``horizon - 1`` before them, whose targets would reach into theirs), stop when
         their loss has not improved by ``tol`` for ``n_iter_no_change`` epochs and
         keep the best epoch's weights. Only series with at least as many windows left
-        to train on as they hold out take part. 'auto': so, when some series is long
-        enough, else stop on the training loss (True warns then). The default because
+        to train on as they hold out take part; held-out windows are not trained on.
+        'auto': so, when some series is long enough, else stop on the training loss
+        (True warns then). The default because
         validating on the latest windows both forecast held-out real data better (the
         network stops near the seasonal naive or last-value baseline instead of
         overfitting small data) and trained several times faster. False: stop when the
@@ -131,7 +136,8 @@ class LSTMForecaster(SavedStateMixin, BaseEstimator):
     ensemble_size : int, default=1
         Networks trained with different seeds (the first with ``random_state``) whose
         outputs are averaged: less variance between seeds, ``ensemble_size`` times
-        the training time.
+        the training time. 1 by default: with early stopping on the latest windows the
+        seeds already agree closely, and averaging changed the accuracy little.
     calibration_fraction : float in [0, 1), default=0.0
         Fraction of each series' latest windows held out of training to calibrate
         :meth:`predict_interval` (split conformal). 0 disables intervals.
