@@ -10,9 +10,9 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import require
 
 import tsLSTM
-from tests.conftest import require
 from tsLSTM import LSTMForecaster
 
 FAST = ["--window", "8", "--hidden-size", "8", "--max-epochs", "3", "--seed", "0"]

@@ -13,8 +13,7 @@ import textwrap
 
 import numpy as np
 import pytest
-
-from tests.conftest import require
+from conftest import require
 
 require("numba_cuda")
 

@@ -9,6 +9,7 @@ import joblib
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import require
 from sklearn.base import clone
 from sklearn.compose import TransformedTargetRegressor
 from sklearn.datasets import load_digits
@@ -17,8 +18,8 @@ from sklearn.model_selection import GridSearchCV, TimeSeriesSplit, cross_val_sco
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer
 
-from tests.conftest import require
 from tsLSTM import LSTMClassifier, LSTMRegressor, TrainingDivergedWarning
+from tsLSTM.estimators._base import MIN_PATIENCE_STEPS
 from tsLSTM.nn import SequenceModel
 
 # Healthy fits never trip the divergence rules (tests that expect it use pytest.warns).
@@ -174,6 +175,64 @@ def test_early_stopping_records_scores_and_restores_best_weights():
     np.testing.assert_array_equal(stopped.predict(X), reg.predict(X))
 
 
+def test_validation_data_is_monitored_and_replaces_the_split(sine):
+    X, y, X_test, y_test = sine
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        reg = LSTMRegressor(**{**FAST, "max_epochs": 5}).fit(X, y, validation_data=(X_test, y_test))
+    # monitored without early stopping: the last entry is the final network's MSE on
+    # the held-out data, in the standardised units the network is trained in
+    assert len(reg.validation_loss_curve_) == len(reg.validation_scores_) == reg.n_iter_ == 5
+    expected = np.mean(((reg.predict(X_test) - y_test) / reg.y_scale_[0]) ** 2)
+    np.testing.assert_allclose(reg.validation_loss_curve_[-1], expected, rtol=1e-4)
+    np.testing.assert_allclose(reg.validation_scores_[-1], reg.score(X_test, y_test), rtol=1e-4)
+
+    es = LSTMRegressor(**{**FAST, "max_epochs": 40}, early_stopping=True, n_iter_no_change=3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        es.fit(X, y, validation_data=(X_test, y_test, np.ones(len(y_test))))
+    assert es.t_ == es.n_iter_ * len(X)  # every training sample is trained on
+    best = es.best_validation_loss_
+    assert best == min(es.validation_loss_curve_)
+    held_out = np.mean(((es.predict(X_test) - y_test) / es.y_scale_[0]) ** 2)
+    np.testing.assert_allclose(held_out, best, rtol=1e-4)  # the best epoch's weights
+
+    for bad, message in [
+        (X_test, "must be a tuple"), ((X_test,), "must be a tuple"),
+        ((X_test[:, :5], y_test), "validation_data: X has 5 features"),
+        ((X_test, y_test[:3]), "validation_data: .*inconsistent"),
+    ]:  # fmt: skip
+        with pytest.raises(ValueError, match=message):
+            LSTMRegressor(**FAST).fit(X, y, validation_data=bad)
+
+
+def test_early_stopping_waits_for_enough_updates_on_a_small_training_set():
+    # 30 samples, batch 32: an epoch is one update, so n_iter_no_change=2 epochs alone
+    # would stop on the plateau of the first updates
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((30, 8)), rng.standard_normal(30)
+    reg = LSTMRegressor(**{**FAST, "max_epochs": 400, "learning_rate": 1e-3},
+                        early_stopping=True, n_iter_no_change=2)  # fmt: skip
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        reg.fit(X, y)
+    best_epoch = int(np.argmin(reg.validation_loss_curve_)) + 1
+    assert reg.n_iter_ - best_epoch == MIN_PATIENCE_STEPS
+
+
+def test_stratified_split_adapts_to_few_samples_per_class():
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((50, 6))
+    y = np.repeat(np.arange(10), 5)  # 10 classes, 5 samples each: 10% is 5 samples
+    clf = LSTMClassifier(**{**FAST, "max_epochs": 2}, early_stopping=True)
+    with pytest.warns(UserWarning, match="holding out 10 samples, one per class"):
+        clf.fit(X, y)
+    assert clf.t_ == clf.n_iter_ * 40
+    y_single = np.r_[np.zeros(30), np.ones(19), 2]  # class 2 has one sample
+    with pytest.warns(UserWarning, match=r"class 2\.0 has a single sample.*unstratified"):
+        LSTMClassifier(**{**FAST, "max_epochs": 2}, early_stopping=True).fit(X, y_single)
+
+
 def test_training_loss_convergence_and_warning(sine):
     X, y, _, _ = sine
     with pytest.warns(ConvergenceWarning, match="max_epochs=2 reached"):
@@ -181,9 +240,10 @@ def test_training_loss_convergence_and_warning(sine):
     reg = LSTMRegressor(**{**FAST, "max_epochs": 500}, tol=10.0, n_iter_no_change=2)
     with warnings.catch_warnings():
         warnings.simplefilter("error", ConvergenceWarning)
-        reg.fit(X, y)  # no improvement of 10.0: stops after 2 epochs, no warning
-    # the first epoch sets the best loss; two more without improvement stop the run
-    assert reg.n_iter_ == 3 and reg.validation_scores_ is None
+        reg.fit(X, y)  # no improvement of 10.0: stops early, no warning
+    # the first epoch sets the best loss; then 2 epochs and MIN_PATIENCE_STEPS updates
+    # (15 per epoch of 480 samples) without improvement stop the run
+    assert reg.n_iter_ == 1 + -(-MIN_PATIENCE_STEPS // 15) and reg.validation_scores_ is None
 
 
 def test_warm_start_continues_and_partial_fit_accumulates(sine):

@@ -13,13 +13,13 @@ import threading
 import time
 import warnings
 
+import faults
 import numpy as np
 import pandas as pd
 import pytest
 from sklearn.exceptions import ConvergenceWarning
 
 import tsLSTM
-from tests import faults
 from tsLSTM import LSTMForecaster, LSTMRegressor, TrainingDivergedWarning, cli
 from tsLSTM._files import check_writable, write_file
 

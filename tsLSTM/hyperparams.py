@@ -88,11 +88,13 @@ PARAMETERS = (
     Param("early_stopping", False, ("boolean",), "bool, default=False",
           "Hold out ``validation_fraction`` of the training data (stratified by class "
           "where possible; ``fit(validation_data=...)`` replaces it), stop when the "
-          "validation *loss* has not improved by ``tol`` for ``n_iter_no_change`` epochs, "
-          "and restore the weights of its best epoch (Keras' ``EarlyStopping`` with "
-          "``restore_best_weights``). The loss, not the accuracy, because it moves smoothly "
-          "on a small split. Without it, training stops when the training loss has not "
-          "improved by ``tol`` for ``n_iter_no_change`` epochs.",
+          "validation *loss* has not improved by ``tol`` for ``n_iter_no_change`` epochs "
+          "and at least 100 minibatch updates (an epoch of a small training set is one "
+          "update, too few to leave the first epochs' plateau), and restore the weights "
+          "of its best epoch (Keras' ``EarlyStopping`` with ``restore_best_weights``). "
+          "The loss, not the accuracy, because it moves smoothly on a small split. "
+          "Without it, training stops when the training loss has not improved by "
+          "``tol`` for ``n_iter_no_change`` epochs.",
           forecaster=False),  # LSTMForecaster's own: the latest windows, 'auto' default
     Param("validation_fraction", 0.1, (("real", 0, 1, "neither"),),
           "float in (0, 1), default=0.1",

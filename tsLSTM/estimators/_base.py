@@ -75,6 +75,12 @@ _ARCHITECTURE = (
     "conv_kernel_size", "conv_stride", "pool_size",
 )  # fmt: skip
 
+# Training stops only after ``n_iter_no_change`` epochs *and* this many minibatch
+# updates without a better loss (training, or validation with early stopping): on a
+# small training set an epoch is one or two updates, and ten of them cannot leave the
+# plateau of the first epochs (a classifier at chance, ln 2).
+MIN_PATIENCE_STEPS = 100
+
 # Batches per epoch above which ``verbose`` also draws a progress bar.
 _PROGRESS_BAR_MIN_BATCHES = 50
 
@@ -636,9 +642,11 @@ class BaseRecurrentEstimator(SavedStateMixin, BaseEstimator):
         k = len(classes)
         asked = f"validation_fraction={self.validation_fraction} of {n} samples"
         if counts.min() < 2:
+            label = classes[counts.argmin()]
+            label = self.classes_[label] if hasattr(self, "classes_") else label
             warnings.warn(
-                f"early_stopping: class {classes[counts.argmin()]!r} has a single sample, so "
-                f"the {asked} is held out without stratification",
+                f"early_stopping: class {label.item()!r} has a single sample, so "
+                f"the {asked} is held out unstratified",
                 UserWarning, stacklevel=6,
             )  # fmt: skip
             return n_val, None
@@ -669,7 +677,7 @@ class BaseRecurrentEstimator(SavedStateMixin, BaseEstimator):
         n_batches = -(-n // batch_size)
         total_weight = sample_weight.sum()
         objective = self._training_loss()
-        no_improvement = 0
+        no_improvement = stalled_steps = 0
         # the weights the lowest-loss epoch of this call started from: an epoch's loss
         # is measured on the weights it starts from and passes through, not on those
         # it ends with
@@ -740,6 +748,7 @@ class BaseRecurrentEstimator(SavedStateMixin, BaseEstimator):
                         self._best_params = model.flat_params.copy()
             self.best_loss_ = min(self.best_loss_, self.loss_curve_[-1])
             no_improvement = 0 if improved else no_improvement + 1
+            stalled_steps = 0 if improved else stalled_steps + n_batches
             seconds = time.perf_counter() - start_time
             if self.verbose:
                 print(f"{message}, {seconds:.2f} s", flush=True)
@@ -751,7 +760,7 @@ class BaseRecurrentEstimator(SavedStateMixin, BaseEstimator):
                 ))  # fmt: skip
             if incremental:
                 return False
-            if no_improvement >= self.n_iter_no_change:
+            if no_improvement >= self.n_iter_no_change and stalled_steps >= MIN_PATIENCE_STEPS:
                 if self.verbose:
                     on_validation = validation is not None and self.early_stopping
                     what = "Validation loss" if on_validation else "Training loss"
