@@ -152,6 +152,26 @@ def test_auto_scaling_is_scale_invariant_for_positive_series():
     np.testing.assert_allclose(f.fit(z - 5).predict(), base - 5, rtol=1e-4)
 
 
+def test_season_length_from_the_index_or_detected_without_one():
+    rng = np.random.default_rng(0)
+    t = np.arange(96)
+    y = np.exp(0.01 * t + 0.3 * np.sin(2 * np.pi * t / 12) + 0.03 * rng.standard_normal(96))
+    fit = {**FAST, "max_epochs": 1}
+    for index, expected in [
+        (pd.date_range("2000-01-01", periods=96, freq="MS"), 12),
+        (pd.period_range("2000Q1", periods=96, freq="Q"), 4),  # the index wins
+        (pd.period_range("1900", periods=96, freq="Y"), 1),
+        (pd.RangeIndex(96), 12),  # no frequency: detected from the data
+    ]:
+        f = LSTMForecaster(window=24, horizon=3, **fit).fit(pd.Series(y, index=index))
+        assert f.season_length_ == expected, index
+    assert LSTMForecaster(window=24, horizon=3, **fit).fit(y).season_length_ == 12
+    assert LSTMForecaster(window=8, horizon=3, **fit).fit(y).season_length_ == 1  # > window
+    walk = np.exp(np.cumsum(0.05 * rng.standard_normal(96)))
+    assert LSTMForecaster(window=24, horizon=3, **fit).fit(walk).season_length_ == 1
+    assert LSTMForecaster(window=24, horizon=3, season_length=5, **fit).fit(y).season_length_ == 5
+
+
 def test_early_stopping_validates_on_the_latest_windows(monkeypatch):
     from tsLSTM import LSTMRegressor
 

@@ -29,13 +29,22 @@ _SEASONS = (("BY", 1), ("BA", 1), ("BH", 1), ("BQ", 4), ("Q", 4), ("BM", 12), ("
             ("M", 12), ("W", 52), ("B", 5), ("D", 7), ("h", 24), ("H", 24))  # fmt: skip
 
 
+# Seasons tried on series whose time stamps carry no frequency (integers, arrays)
+_CANDIDATE_SEASONS = (4, 7, 12, 24, 52)
+# ... the smallest whose lag has at least this autocorrelation of the series' changes
+# (median over the series): a season shows as changes that repeat
+_SEASONAL_ACF = 0.5
+
+
 def season_length_of(step):
     """Steps in a season for a time step (a pandas offset or period frequency): 12 for
     months, 4 for quarters, 52 for weeks, 7 for days, 5 for business days, 24 for
-    hours; 1 (no season) for years, multiples such as ``'2M'``, integer steps and
-    anything else."""
+    hours; 1 (no season) for years, multiples such as ``'2M'`` and other offsets; None
+    for integer steps (no frequency to read)."""
     code = getattr(step, "rule_code", None)
-    if not isinstance(code, str) or getattr(step, "n", 1) != 1:
+    if not isinstance(code, str):
+        return None
+    if getattr(step, "n", 1) != 1:
         return 1
     for prefix, m in _SEASONS:
         if code.startswith(prefix):
@@ -116,8 +125,13 @@ class LSTMForecaster(SavedStateMixin, BaseEstimator):
     season_length : 'auto' or int, default='auto'
         Steps in a season, for the seasonal naive baseline of ``scaling='auto'``.
         'auto': implied by the time index (12 for months, 4 for quarters, 52 for
-        weeks, 7 for days, 24 for hours; 1 for years, integer time stamps and
-        arrays). 1: no seasonal baseline. The fitted value is ``season_length_``.
+        weeks, 7 for days, 24 for hours; 1 for years); for integer time stamps and
+        arrays, detected: the smallest of 4, 7, 12, 24, 52 (up to ``window``) at whose
+        lag the series' changes (of their logs for positive series) have a median
+        autocorrelation of at least 0.5, else 1 (a season shows as changes that
+        repeat; this found the known season of every real series measured, and none
+        on yearly data). 1: no seasonal baseline. The fitted value is
+        ``season_length_``.
         Measured on held-out monthly and quarterly data, the seasonal baseline (with
         early stopping) forecast better than the last value on most series, by far
         on trending seasonal ones.
@@ -610,7 +624,31 @@ class LSTMForecaster(SavedStateMixin, BaseEstimator):
         if self.season_length != "auto":
             return int(self.season_length)
         lengths = [season_length_of(step) for step in panel.steps]
-        return max(set(lengths), key=lengths.count) if lengths else 1
+        m = max(set(lengths), key=lengths.count) if lengths else 1
+        return self._detect_season_length(panel) if m is None else m
+
+    def _detect_season_length(self, panel):
+        """The season of series without a frequency: the smallest candidate (up to
+        ``window``) at whose lag the changes of the series (of their logs for positive
+        series) have a median autocorrelation of at least ``_SEASONAL_ACF``; else 1."""
+        if self.scaling != "auto":
+            return 1
+        log = self._log_series(panel)
+        changes = []
+        for i in range(panel.n_series):
+            v = panel.series(i)
+            changes.append(np.diff(np.log(v) if log[i] else v))
+        for m in _CANDIDATE_SEASONS:
+            if m > self.window:
+                break
+            correlations = [
+                np.corrcoef(d[m:], d[:-m])[0, 1]
+                for d in changes
+                if len(d) >= 3 * m and d[m:].std() > 0 and d[:-m].std() > 0
+            ]
+            if correlations and np.median(correlations) >= _SEASONAL_ACF:
+                return m
+        return 1
 
     @staticmethod
     def _plan(parts):
