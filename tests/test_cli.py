@@ -105,6 +105,31 @@ def test_train_save_then_forecast_with_model_matches_python_api(csv, tmp_path):
     assert written.ds.tolist() == expected.ds.tolist()
 
 
+def test_forecaster_options_follow_the_forecasters_defaults():
+    from tsLSTM.cli import build_parser, make_forecaster
+
+    parser = build_parser()
+    args = parser.parse_args(["forecast", "in.csv", "--horizon", "2"])
+    made = make_forecaster(args, 2).get_params()
+    defaults = LSTMForecaster().get_params()
+    for name in ("scaling", "on_short", "season_length", "ensemble_size", "early_stopping"):
+        assert made[name] == defaults[name], name
+    args = parser.parse_args(["forecast", "in.csv", "--horizon", "2", "--scaling", "window",
+                              "--on-short", "warn", "--season-length", "4", "--ensemble-size",
+                              "3", "--no-early-stopping"])  # fmt: skip
+    made = make_forecaster(args, 2).get_params()
+    assert (made["scaling"], made["on_short"], made["season_length"]) == ("window", "warn", 4)
+    assert (made["ensemble_size"], made["early_stopping"]) == (3, False)
+    assert (
+        make_forecaster(
+            parser.parse_args(["forecast", "in.csv", "--horizon", "2", "--early-stopping"]), 2
+        ).early_stopping
+        is True
+    )
+    with pytest.raises(SystemExit):
+        parser.parse_args(["forecast", "in.csv", "--horizon", "2", "--season-length", "0"])
+
+
 def test_backtest_prints_metrics(csv):
     out = tslstm("backtest", csv, "--horizon", "3", "--n-windows", "2", *FAST, "--quiet")
     assert out.returncode == 0, out.stderr
@@ -155,7 +180,7 @@ def test_dirty_input_fails_with_series_and_line(dirty_csv, tmp_path):
 def test_dirty_input_skipped_and_listed(dirty_csv, tmp_path):
     output = tmp_path / "out.csv"
     out = tslstm("forecast", dirty_csv, "--horizon", "2", *FAST, "--output", output,
-                 "--on-error", "skip", "--quiet")  # fmt: skip
+                 "--on-error", "skip", "--on-short", "raise", "--quiet")  # fmt: skip
     assert out.returncode == 3, out.stderr
     assert "skipped 4 series" in out.stderr
     assert "'store_1': series 'store_1', row 67: unparseable date" in out.stderr

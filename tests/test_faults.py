@@ -454,8 +454,19 @@ def test_cli_forecasts_that_overflow_are_an_error_not_inf(cli_files, tmp_path):
     huge = tmp_path / "huge.csv"
     _panel_frame(scale=1e200).to_csv(huge, index=False)
     target = tmp_path / "out.csv"
+    # the default scaling='auto' forecasts these positive series in logs: finite
     out = faults.run_cli("forecast", huge, "--horizon", 3, "--model", cli_files[1], "-o", target,
                          "--quiet")  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    target.unlink()
+    # scaling='window' works in their units and overflows
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model = LSTMForecaster(window=8, horizon=3, hidden_size=4, max_epochs=2, random_state=0,
+                               scaling="window").fit(_panel_frame())  # fmt: skip
+    model.save(tmp_path / "window.tslstm")
+    out = faults.run_cli("forecast", huge, "--horizon", 3, "--model", tmp_path / "window.tslstm",
+                         "-o", target, "--quiet")  # fmt: skip
     assert out.returncode == 1
     assert "forecast of series 's0'" in _one_error_line(out.stderr)
     assert "not finite" in out.stderr and not target.exists()

@@ -272,6 +272,26 @@ def test_forecaster_round_trip_and_refusals(tmp_path):
         tsLSTM.load(edit_meta(lambda m: m.update(estimator="LSTMRegressor")))
 
 
+def test_forecaster_ensemble_and_seasonal_baseline_round_trip(tmp_path):
+    import pandas as pd
+
+    t = np.arange(72)
+    noise = 0.05 * np.random.default_rng(0).standard_normal(72)
+    series = pd.Series(np.exp(0.01 * t + 0.2 * np.sin(2 * np.pi * t / 12) + noise),
+                       index=pd.date_range("2000-01-01", periods=72, freq="MS"))  # fmt: skip
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model = LSTMForecaster(window=14, horizon=3, ensemble_size=3, **FAST).fit(series)
+    assert model.season_length_ == 12 and len(model._members) == 2
+    path = tmp_path / "e.tslstm"
+    model.save(path)
+    loaded = tsLSTM.load(path)
+    assert loaded.season_length_ == 12 and len(loaded._members) == 2
+    np.testing.assert_array_equal(loaded.predict(y=series), model.predict())
+    single = LSTMForecaster(window=14, horizon=3, **FAST).fit(series).predict()
+    assert not np.array_equal(single, model.predict())  # the members count
+
+
 def test_save_estimator_is_a_deprecated_alias(fitted, tmp_path):
     from tsLSTM.persistence import save_estimator
 

@@ -92,7 +92,32 @@ def build_parser():
             model.add_argument("--model", help="load a saved model instead of training")
         model.add_argument("--window", type=positive_int, default=24, help="input steps [24]")
         model.add_argument("--strategy", choices=["mimo", "recursive"], default="mimo")
-        model.add_argument("--scaling", choices=["window", "series", "none"], default="window")
+        model.add_argument("--scaling", choices=["auto", "window", "series", "none"],
+                           default="auto",
+                           help="input normalisation: 'auto' models positive series in "
+                                "logs relative to the window's last value [auto]")  # fmt: skip
+        model.add_argument("--on-short", choices=["pad", "warn", "raise"], default="pad",
+                           help="series shorter than window + horizon: train on shorter "
+                                "windows and forecast from what they have ('pad'), leave "
+                                "them out of training ('warn'), or treat them as bad "
+                                "series ('raise': --on-error decides) [pad]")  # fmt: skip
+        model.add_argument("--season-length", type=_season_length, default="auto",
+                           metavar="auto|M",
+                           help="steps in a season for the seasonal naive baseline of "
+                                "--scaling auto; 'auto': from the time stamps' frequency, "
+                                "1: none [auto]")  # fmt: skip
+        stopping = model.add_mutually_exclusive_group()
+        stopping.add_argument("--early-stopping", dest="early_stopping", action="store_const",
+                              const=True, default="auto",
+                              help="hold out --validation-fraction of the windows (the latest "
+                                   "of each series) and stop on their loss [auto: when the "
+                                   "series are long enough]")  # fmt: skip
+        stopping.add_argument("--no-early-stopping", dest="early_stopping",
+                              action="store_const", const=False,
+                              help="stop on the training loss")  # fmt: skip
+        model.add_argument("--ensemble-size", type=positive_int, default=1,
+                           help="average this many networks trained with different "
+                                "seeds [1]")  # fmt: skip
         model.add_argument("--calibration-fraction", type=float, default=0.0,
                            help="hold out this fraction of the latest windows to calibrate "
                                 "prediction intervals (needed for --coverage)")  # fmt: skip
@@ -214,6 +239,11 @@ def _drop_short(panel, minimum, args, skipped, what):
 # -- model ----------------------------------------------------------------------------------
 
 
+def _season_length(text):
+    """``argparse`` type of --season-length: 'auto' or a positive integer."""
+    return "auto" if text == "auto" else positive_int(text)
+
+
 def make_forecaster(args, horizon):
     from .forecasting import LSTMForecaster
 
@@ -221,8 +251,10 @@ def make_forecaster(args, horizon):
         raise CommandError("--calibration-fraction must be in [0, 1)")
     return LSTMForecaster(
         window=args.window, horizon=horizon, strategy=args.strategy,
+        season_length=args.season_length, ensemble_size=args.ensemble_size,
+        early_stopping=args.early_stopping,
         scaling=None if args.scaling == "none" else args.scaling, fill=args.fill,
-        on_short="warn" if args.on_error == "skip" else "raise",
+        on_short=args.on_short,
         calibration_fraction=args.calibration_fraction, id_col=args.id_col,
         time_col=args.time_col, target_col=args.target_col, verbose=0,
         **{name: getattr(args, name) for name in hyperparams.CLI_PARAMS},
@@ -231,10 +263,11 @@ def make_forecaster(args, horizon):
 
 def train_model(panel, args, skipped):
     forecaster = make_forecaster(args, args.horizon)
-    panel = _drop_short(panel, forecaster.min_series_length("fit"), args, skipped,
-                        "window + horizon")  # fmt: skip
+    if forecaster.on_short == "raise":  # a series too short is a bad series (--on-error)
+        panel = _drop_short(panel, forecaster.min_series_length("fit"), args, skipped,
+                            "window + horizon")  # fmt: skip
     _info(args, f"training on {panel.n_series} series ({int(panel.lengths.sum())} values)")
-    progress = EpochProgress(args.max_epochs, enabled=not args.quiet)
+    progress = EpochProgress(args.max_epochs * args.ensemble_size, enabled=not args.quiet)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # convergence notes are not errors here

@@ -95,9 +95,7 @@ PARAMETERS = (
           "The loss, not the accuracy, because it moves smoothly on a small split. "
           "Without it, training stops when the training loss has not improved by "
           "``tol`` for ``n_iter_no_change`` epochs.",
-          cli={"action": "store_true",
-               "help": "hold out --validation-fraction of the windows (the latest of each "
-                       "series) and stop on their loss"}),
+          forecaster=False),  # LSTMForecaster's own: the latest windows, 'auto' default
     Param("validation_fraction", 0.1, (("real", 0, 1, "neither"),),
           "float in (0, 1), default=0.1",
           "Fraction of the training data held out with ``early_stopping``.", cli={"type": float}),
