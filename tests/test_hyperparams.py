@@ -4,6 +4,7 @@ with the table."""
 
 import inspect
 
+import numpy as np
 import pytest
 
 from tsLSTM import LSTMClassifier, LSTMForecaster, LSTMRegressor, hyperparams
@@ -26,7 +27,7 @@ def test_signatures_constraints_and_docs_follow_the_table(estimator, names):
         ours = estimator._parameter_constraints[name]
         assert list(map(str, ours)) == list(map(str, hyperparams.sklearn_constraints([name])[name]))
     table = set(hyperparams.NETWORK_PARAMS)
-    own = {"class_weight"} if estimator is LSTMClassifier else set()
+    own = {LSTMClassifier: {"class_weight"}, LSTMRegressor: {"baseline"}}.get(estimator, set())
     if estimator is LSTMForecaster:
         own = set(signature) - {"self"} - table
         assert not own & table
@@ -47,6 +48,17 @@ def test_forecaster_passes_through_every_network_parameter_of_the_table():
     assert NETWORK_PARAMS == hyperparams.FORECASTER_PARAMS  # the old name stays
     params = model.get_params()
     assert {name: params[name] for name in NETWORK_PARAMS}["dropout"] == 0.25
+
+
+def test_forecaster_keeps_the_old_values_of_changed_estimator_defaults():
+    # conv_filters='auto' and baseline='ridge' are LSTMRegressor's defaults; the
+    # forecaster passes the values of before, so its models do not change
+    assert hyperparams.FORECASTER_FIXED == {"conv_filters": None, "baseline": None}
+    assert not set(hyperparams.FORECASTER_FIXED) & set(hyperparams.FORECASTER_PARAMS)
+    series = np.sin(np.arange(80) / 3.0)
+    model = LSTMForecaster(window=30, horizon=2, hidden_size=3, max_epochs=1, random_state=0)
+    model.fit(series)
+    assert model.regressor_.conv_filters_ == [] and model.regressor_.baseline_coef_ is None
 
 
 def test_optimizer_names_are_the_registry():

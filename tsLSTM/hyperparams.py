@@ -153,11 +153,17 @@ PARAMETERS = (
           "'last': one prediction per sequence, from its last valid step. 'sequence': one "
           "per time step (Keras' ``return_sequences=True``); ``y`` then has a target per "
           "step.", forecaster=False),
-    Param("conv_filters", None, (("int", 1), list, tuple, None),
-          "int, list of int or None, default=None",
+    Param("conv_filters", "auto", (("int", 1), list, tuple, ("options", ("auto",)), None),
+          "int, list of int, 'auto' or None, default='auto'",
           "Output channels of Conv1d -> ReLU -> MaxPool1d blocks before the recurrent "
           "stack, one block per entry (padding ``conv_kernel_size // 2``); None: no "
-          "convolutional front-end.", forecaster=False),
+          "convolutional front-end. 'auto': blocks of 32 filters, one per pooling, until "
+          "at most 24 steps reach the recurrent stack, so none for sequences of up to 24 "
+          "steps, none with ``output='sequence'`` and none on the GPU path. An LSTM alone "
+          "learns little from sequences of hundreds of steps (gradients through so many "
+          "steps vanish, and small data sets give few updates); the front-end learns local "
+          "shapes and shortens the sequence. The fitted front-end is ``conv_filters_``.",
+          forecaster=False),
     Param("conv_kernel_size", 3, (("int", 1),), "int, default=3",
           "Kernel size of every convolution.", forecaster=False),
     Param("conv_stride", 1, (("int", 1),), "int, default=1", "Stride of every convolution.",
@@ -172,6 +178,9 @@ BY_NAME = {p.name: p for p in PARAMETERS}
 NETWORK_PARAMS = tuple(p.name for p in PARAMETERS)
 # Those LSTMForecaster takes too and passes through to its LSTMRegressor.
 FORECASTER_PARAMS = tuple(p.name for p in PARAMETERS if p.forecaster)
+# Estimator-only parameters whose default changed since LSTMForecaster first used its
+# LSTMRegressor: the forecaster passes these old values, so its models stay the same.
+FORECASTER_FIXED = {"conv_filters": None, "baseline": None}
 # Those the ``tslstm`` command exposes as options (dest = parameter name).
 CLI_PARAMS = tuple(p.name for p in PARAMETERS if p.cli is not None)
 # Where and with how many threads a fitted network runs: not part of the model.

@@ -75,6 +75,12 @@ _ARCHITECTURE = (
     "conv_kernel_size", "conv_stride", "pool_size",
 )  # fmt: skip
 
+# conv_filters='auto': filters per block, the longest sequence the recurrent stack reads
+# without a front-end, and the most blocks (see BaseRecurrentEstimator._auto_conv_filters).
+AUTO_CONV_FILTERS = 32
+AUTO_CONV_STEPS = 24
+AUTO_CONV_MAX_BLOCKS = 8
+
 # Training stops only after ``n_iter_no_change`` epochs *and* this many minibatch
 # updates without a better loss (training, or validation with early stopping): on a
 # small training set an epoch is one or two updates, and ten of them cannot leave the
@@ -164,7 +170,7 @@ class BaseRecurrentEstimator(SavedStateMixin, BaseEstimator):
         verbose=0,
         warm_start=False,
         output="last",
-        conv_filters=None,
+        conv_filters="auto",
         conv_kernel_size=3,
         conv_stride=1,
         pool_size=2,
@@ -206,8 +212,11 @@ class BaseRecurrentEstimator(SavedStateMixin, BaseEstimator):
 
     _y_numeric = False  # validate_data converts y to numbers (regression)
 
-    def _encode_targets(self, y, first_call, classes, lengths):
-        """Validate ``y``; return the network's targets. Sets target attributes."""
+    def _encode_targets(self, y, first_call, classes, lengths, X=None, sample_weight=None):
+        """Validate ``y``; return the network's targets. Sets target attributes.
+
+        ``X`` (3-D, padded steps 0) and ``sample_weight`` are the validated inputs.
+        """
         raise NotImplementedError
 
     def _loss(self, targets, outputs, sample_weight):
@@ -343,7 +352,14 @@ class BaseRecurrentEstimator(SavedStateMixin, BaseEstimator):
     # -- network -------------------------------------------------------------------------
 
     def _conv_filters(self):
+        """The front-end's filters: ``conv_filters`` resolved (``'auto'``: by length).
+
+        Validates the parameter combination; the fitted network's front-end is
+        ``conv_filters_``.
+        """
         filters = self.conv_filters
+        if isinstance(filters, str) and filters == "auto":
+            return self._auto_conv_filters()
         if filters is None:
             return []
         filters = [filters] if isinstance(filters, numbers.Integral) else list(filters)
@@ -355,7 +371,25 @@ class BaseRecurrentEstimator(SavedStateMixin, BaseEstimator):
             raise ValueError("output='sequence' cannot be combined with conv_filters")
         return [int(f) for f in filters]
 
-    def _network_spec(self):
+    def _auto_conv_filters(self):
+        """``conv_filters='auto'``: blocks of :data:`AUTO_CONV_FILTERS` filters, one per
+        pooling, until at most :data:`AUTO_CONV_STEPS` steps reach the recurrent stack.
+
+        None for ``output='sequence'`` (one output per input step), on the GPU path
+        (no convolution kernels) and for sequences of at most ``AUTO_CONV_STEPS`` steps.
+        """
+        if self.output == "sequence" or resolve_device(self.device) == "cuda":
+            return []
+        k = self.conv_kernel_size
+        length, blocks = int(self.n_timesteps_), 0
+        while length > AUTO_CONV_STEPS and blocks < AUTO_CONV_MAX_BLOCKS:
+            shorter = ((length + 2 * (k // 2) - k) // self.conv_stride + 1) // self.pool_size
+            if not 1 <= shorter < length:
+                break
+            length, blocks = shorter, blocks + 1
+        return [AUTO_CONV_FILTERS] * blocks
+
+    def _network_spec(self, filters):
         """The network the parameters describe, without building it.
 
         ``(frontend, rnn, head)``: each layer a ``(class, size arguments)`` pair
@@ -363,13 +397,13 @@ class BaseRecurrentEstimator(SavedStateMixin, BaseEstimator):
         from the layers' own ``parameter_layout`` and :meth:`_build_network` build it.
         """
         frontend, channels = [], self.n_step_features_
-        for filters in self._conv_filters():
+        for n_filters in filters:
             frontend.append((Conv1dBlock, {
-                "in_channels": channels, "filters": filters,
+                "in_channels": channels, "filters": n_filters,
                 "kernel_size": self.conv_kernel_size, "stride": self.conv_stride,
                 "padding": self.conv_kernel_size // 2, "pool_size": self.pool_size,
             }))  # fmt: skip
-            channels = filters
+            channels = n_filters
         rnn = (LSTM if self.cell == "lstm" else GRU, {
             "input_size": channels, "hidden_size": self.hidden_size,
             "num_layers": self.num_layers, "bidirectional": self.bidirectional,
@@ -379,16 +413,17 @@ class BaseRecurrentEstimator(SavedStateMixin, BaseEstimator):
                          "out_features": self._n_outputs()})  # fmt: skip
         return frontend, rnn, head
 
-    def _network_layout(self):
+    def _network_layout(self, filters):
         """``{state-dict key: ParameterSpec}`` of the network, nothing allocated."""
-        frontend, (rnn_class, rnn_args), (head_class, head_args) = self._network_spec()
+        frontend, (rnn_class, rnn_args), (head_class, head_args) = self._network_spec(filters)
         return SequenceModel.parameter_layout(
             rnn_class.parameter_layout(**rnn_args), head_class.parameter_layout(**head_args),
             [block_class.parameter_layout(**args) for block_class, args in frontend],
         )  # fmt: skip
 
-    def _build_network(self, rng):
-        frontend, (rnn_class, rnn_args), (head_class, head_args) = self._network_spec()
+    def _build_network(self, rng, filters):
+        """``model_`` with a front-end of ``filters`` (its ``conv_filters_``)."""
+        frontend, (rnn_class, rnn_args), (head_class, head_args) = self._network_spec(filters)
         blocks = [
             block_class(**args, dtype=self.dtype, random_state=rng)
             for block_class, args in frontend
@@ -396,6 +431,7 @@ class BaseRecurrentEstimator(SavedStateMixin, BaseEstimator):
         rnn = rnn_class(**rnn_args, dropout=self.dropout, dtype=self.dtype, random_state=rng)
         head = head_class(**head_args, dtype=self.dtype, random_state=rng)
         self.model_ = SequenceModel(rnn, head, output=self.output, frontend=blocks)
+        self.conv_filters_ = [int(f) for f in filters]
         self._architecture = {name: getattr(self, name) for name in _ARCHITECTURE}
 
     def _make_optimizer(self):
@@ -485,10 +521,10 @@ class BaseRecurrentEstimator(SavedStateMixin, BaseEstimator):
         first_call = not hasattr(self, "model_") or (not self.warm_start and not incremental)
         X, y, lengths = self._validate_X(X, y, reset=first_call)
         self._conv_filters()  # parameter combinations, before anything changes
-        targets = self._encode_targets(y, first_call, classes, lengths)
         sample_weight = _check_sample_weight(
             sample_weight, X, dtype=np.float64, ensure_non_negative=True
         )
+        targets = self._encode_targets(y, first_call, classes, lengths, X, sample_weight)
         sample_weight = self._class_weighted(targets, sample_weight)
         with np.errstate(over="ignore"):  # huge weights: rescaled below
             positive = sample_weight.sum() > 0
@@ -518,7 +554,7 @@ class BaseRecurrentEstimator(SavedStateMixin, BaseEstimator):
 
         self._rng = rng
         if first_call:
-            self._build_network(rng)
+            self._build_network(rng, self._conv_filters())
             self.loss_curve_ = []
             self.n_iter_ = 0
             self.t_ = 0
@@ -578,7 +614,7 @@ class BaseRecurrentEstimator(SavedStateMixin, BaseEstimator):
         X_val, y_val, *weight = validation_data
         try:
             X_val, y_val, lengths = self._validate_X(X_val, y_val, reset=False)
-            targets = self._encode_targets(y_val, False, None, lengths)
+            targets = self._encode_targets(y_val, False, None, lengths, X_val)
             weight = _check_sample_weight(
                 weight[0] if weight else None, X_val, dtype=np.float64, ensure_non_negative=True
             )
@@ -825,7 +861,7 @@ class BaseRecurrentEstimator(SavedStateMixin, BaseEstimator):
     _saved_attributes = (
         "n_features_in_", "n_timesteps_", "n_step_features_", "n_iter_", "t_", "loss_curve_",
         "best_loss_", "validation_scores_", "best_validation_score_", "_variable_length",
-        "validation_loss_curve_", "best_validation_loss_",
+        "validation_loss_curve_", "best_validation_loss_", "conv_filters_",
     )  # fmt: skip
     # saved attributes that files of older versions lack, and their value then
     _added_attributes = {"validation_loss_curve_": None, "best_validation_loss_": None}
@@ -835,7 +871,7 @@ class BaseRecurrentEstimator(SavedStateMixin, BaseEstimator):
         attributes = {n: getattr(self, n) for n in self._saved_attributes if hasattr(self, n)}
         arrays = {f"param/{k}": v for k, v in self.model_.state_dict().items()}
         for name in self._saved_arrays:
-            if hasattr(self, name):
+            if getattr(self, name, None) is not None:
                 arrays[f"attr/{name}"] = plain_array(name, getattr(self, name))
         return attributes, arrays, None
 
@@ -862,12 +898,15 @@ class BaseRecurrentEstimator(SavedStateMixin, BaseEstimator):
             # The parameters and attributes say how large the network is; check that
             # against the stored weights before building it, so that a small file
             # cannot make the loader allocate what it merely claims.
-            mismatch = layout_mismatch(self._network_layout(), weights)
+            filters = getattr(self, "conv_filters_", None)
+            if filters is None:  # a file written before conv_filters_ was saved
+                filters = self._conv_filters()
+            mismatch = layout_mismatch(self._network_layout(filters), weights)
             if mismatch:
                 raise ValueError(mismatch)
             self._rng = self._new_rng()
             self._best_params = None
-            self._build_network(self._rng)
+            self._build_network(self._rng, filters)
             self.model_.load_state_dict(weights)
         except (AttributeError, KeyError, ValueError) as exc:
             raise ValueError(
@@ -894,6 +933,10 @@ class BaseRecurrentEstimator(SavedStateMixin, BaseEstimator):
         for name in ("best_validation_score_", "best_validation_loss_"):
             problems.need(name, lambda v: v is None or is_number(v), "None or a number")
         problems.need("_variable_length", lambda v: isinstance(v, bool), "a boolean")
+        if hasattr(self, "conv_filters_"):  # absent from files of before 'auto'
+            problems.need("conv_filters_", lambda v: isinstance(v, list) and len(v) <= 64
+                          and all(is_int(f, 1) for f in v),
+                          "a list of positive integers")  # fmt: skip
         if not problems:
             problems.vector("x_mean_", self.n_step_features_)
             problems.vector("x_scale_", self.n_step_features_, positive=True)

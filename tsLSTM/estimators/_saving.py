@@ -37,6 +37,9 @@ class SavedStateMixin:
     """
 
     _fitted_marker = "model_"
+    # Parameters added after the format's first files, with the value that gives the
+    # behaviour of before: a file that lacks one loads with this value, not the default.
+    _absent_params = {}
 
     def save(self, path):
         """Save the fitted estimator to ``path`` in tsLSTM's safe format.
@@ -61,7 +64,7 @@ class SavedStateMixin:
             raise ValueError(f"{source}: expected a {cls.__name__}, got {record.estimator!r}")
         estimator = cls()
         try:
-            estimator.set_params(**record.params)
+            estimator.set_params(**{**cls._absent_params, **record.params})
             estimator._validate_params()
         except (ValueError, TypeError) as exc:
             raise ValueError(f"{source}: invalid estimator parameters: {exc}") from exc

@@ -71,7 +71,7 @@ class LSTMClassifier(ClassifierMixin, BaseRecurrentEstimator):
         verbose=0,
         warm_start=False,
         output="last",
-        conv_filters=None,
+        conv_filters="auto",
         conv_kernel_size=3,
         conv_stride=1,
         pool_size=2,
@@ -134,7 +134,7 @@ class LSTMClassifier(ClassifierMixin, BaseRecurrentEstimator):
 
     # -- hooks -----------------------------------------------------------------------------
 
-    def _encode_targets(self, y, first_call, classes, lengths):
+    def _encode_targets(self, y, first_call, classes, lengths, X=None, sample_weight=None):
         if self.output == "sequence":
             if self.class_weight is not None:
                 raise ValueError("class_weight is not supported with output='sequence'")

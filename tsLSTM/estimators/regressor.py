@@ -3,6 +3,7 @@
 import numpy as np
 from sklearn.base import RegressorMixin
 from sklearn.metrics import r2_score
+from sklearn.utils._param_validation import StrOptions
 
 from .. import hyperparams
 from ..losses import mean_squared_error
@@ -10,6 +11,9 @@ from ._base import BaseRecurrentEstimator, step_mask
 from ._saving import is_int
 
 _DOC_PARAMETERS = hyperparams.parameters_doc(hyperparams.NETWORK_PARAMS)
+
+# Penalties the ridge baseline chooses from (leave-one-out, on standardised inputs).
+_BASELINE_ALPHAS = np.logspace(-4, 4, 17)
 
 _DOC_ATTRIBUTES = """
     Attributes
@@ -37,6 +41,9 @@ _DOC_ATTRIBUTES = """
     x_mean_, x_scale_ : ndarray of shape (n_step_features_,)
         Per-feature standardisation learned on the first fit and applied to every
         input (the network sees standardised sequences).
+    conv_filters_ : list of int
+        Filters of each block of the fitted convolutional front-end (``[]``: none), as
+        ``conv_filters`` gave them or ``'auto'`` chose them.
 """
 
 
@@ -50,14 +57,82 @@ class LSTMRegressor(RegressorMixin, BaseRecurrentEstimator):
     so raw data trains well; predictions are in the original units.
     """
         + _DOC_PARAMETERS
+        + """    baseline : {'ridge'} or None, default='ridge'
+        'ridge': fit a ridge regression on the flattened sequence first (``RidgeCV``,
+        every step and feature standardised, penalty chosen by leave-one-out
+        cross-validation over ``np.logspace(-4, 4, 17)``) and train the network on its
+        residual; predictions are the ridge's plus the network's. A linear map of the
+        whole window is what a recurrent network finds hardest to learn from few
+        samples (a spectrum, a profile), and the network then starts from the ridge's
+        error rather than from predicting the mean (LSTNet's "highway" in spirit).
+        Only for sequences of one length and ``output='last'``; otherwise, and with
+        None, the network learns the targets alone. The ridge is fitted on the first
+        ``fit`` / ``partial_fit`` and kept by warm starts; it costs a singular value
+        decomposition of the (n_samples, n_timesteps * n_features) inputs. With
+        ``early_stopping``, ``validation_scores_`` are the R² of the network's part
+        (the residual), which ranks epochs as the R² of the sum would.
+    """
         + _DOC_ATTRIBUTES
         + """    y_mean_, y_scale_ : ndarray of shape (n_outputs_,)
-        Target standardisation.
+        Standardisation of the network's targets: ``y``, or its residual after the
+        ridge baseline.
     n_outputs_ : int
+    baseline_coef_ : ndarray of shape (n_timesteps_ * n_step_features_, n_outputs_) or None
+        The ridge baseline's weights on the flattened raw sequence (None: no baseline).
+    baseline_intercept_ : ndarray of shape (n_outputs_,) or None
     """
     )
 
-    _parameter_constraints = {**BaseRecurrentEstimator._parameter_constraints}
+    _parameter_constraints = {
+        **BaseRecurrentEstimator._parameter_constraints,
+        "baseline": [StrOptions({"ridge"}), None],
+    }
+
+    def __init__(
+        self,
+        hidden_size=64,
+        num_layers=1,
+        cell="lstm",
+        bidirectional=False,
+        dropout=0.0,
+        optimizer="adam",
+        learning_rate=1e-3,
+        batch_size=32,
+        max_epochs=200,
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=10,
+        tol=1e-4,
+        clip_grad_norm=1.0,
+        weight_decay=0.0,
+        dtype="float32",
+        device="cpu",
+        n_jobs=None,
+        random_state=None,
+        verbose=0,
+        warm_start=False,
+        output="last",
+        conv_filters="auto",
+        conv_kernel_size=3,
+        conv_stride=1,
+        pool_size=2,
+        baseline="ridge",
+    ):
+        super().__init__(
+            hidden_size=hidden_size, num_layers=num_layers, cell=cell,
+            bidirectional=bidirectional, dropout=dropout, optimizer=optimizer,
+            learning_rate=learning_rate, batch_size=batch_size, max_epochs=max_epochs,
+            early_stopping=early_stopping, validation_fraction=validation_fraction,
+            n_iter_no_change=n_iter_no_change, tol=tol, clip_grad_norm=clip_grad_norm,
+            weight_decay=weight_decay, dtype=dtype, device=device, n_jobs=n_jobs,
+            random_state=random_state,
+            verbose=verbose, warm_start=warm_start, output=output, conv_filters=conv_filters,
+            conv_kernel_size=conv_kernel_size, conv_stride=conv_stride, pool_size=pool_size,
+        )  # fmt: skip
+        self.baseline = baseline
+
+    # files written before the ridge baseline existed load without it
+    _absent_params = {"baseline": None}
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -80,6 +155,8 @@ class LSTMRegressor(RegressorMixin, BaseRecurrentEstimator):
         outputs, lengths = self._network_outputs(X)
         with np.errstate(over="ignore"):
             outputs = outputs * self.y_scale_ + self.y_mean_
+            if getattr(self, "baseline_coef_", None) is not None:
+                outputs = outputs + self._baseline_predict(self._validate_X(X, reset=False)[0])
         if not np.all(np.isfinite(outputs)):
             raise RuntimeError("predictions overflow float64 after undoing the target scaling")
         if self._y_1d:
@@ -97,7 +174,7 @@ class LSTMRegressor(RegressorMixin, BaseRecurrentEstimator):
 
     _y_numeric = True
 
-    def _encode_targets(self, y, first_call, classes, lengths):
+    def _encode_targets(self, y, first_call, classes, lengths, X=None, sample_weight=None):
         sequence = self.output == "sequence"
         if sequence:
             y = self._per_step_targets(y, lengths, np.float64)
@@ -112,6 +189,12 @@ class LSTMRegressor(RegressorMixin, BaseRecurrentEstimator):
             raise ValueError(f"y must be {base_ndim}-D or {base_ndim + 1}-D, got shape {y.shape}")
         y_1d = y.ndim == base_ndim
         Y = y[..., None] if y_1d else y
+        if first_call:
+            self._fit_baseline(X, Y, sample_weight, sequence)
+        if getattr(self, "baseline_coef_", None) is not None:
+            if X is None:
+                raise TypeError("with the ridge baseline, targets are encoded with their X")
+            Y = Y - self._baseline_predict(X)
         flat = Y[step_mask(lengths, Y.shape[1])] if sequence else Y
         if first_call:
             with np.errstate(over="ignore", invalid="ignore"):
@@ -128,6 +211,39 @@ class LSTMRegressor(RegressorMixin, BaseRecurrentEstimator):
                 f"{self.n_outputs_}"
             )
         return ((Y - self.y_mean_) / self.y_scale_).astype(self.dtype)
+
+    def _fit_baseline(self, X, Y, sample_weight, sequence):
+        """The ridge baseline (``baseline='ridge'``) on the flattened sequences."""
+        self.baseline_coef_ = self.baseline_intercept_ = None
+        if self.baseline is None or sequence or self._variable_length:
+            return
+        top = sample_weight.max()
+        if not top > 0:
+            return  # no weight: fit refuses it below
+        from sklearn.linear_model import RidgeCV
+
+        # weights of mean 1 (unit weights unchanged): the penalty's scale does not depend on
+        # theirs, and huge weights do not overflow the moments
+        sample_weight = sample_weight / top
+        sample_weight = sample_weight / sample_weight.mean()
+        flat = X.reshape(len(X), -1).astype(np.float64)
+        mean = np.average(flat, axis=0, weights=sample_weight)
+        scale = np.sqrt(np.average((flat - mean) ** 2, axis=0, weights=sample_weight))
+        scale = np.where(scale > 0, scale, 1.0)
+        ridge = RidgeCV(alphas=_BASELINE_ALPHAS).fit((flat - mean) / scale, Y,
+                                                     sample_weight=sample_weight)  # fmt: skip
+        coef = np.atleast_2d(ridge.coef_).T / scale[:, None]  # on the raw flattened input
+        self.baseline_coef_ = coef
+        self.baseline_intercept_ = np.atleast_1d(ridge.intercept_) - mean @ coef
+
+    def _baseline_predict(self, X):
+        """The ridge baseline's predictions (n, n_outputs_) for 3-D ``X``.
+
+        A row-by-row sum of products (no BLAS), so that each prediction is bit-identical
+        whatever the other rows, as the network's are.
+        """
+        flat = X.reshape(len(X), -1).astype(np.float64)
+        return np.einsum("np,pk->nk", flat, self.baseline_coef_) + self.baseline_intercept_
 
     def _n_outputs(self):
         return self.n_outputs_
@@ -150,7 +266,10 @@ class LSTMRegressor(RegressorMixin, BaseRecurrentEstimator):
     # -- saved state -----------------------------------------------------------------------
 
     _saved_attributes = (*BaseRecurrentEstimator._saved_attributes, "n_outputs_", "_y_1d")
-    _saved_arrays = (*BaseRecurrentEstimator._saved_arrays, "y_mean_", "y_scale_")
+    _saved_arrays = (
+        *BaseRecurrentEstimator._saved_arrays, "y_mean_", "y_scale_", "baseline_coef_",
+        "baseline_intercept_",
+    )  # fmt: skip
 
     def _restored_attribute_problems(self):
         problems = super()._restored_attribute_problems()
@@ -159,4 +278,14 @@ class LSTMRegressor(RegressorMixin, BaseRecurrentEstimator):
         if not problems:
             problems.vector("y_mean_", self.n_outputs_)
             problems.vector("y_scale_", self.n_outputs_, positive=True)
+        coef = getattr(self, "baseline_coef_", None)
+        if coef is None:
+            self.baseline_coef_ = self.baseline_intercept_ = None
+        elif not problems:
+            size = self.n_timesteps_ * self.n_step_features_
+            problems.need("baseline_coef_", lambda v: isinstance(v, np.ndarray)
+                          and v.shape == (size, self.n_outputs_) and v.dtype.kind == "f"
+                          and np.all(np.isfinite(v)),
+                          f"a finite float array of shape ({size}, {self.n_outputs_})")  # fmt: skip
+            problems.vector("baseline_intercept_", self.n_outputs_)
         return problems

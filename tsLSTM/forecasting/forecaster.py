@@ -577,6 +577,7 @@ class LSTMForecaster(SavedStateMixin, BaseEstimator):
         inputs, targets = self._training_set(panel, *self._plan(train), log)
         self.n_windows_ = len(inputs)
         params = {name: getattr(self, name) for name in NETWORK_PARAMS}
+        params.update(hyperparams.FORECASTER_FIXED)  # estimator defaults of before
         validation_data = None
         if validation:
             validation_data = self._training_set(panel, *self._plan(validation), log)
