@@ -742,10 +742,10 @@ class LSTMForecaster(SavedStateMixin, BaseEstimator):
         j = np.arange(1, max(int(seasons.max()), 1) + 1)
         idx = sizes[:, None, None] - j[None, :, None] * m + np.arange(m)[None, None, :]
         whole = (j[None, :] <= seasons[:, None])[:, :, None] & (idx >= 0)
-        values = np.where(whole, g[np.arange(n)[:, None, None], np.clip(idx, 0, None)], np.nan)
-        with np.errstate(invalid="ignore"):
-            means = np.nanmean(values, axis=2)  # (n, seasons): each season's level
-            pattern = np.nanmean(values - means[:, :, None], axis=1)  # (n, m)
+        values = np.where(whole, g[np.arange(n)[:, None, None], np.clip(idx, 0, None)], 0.0)
+        means = values.sum(axis=2) / m  # (n, seasons): each season's level (0 if none)
+        deviations = np.where(whole, values - means[:, :, None], 0.0)
+        pattern = deviations.sum(axis=1) / np.maximum(seasons, 1)[:, None]  # (n, m)
         forecast = means[:, :1] + pattern[:, np.arange(n_steps) % m]
         return np.where((seasons >= 1)[:, None], forecast, base)
 
