@@ -172,6 +172,25 @@ def test_season_length_from_the_index_or_detected_without_one():
     assert LSTMForecaster(window=24, horizon=3, season_length=5, **fit).fit(y).season_length_ == 5
 
 
+def test_seasonal_baseline_averages_the_pattern_of_the_whole_seasons():
+    f = LSTMForecaster(window=10, horizon=6)
+    f.season_length_ = 4
+    pattern = np.array([1.0, -2.0, 0.5, 0.5])
+    noise = np.array([0.3, -0.1, 0.0, 0.2, -0.3, 0.1, 0.0, -0.2, 0.4, 0.1])
+    series = 5.0 + np.r_[pattern[2:], pattern, pattern] + noise  # phases 2, 3, 0, 1, ...
+    windows = np.stack([series, np.r_[series[:5], np.full(5, np.nan)]])
+    sizes = np.array([10, 5])
+    log = np.zeros(2, dtype=bool)
+    base = f._baseline(windows, sizes, log, windows[np.arange(2), sizes - 1], 6)
+    # two whole seasons in the full window: the last one's mean plus the averaged
+    # deviations from each season's mean, by phase (phase 0 follows the window)
+    seasons = np.stack([series[6:10], series[2:6]])
+    deviations = (seasons - seasons.mean(axis=1, keepdims=True)).mean(axis=0)
+    np.testing.assert_allclose(base[0], series[6:10].mean() + deviations[np.arange(6) % 4])
+    # one whole season: the seasonal naive forecast
+    np.testing.assert_allclose(base[1], series[1:5][np.arange(6) % 4])
+
+
 def test_early_stopping_validates_on_the_latest_windows(monkeypatch):
     from tsLSTM import LSTMRegressor
 

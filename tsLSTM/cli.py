@@ -103,7 +103,7 @@ def build_parser():
                                 "series ('raise': --on-error decides) [pad]")  # fmt: skip
         model.add_argument("--season-length", type=_season_length, default="auto",
                            metavar="auto|M",
-                           help="steps in a season for the seasonal naive baseline of "
+                           help="steps in a season for the seasonal baseline of "
                                 "--scaling auto; 'auto': from the time stamps' frequency, "
                                 "1: none [auto]")  # fmt: skip
         stopping = model.add_mutually_exclusive_group()
