@@ -230,6 +230,9 @@ def test_stratified_split_adapts_to_few_samples_per_class():
     with pytest.warns(UserWarning, match="holding out 10 samples, one per class"):
         clf.fit(X, y)
     assert clf.t_ == clf.n_iter_ * 40
+    y_pairs = np.repeat(np.arange(25), 2)  # one per class would be 25 of 50, not 5
+    with pytest.warns(UserWarning, match="would hold out 25 of them.*5. unstratified"):
+        LSTMClassifier(**{**FAST, "max_epochs": 2}, early_stopping=True).fit(X, y_pairs)
     y_single = np.r_[np.zeros(30), np.ones(19), 2]  # class 2 has one sample
     with pytest.warns(UserWarning, match=r"class 2\.0 has a single sample.*unstratified"):
         LSTMClassifier(**{**FAST, "max_epochs": 2}, early_stopping=True).fit(X, y_single)

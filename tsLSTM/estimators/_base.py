@@ -652,8 +652,10 @@ class BaseRecurrentEstimator(SavedStateMixin, BaseEstimator):
 
         Stratified by class where the data allow it. When ``validation_fraction`` of
         the samples is fewer than the classes (or leaves fewer training samples than
-        classes), one sample per class is held out instead; when a class has a single
-        sample, the split is not stratified. Either adaptation warns.
+        classes), one sample per class is held out instead, if that is at most twice
+        the samples asked for; else, and when a class has a single sample, the split is
+        not stratified (holding out one of two samples of each of 52 classes halved
+        the training data). Either adaptation warns.
         """
         n = X.shape[0]
         n_val = int(np.ceil(self.validation_fraction * n))
@@ -688,7 +690,7 @@ class BaseRecurrentEstimator(SavedStateMixin, BaseEstimator):
             return n_val, None
         if k <= n_val <= n - k:
             return n_val, labels
-        if 2 * k <= n:
+        if 2 * k <= n and k <= 2 * n_val:
             warnings.warn(
                 f"early_stopping: the {asked} ({n_val}) cannot hold out every one of the {k} "
                 f"classes; holding out {k} samples, one per class",
@@ -696,8 +698,8 @@ class BaseRecurrentEstimator(SavedStateMixin, BaseEstimator):
             )  # fmt: skip
             return k, labels
         warnings.warn(
-            f"early_stopping: {n} samples of {k} classes are too few for a stratified "
-            f"split; holding out {asked} without stratification",
+            f"early_stopping: a stratified split of {n} samples in {k} classes would hold "
+            f"out {k} of them; holding out the {asked} ({n_val}) unstratified",
             UserWarning, stacklevel=6,
         )  # fmt: skip
         return n_val, None
