@@ -19,10 +19,11 @@ Estimator tasks (each averaged over ``--seeds`` random states, median fit time):
 Architecture tasks (``--suite architectures``, accuracy on a 25% holdout):
 
 - long series: 600 noisy oscillations of 400 steps, class = frequency (0.04 or 0.06
-  cycles per step, noise sd 1.5); LSTM(32) alone vs the same with a CNN front-end
-  (two Conv1d blocks of 16 filters, kernel 5, max pooling 3);
+  cycles per step, noise sd 1.5); LSTM(32) alone (``conv_filters=None``) vs the same
+  with a CNN front-end (two Conv1d blocks of 16 filters, kernel 5, max pooling 3) and
+  with the default front-end (``conv_filters='auto'``);
 - variable length: 600 sequences of 20 to 200 steps given as a list of arrays, class =
-  frequency, LSTM(32) and the same with the front-end.
+  frequency, the same three models.
 
 Forecasting tasks (LSTMForecaster, mean MASE over the seeds, next to baselines;
 statsmodels from the ``compare`` extra):
@@ -143,10 +144,12 @@ def architectures_suite(seeds):
     X_var, y_var = _oscillations(600, rng.integers(20, 201, 600), rng)
     conv = {"conv_filters": [16, 16], "conv_kernel_size": 5, "pool_size": 3}
     tasks = [
-        ("long series (T=400)", "LSTM", X_long, y_long, {}),
+        ("long series (T=400)", "LSTM", X_long, y_long, {"conv_filters": None}),
         ("long series (T=400)", "CNN-LSTM", X_long, y_long, conv),
-        ("variable length (20-200)", "LSTM", X_var, y_var, {}),
+        ("long series (T=400)", "default front-end", X_long, y_long, {}),
+        ("variable length (20-200)", "LSTM", X_var, y_var, {"conv_filters": None}),
         ("variable length (20-200)", "CNN-LSTM", X_var, y_var, conv),
+        ("variable length (20-200)", "default front-end", X_var, y_var, {}),
     ]
     rows = []
     for task, name, X, y, extra in tasks:
