@@ -239,11 +239,14 @@ class LSTMRegressor(RegressorMixin, BaseRecurrentEstimator):
     def _baseline_predict(self, X):
         """The ridge baseline's predictions (n, n_outputs_) for 3-D ``X``.
 
-        A row-by-row sum of products (no BLAS), so that each prediction is bit-identical
-        whatever the other rows, as the network's are.
+        A row-by-row sum of products (no BLAS) over C-contiguous copies, so that each
+        prediction is bit-identical whatever the other rows and whatever the input's
+        memory layout (a strided window view, a list, a DataFrame), as the network's are:
+        numpy's summation order depends on the strides it is given.
         """
-        flat = X.reshape(len(X), -1).astype(np.float64)
-        return np.einsum("np,pk->nk", flat, self.baseline_coef_) + self.baseline_intercept_
+        flat = np.ascontiguousarray(X.reshape(len(X), -1), dtype=np.float64)
+        coef = np.ascontiguousarray(self.baseline_coef_, dtype=np.float64)
+        return np.einsum("np,pk->nk", flat, coef) + self.baseline_intercept_
 
     def _n_outputs(self):
         return self.n_outputs_
