@@ -295,3 +295,70 @@ def test_device_option_trains_on_the_gpu_or_says_why_not(tmp_path):
     assert missing.returncode == 1
     assert "device='cuda' was requested but no CUDA GPU" in missing.stderr
     assert "Traceback" not in missing.stderr
+
+
+# -- intervals at several levels, backtest forecasts and progress ---------------------------
+
+
+def test_forecast_takes_several_coverage_levels(csv, tmp_path):
+    model_path = tmp_path / "model.tslstm"
+    out = tslstm("train", csv, "--horizon", "3", *FAST, "--save", model_path,
+                 "--calibration-fraction", "0.3", "--quiet")  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    out = tslstm("forecast", csv, "--horizon", "3", "--model", model_path, "--quiet",
+                 "--coverage", "0.8", "0.95")  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    frame = pd.read_csv(io.StringIO(out.stdout))
+    assert list(frame.columns) == ["unique_id", "ds", "y_hat", "y_hat_lower_80", "y_hat_upper_80",
+                                   "y_hat_lower_95", "y_hat_upper_95"]  # fmt: skip
+    assert (frame.y_hat_lower_95 <= frame.y_hat_lower_80).all()
+    assert (frame.y_hat_upper_80 <= frame.y_hat_upper_95).all()
+    expected = tsLSTM.load(model_path).predict_interval(
+        [0.8, 0.95], y=pd.read_csv(csv, parse_dates=["ds"])
+    )
+    np.testing.assert_allclose(frame.iloc[:, 2:], expected.iloc[:, 2:], rtol=1e-12)
+    out = tslstm("forecast", csv, "--horizon", "3", "--model", model_path, "--quiet",
+                 "--coverage", "0.8", "1.5", "-o", tmp_path / "never.csv")  # fmt: skip
+    assert out.returncode == 1 and "--coverage must be in (0, 1), got 1.5" in out.stderr
+    assert not (tmp_path / "never.csv").exists()
+    out = tslstm("forecast", csv, "--horizon", "3", *FAST, "--coverage", "0.8")  # no calibration
+    assert out.returncode == 1 and "--coverage needs --calibration-fraction > 0" in out.stderr
+    assert "training" not in out.stderr  # refused before training
+
+
+def test_backtest_scores_intervals_writes_forecasts_and_reports_windows(csv, tmp_path):
+    path = tmp_path / "backtest.csv"
+    out = tslstm("backtest", csv, "--horizon", "3", "--n-windows", "2", *FAST,
+                 "--calibration-fraction", "0.3", "--coverage", "0.8",
+                 "--forecasts", path)  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert "coverage" in out.stdout and "width" in out.stdout
+    assert "overall mean: mae" in out.stdout and ", coverage " in out.stdout
+    # a line per window on stderr, with the training bar
+    assert "backtest window 1/2 (cutoff 2021-02-23): training" in out.stderr
+    assert "backtest window 2/2 (cutoff 2021-02-26): training" in out.stderr
+    assert "training (loss" in out.stderr
+    written = pd.read_csv(path)
+    assert list(written.columns) == ["unique_id", "ds", "cutoff", "y", "y_hat", "y_hat_lower",
+                                     "y_hat_upper"]  # fmt: skip
+    assert len(written) == 5 * 2 * 3
+    data = panel_frame().assign(ds=lambda d: d.ds.dt.strftime("%Y-%m-%d"))
+    merged = written.merge(data, on=["unique_id", "ds"], suffixes=("", "_data"))
+    np.testing.assert_allclose(merged.y, merged.y_data)
+    out = tslstm("backtest", csv, "--horizon", "3", "--n-windows", "2", *FAST, "--quiet",
+                 "--calibration-fraction", "0.3", "--coverage", "0.8", "0.95",
+                 "--forecasts", path)  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert out.stderr == ""  # --quiet: no window lines, no bars
+    assert "coverage_80" in out.stdout and "width_95" in out.stdout
+    assert "y_hat_upper_95" in pd.read_csv(path).columns
+
+
+def test_backtest_option_errors_come_before_training(csv, tmp_path):
+    out = tslstm("backtest", csv, "--horizon", "3", *FAST, "--forecasts",
+                 tmp_path / "missing" / "f.csv")  # fmt: skip
+    assert out.returncode == 1 and "--forecasts:" in out.stderr
+    assert "backtest window" not in out.stderr
+    out = tslstm("backtest", csv, "--horizon", "3", *FAST, "--coverage", "0.8")
+    assert out.returncode == 1 and "--coverage needs --calibration-fraction > 0" in out.stderr
+    assert "backtest window" not in out.stderr

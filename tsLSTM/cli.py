@@ -33,8 +33,9 @@ examples:
   tslstm forecast --dataset airline --horizon 24
   tslstm forecast sales.csv --horizon 12 --window 36 --output forecasts.csv
   tslstm train sales.csv --horizon 12 --save model.tslstm
-  tslstm forecast sales.csv --horizon 12 --model model.tslstm --coverage 0.9
-  tslstm backtest sales.csv --horizon 12 --n-windows 3
+  tslstm forecast sales.csv --horizon 12 --model model.tslstm --coverage 0.8 0.95
+  tslstm backtest sales.csv --horizon 12 --n-windows 3 --calibration-fraction 0.2 \
+      --coverage 0.9 --forecasts backtest.csv
   tslstm forecast sales.csv --horizon 12 --model model.tslstm --scheduler tcp://host:8786
 
 exit codes:
@@ -123,8 +124,10 @@ def build_parser():
                                 "prediction intervals (needed for --coverage)")  # fmt: skip
         # every network and training parameter of the forecaster, from one table
         hyperparams.add_cli_options(model, hyperparams.CLI_PARAMS, CLI_DEFAULTS)
-    forecast.add_argument("--coverage", type=float,
-                          help="add y_hat_lower, y_hat_upper at this coverage")  # fmt: skip
+    forecast.add_argument("--coverage", type=float, nargs="+", metavar="LEVEL",
+                          help="add y_hat_lower, y_hat_upper at this coverage; several "
+                               "levels: y_hat_lower_80, y_hat_upper_80, ... per level "
+                               "(needs --calibration-fraction)")  # fmt: skip
     forecast.add_argument("--output", "-o", help="output CSV or Parquet [stdout]")
     forecast.add_argument("--scheduler", help="Dask scheduler address: forecast on the cluster")
     forecast.add_argument("--partitions", type=positive_int,
@@ -137,7 +140,14 @@ def build_parser():
     backtest.add_argument("--no-refit", action="store_true", help="train once, at the 1st origin")
     backtest.add_argument("--season", type=positive_int, default=1,
                           help="seasonal period of the MASE denominator [1]")  # fmt: skip
+    backtest.add_argument("--coverage", type=float, nargs="+", metavar="LEVEL",
+                          help="also score intervals at these coverages: the fraction of "
+                               "actual values inside and the mean width (needs "
+                               "--calibration-fraction)")  # fmt: skip
     backtest.add_argument("--output", "-o", help="also write the per-series metrics here")
+    backtest.add_argument("--forecasts", metavar="PATH",
+                          help="also write every window's forecasts (CSV or Parquet): "
+                               "unique_id, ds, cutoff, y, y_hat (and the intervals)")  # fmt: skip
     train.add_argument("--save", required=True, help="where to write the model")
     return parser
 
@@ -280,6 +290,37 @@ def train_model(panel, args, skipped):
     return forecaster
 
 
+class BacktestProgress:
+    """Progress of a backtest: a line per window on stderr, and each training's bar.
+
+    ``window`` is the backtest's ``on_window`` callback, the instance its ``on_epoch``.
+    """
+
+    def __init__(self, args):
+        self.args = args
+        self.training = None
+
+    def window(self, info):
+        self.close()
+        cutoff = info.cutoff
+        if isinstance(cutoff, pd.Timestamp) and cutoff == cutoff.normalize():
+            cutoff = cutoff.date()
+        stage = "training" if info.refit else "forecasting"
+        _info(self.args, f"backtest window {info.window + 1}/{info.n_windows} "
+                         f"(cutoff {cutoff}): {stage}")  # fmt: skip
+        if info.refit:
+            total = self.args.max_epochs * self.args.ensemble_size
+            self.training = EpochProgress(total, enabled=not self.args.quiet)
+
+    def __call__(self, info):
+        self.training(info)
+
+    def close(self):
+        if self.training is not None:
+            self.training.close()
+            self.training = None
+
+
 class EpochProgress:
     """The training progress bar: an ``on_epoch`` callback that advances it by one epoch."""
 
@@ -371,27 +412,56 @@ def _info(args, message):
 # -- commands -------------------------------------------------------------------------------
 
 
+def coverage_levels(args):
+    """--coverage as the forecaster takes it: None, one number, or a list of levels."""
+    from .forecasting.checks import check_levels
+    from .forecasting.panel import interval_columns
+
+    if args.coverage is None:
+        return None
+    coverage = args.coverage[0] if len(args.coverage) == 1 else args.coverage
+    try:
+        check_levels(coverage, "--coverage", interval_columns)
+    except ValueError as exc:
+        raise CommandError(str(exc)) from exc
+    return coverage
+
+
 def _forecast_in_chunks(model, panel, horizon, coverage, args):
     """Forecast all series, a few thousand at a time, with a progress bar."""
     from ._progress import ProgressBar
 
     chunk = 4096
+    levels = None if coverage is None else np.atleast_1d(coverage).tolist()
     starts = list(range(0, panel.n_series, chunk))
     bar = ProgressBar(len(starts), "forecasting", enabled=not args.quiet)
-    parts = []
+    forecasts, bounds = [], []  # per chunk: (n, horizon) and {level: (lower, upper)}
     for s in starts:
         part = panel.select(range(s, min(s + chunk, panel.n_series)))
-        result = model.predict_panel(part, horizon, coverage=coverage)
-        parts.append(result if coverage else (result,))
+        if levels is None:
+            forecasts.append(model.predict_panel(part, horizon))
+        else:
+            y_hat, intervals = model.predict_panel(part, horizon, coverage=levels)
+            forecasts.append(y_hat)
+            bounds.append(intervals)
         bar.update()
     bar.close()
-    forecasts, *intervals = (np.concatenate(arrays) for arrays in zip(*parts, strict=True))
-    return panel.output(forecasts, intervals or None)
+    if levels is None:
+        return panel.output(np.concatenate(forecasts))
+    intervals = {
+        level: tuple(np.concatenate([b[level][j] for b in bounds]) for j in (0, 1))
+        for level in levels
+    }
+    # one level given as a number: the unsuffixed columns y_hat_lower, y_hat_upper
+    return panel.output(
+        np.concatenate(forecasts), intervals if np.ndim(coverage) else intervals[levels[0]]
+    )
 
 
 def cmd_forecast(args, frame, panel, skipped):
-    if args.coverage is not None and not 0 < args.coverage < 1:
-        raise CommandError("--coverage must be in (0, 1)")
+    coverage = coverage_levels(args)
+    if coverage is not None and not args.model and not args.calibration_fraction > 0:
+        raise CommandError("--coverage needs --calibration-fraction > 0")
     if args.model:
         model = load_model(args.model)
         # the command's data options apply to the loaded model too (the Dask workers
@@ -403,13 +473,13 @@ def cmd_forecast(args, frame, panel, skipped):
             raise CommandError("the model uses covariates, which the command does not supply")
     else:
         model = train_model(panel, args, skipped)
-    if args.coverage is not None and model.conformal_scores_ is None:
+    if coverage is not None and model.conformal_scores_ is None:
         raise CommandError("--coverage needs a model trained with --calibration-fraction > 0")
     panel = _drop_short(panel, model.min_series_length("predict"), args, skipped,
                         "the model's window")  # fmt: skip
     try:
         if args.scheduler:
-            if args.coverage is not None:
+            if coverage is not None:
                 raise CommandError("--coverage is not available with --scheduler")
             from .forecasting.distributed import predict_dask
 
@@ -425,7 +495,7 @@ def cmd_forecast(args, frame, panel, skipped):
                 ) from exc
         else:
             _info(args, f"forecasting {panel.n_series} series, horizon {args.horizon}")
-            result = _forecast_in_chunks(model, panel, args.horizon, args.coverage, args)
+            result = _forecast_in_chunks(model, panel, args.horizon, coverage, args)
     except ImportError as exc:
         raise CommandError(str(exc)) from exc
     except ValueError as exc:
@@ -449,19 +519,29 @@ def cmd_backtest(args, frame, panel, skipped):
 
     if args.model:
         raise CommandError("backtest trains its own models; --model is not used here")
+    coverage = coverage_levels(args)
+    if coverage is not None and not args.calibration_fraction > 0:
+        raise CommandError("--coverage needs --calibration-fraction > 0")
     step = args.step or args.horizon
     forecaster = make_forecaster(args, args.horizon)
     minimum = min_backtest_length(forecaster, args.horizon, args.n_windows, step)
     panel = _drop_short(panel, minimum, args, skipped, "window + horizon + backtest windows")
     _info(args, f"backtesting {panel.n_series} series, {args.n_windows} windows")
+    progress = BacktestProgress(args)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            result = backtest_panel(forecaster, panel, args.horizon, args.n_windows, step,
-                                    not args.no_refit, args.season)  # fmt: skip
+            result, forecasts = backtest_panel(
+                forecaster, panel, args.horizon, args.n_windows, step, not args.no_refit,
+                args.season, on_epoch=progress, coverage=coverage,
+                return_forecasts=True, on_window=progress.window,
+            )  # fmt: skip
     except ValueError as exc:
         raise CommandError(str(exc)) from exc
-    metrics = ["mae", "rmse", "smape", "mase"]
+    finally:
+        progress.close()
+    # mae, rmse, smape, mase (and coverage, width per interval level)
+    metrics = [c for c in result.columns if c not in (args.id_col, "window", "cutoff")]
     per_series = result.groupby(args.id_col, sort=False)[metrics].mean()
     with pd.option_context("display.width", 120, "display.max_rows", 50):
         print(f"per-window mean over {panel.n_series} series:")
@@ -472,6 +552,9 @@ def cmd_backtest(args, frame, panel, skipped):
             f"{m} {result[m].mean():.4f}" for m in metrics))  # fmt: skip
     if args.output:
         write_table(result, args.output)
+    if args.forecasts:
+        write_table(forecasts, args.forecasts)
+        _info(args, f"wrote {len(forecasts)} forecasts to {args.forecasts}")
 
 
 COMMANDS = {"forecast": cmd_forecast, "backtest": cmd_backtest, "train": cmd_train}
@@ -481,6 +564,7 @@ def check_outputs(args):
     """Every file the command will write can be written (before any training)."""
     check_output(getattr(args, "output", None), "--output")
     check_output(getattr(args, "save", None), "--save")
+    check_output(getattr(args, "forecasts", None), "--forecasts")
 
 
 def _one_line(exc):

@@ -119,3 +119,35 @@ def fill_missing(values, series_id, times, fill):
     else:
         s = s.ffill().bfill()
     return s.to_numpy()
+
+
+def check_levels(values, name, label):
+    """Probabilities in (0, 1) given as one number or a list: ``(levels, is_scalar)``.
+
+    ``values`` is a real number or a non-empty list (tuple, 1-D array) of them
+    (``coverage`` of an interval, ``alpha`` of a quantile); ``label(level)`` is the
+    level's column name, which must differ between levels. ValueError naming ``name``
+    and the value.
+    """
+    scalar = not isinstance(values, (list, tuple, np.ndarray, pd.Series))
+    levels = [values] if scalar else list(values)
+    if not levels:
+        raise ValueError(f"{name} must be a number in (0, 1) or a list of them, got {values!r}")
+    for level in levels:
+        if isinstance(level, (bool, np.bool_)) or not isinstance(level, (int, float, np.number)):
+            raise ValueError(f"{name} must be a number in (0, 1), got {level!r}")
+        if not 0 < level < 1:
+            raise ValueError(f"{name} must be in (0, 1), got {float(level)}")
+    levels = [float(level) for level in levels]
+    seen = {}
+    for level in levels:
+        column = label(level)
+        if column in seen:
+            other = seen[column]
+            raise ValueError(
+                f"{name} lists {level} twice"
+                if other == level
+                else f"{name} levels {other} and {level} give the same column {column!r}"
+            )
+        seen[column] = level
+    return levels, scalar

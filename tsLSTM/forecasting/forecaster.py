@@ -13,7 +13,8 @@ from sklearn.utils.validation import check_is_fitted
 from .. import hyperparams
 from ..estimators import LSTMRegressor
 from ..estimators._saving import SavedStateMixin, is_int
-from .checks import FILL_METHODS, check_real
+from .checks import FILL_METHODS, check_levels, check_real
+from .panel import interval_columns, quantile_column
 from .readers import future_covariates, to_panel
 
 # Network and training parameters passed through to the inner LSTMRegressor (the table
@@ -353,15 +354,72 @@ class LSTMForecaster(SavedStateMixin, BaseEstimator):
         interval half-width is the conformal quantile of the scaled absolute errors
         on the held-out calibration windows, times the forecast window's scale.
 
+        Parameters
+        ----------
+        coverage : float or list of float in (0, 1), default=0.9
+            Probability that an interval holds the actual value; a list gives one
+            interval per level.
+        horizon, X, y
+            As for :meth:`predict`.
+
         Returns
         -------
-        The container of :meth:`predict` with ``y_hat``, ``y_hat_lower`` and
-        ``y_hat_upper`` (an array of shape (horizon, 3) for array input).
+        The container of :meth:`predict` with columns ``y_hat``, ``y_hat_lower`` and
+        ``y_hat_upper`` for one coverage given as a number (an array of shape
+        (horizon, 3) for array input). For a list, a pair per level after ``y_hat``,
+        in the list's order, named with the coverage in percent: ``coverage=[0.8,
+        0.95]`` gives ``y_hat``, ``y_hat_lower_80``, ``y_hat_upper_80``,
+        ``y_hat_lower_95``, ``y_hat_upper_95`` (0.975 gives ``..._97.5``; an array of
+        shape (horizon, 1 + 2 * len(coverage))).
         """
         self._check_coverage(coverage)
         panel, cov_future, horizon = self._prediction_inputs(horizon, X, y)
-        forecasts, lower, upper = self.predict_panel(panel, horizon, cov_future, coverage)
-        return panel.output(forecasts, (lower, upper))
+        forecasts, *bounds = self.predict_panel(panel, horizon, cov_future, coverage)
+        # (lower, upper) for one coverage, {coverage: (lower, upper)} for a list
+        return panel.output(forecasts, bounds[0] if isinstance(bounds[0], dict) else bounds)
+
+    def predict_quantiles(self, alpha=(0.1, 0.5, 0.9), horizon=None, X=None, y=None):
+        """Quantile forecasts from the split-conformal intervals.
+
+        The ``alpha`` quantile is the lower bound of the interval of coverage
+        ``1 - 2 * alpha`` for ``alpha < 0.5``, the upper bound of the interval of
+        coverage ``2 * alpha - 1`` for ``alpha > 0.5``, and the point forecast for
+        ``alpha = 0.5``: conformal quantiles, symmetric about the forecast in the
+        scaled space (in logs for a series modelled in logs), non-decreasing in
+        ``alpha``. Needs ``calibration_fraction > 0`` at fit time; an ``alpha`` near 0
+        or 1 needs many calibration windows (``1 - 2 * alpha`` coverage needs
+        ``(1 - 2 * alpha) / (2 * alpha)``).
+
+        Parameters
+        ----------
+        alpha : float or list of float in (0, 1), default=(0.1, 0.5, 0.9)
+            Probabilities of the quantiles (sktime's name).
+        horizon, X, y
+            As for :meth:`predict`.
+
+        Returns
+        -------
+        The container of :meth:`predict` with one column per ``alpha``, in its order,
+        named ``y_hat_q0.1``, ``y_hat_q0.5``, ... (``q{alpha:g}``): an array of shape
+        (horizon, len(alpha)) for array input, a DataFrame otherwise (long: with
+        ``id_col`` and ``time_col``; wide: columns (series, name)).
+        """
+        alphas, _ = check_levels(alpha, "alpha", quantile_column)
+        # the interval of each alpha (alpha and 1 - alpha share one); 0.5: the forecast
+        coverages = {a: round(abs(1 - 2 * a), 12) for a in alphas if a != 0.5}
+        levels = list(dict.fromkeys(coverages.values())) or [0.5]
+        self._check_coverage(levels)
+        for a, c in coverages.items():
+            self._conformal_quantiles(c, f"alpha={a} (the bound at coverage={c:g})")
+        panel, cov_future, horizon = self._prediction_inputs(horizon, X, y)
+        forecasts, bounds = self.predict_panel(panel, horizon, cov_future, levels)
+        columns = {
+            quantile_column(a): (
+                forecasts if a == 0.5 else bounds[coverages[a]][0 if a < 0.5 else 1]
+            )
+            for a in alphas
+        }
+        return panel.output_columns(columns)
 
     def fit_panel(self, panel, on_epoch=None):
         """Train on the series of a :class:`Panel` (see :meth:`to_panel`); returns self.
@@ -386,17 +444,21 @@ class LSTMForecaster(SavedStateMixin, BaseEstimator):
             Covariates of the forecast steps (required if the model was fitted with
             covariates); :func:`tsLSTM.forecasting.readers.future_covariates` aligns
             them from a container.
-        coverage : float in (0, 1), optional
-            Also return split-conformal interval bounds at this coverage (needs
-            ``calibration_fraction > 0`` at fit time).
+        coverage : float or list of float in (0, 1), optional
+            Also return split-conformal interval bounds at this coverage, or at each
+            of a list of levels (needs ``calibration_fraction > 0`` at fit time).
 
         Returns
         -------
         forecasts : ndarray of shape (n_series, horizon)
             Without ``coverage``.
         (forecasts, lower, upper) : tuple of three such arrays
-            With ``coverage``. ``panel.output(forecasts, (lower, upper))`` gives
-            the container of :meth:`predict_interval`.
+            With one ``coverage`` given as a number. ``panel.output(forecasts,
+            (lower, upper))`` gives the container of :meth:`predict_interval`.
+        (forecasts, intervals) : tuple
+            With a list of levels: ``intervals`` is a dict ``{coverage: (lower,
+            upper)}`` in the list's order; ``panel.output(forecasts, intervals)``
+            gives the container of :meth:`predict_interval`.
 
         Raises
         ------
@@ -423,10 +485,13 @@ class LSTMForecaster(SavedStateMixin, BaseEstimator):
         if coverage is None:
             _check_finite_forecasts(panel, forecasts)
             return forecasts
-        half_width = self._conformal_quantiles(coverage)[:horizon][None, :] * scale[:, None]
-        lower, upper = forecasts - half_width, forecasts + half_width
-        _check_finite_forecasts(panel, forecasts, lower, upper)
-        return forecasts, lower, upper
+        levels, scalar = check_levels(coverage, "coverage", interval_columns)
+        intervals = {}
+        for level in levels:
+            half_width = self._conformal_quantiles(level)[:horizon][None, :] * scale[:, None]
+            intervals[level] = forecasts - half_width, forecasts + half_width
+        _check_finite_forecasts(panel, forecasts, *(b for pair in intervals.values() for b in pair))
+        return (forecasts, *intervals[levels[0]]) if scalar else (forecasts, intervals)
 
     def save(self, path):
         """Save the fitted forecaster in tsLSTM's safe format (see ``tsLSTM.load``).
@@ -505,8 +570,7 @@ class LSTMForecaster(SavedStateMixin, BaseEstimator):
         check_is_fitted(self, "regressor_")
         if self.conformal_scores_ is None:
             raise ValueError("prediction intervals need calibration_fraction > 0 at fit time")
-        if not 0 < coverage < 1:
-            raise ValueError(f"coverage must be in (0, 1), got {coverage!r}")
+        check_levels(coverage, "coverage", interval_columns)
         if horizon is not None and horizon > self.conformal_scores_.shape[1]:
             raise ValueError(
                 f"intervals are calibrated for at most horizon={self.conformal_scores_.shape[1]}"
@@ -805,13 +869,13 @@ class LSTMForecaster(SavedStateMixin, BaseEstimator):
         )
         return np.abs(actual - forecasts) / unit[:, None]
 
-    def _conformal_quantiles(self, coverage):
+    def _conformal_quantiles(self, coverage, what=None):
         n = len(self.conformal_scores_)
         level = math.ceil((n + 1) * coverage) / n
         if level > 1:
             raise ValueError(
-                f"{n} calibration windows cannot give coverage={coverage}: needs at least "
-                f"{math.ceil(coverage / (1 - coverage))}; raise calibration_fraction"
+                f"{n} calibration windows cannot give {what or f'coverage={coverage}'}: needs "
+                f"at least {math.ceil(coverage / (1 - coverage))}; raise calibration_fraction"
             )
         return np.quantile(self.conformal_scores_, level, axis=0, method="higher")
 

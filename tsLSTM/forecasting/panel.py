@@ -118,31 +118,48 @@ class Panel:
     def output(self, forecasts, intervals=None):
         """Forecasts (n_series, h) back in the input's container type.
 
-        ``intervals``, if given, is ``(lower, upper)`` of the same shape; they become
-        columns ``y_hat_lower``/``y_hat_upper`` (a third axis for arrays).
+        ``intervals``, if given, is ``(lower, upper)`` of the same shape, which become
+        columns ``y_hat_lower``/``y_hat_upper``, or a dict ``{coverage: (lower, upper)}``
+        (several levels), whose pairs become ``y_hat_lower_80``, ``y_hat_upper_80``, ...
+        (:func:`interval_columns`) in the dict's order, after ``y_hat``.
         """
-        h = forecasts.shape[1]
+        if intervals is None:
+            return self.output_columns({"y_hat": forecasts}, squeeze=True)
+        pairs = intervals.items() if isinstance(intervals, dict) else [(None, intervals)]
+        columns = {"y_hat": forecasts}
+        for level, bounds in pairs:
+            columns.update(zip(interval_columns(level), bounds, strict=True))
+        return self.output_columns(columns)
+
+    def output_columns(self, columns, squeeze=False):
+        """Named arrays (n_series, h) as columns of the input's container type.
+
+        An array of shape (h, n_columns) for array input (shape (h,) for a single
+        column with ``squeeze``), a DataFrame indexed by the future time stamps for a
+        Series (a Series with ``squeeze``), a wide DataFrame with columns (series,
+        name) (one column per series with ``squeeze``), a long DataFrame with
+        ``id_col``, ``time_col`` and the columns.
+        """
+        names = list(columns)
+        squeeze = squeeze and len(names) == 1
+        h = columns[names[0]].shape[1]
         if self.kind == "array":
-            if intervals is None:
-                return forecasts[0]
-            return np.column_stack([forecasts[0], intervals[0][0], intervals[1][0]])
+            if squeeze:
+                return columns[names[0]][0]
+            return np.column_stack([columns[name][0] for name in names])
         if self.kind == "series":
             index = self.future_times(0, h)
-            if intervals is None:
-                return pd.Series(forecasts[0], index=index, name=self.names.get("series_name"))
-            return pd.DataFrame(
-                {"y_hat": forecasts[0], "y_hat_lower": intervals[0][0],
-                 "y_hat_upper": intervals[1][0]},
-                index=index,
-            )  # fmt: skip
+            if squeeze:
+                series_name = self.names.get("series_name")
+                return pd.Series(columns[names[0]][0], index=index, name=series_name)
+            return pd.DataFrame({name: columns[name][0] for name in names}, index=index)
         if self.kind == "wide":
             index = self.future_times(0, h)
-            columns = pd.Index(self.ids, name=self.names.get("columns_name"))
-            if intervals is None:
-                return pd.DataFrame(forecasts.T, index=index, columns=columns)
-            parts = {"y_hat": forecasts, "y_hat_lower": intervals[0], "y_hat_upper": intervals[1]}
+            ids = pd.Index(self.ids, name=self.names.get("columns_name"))
+            if squeeze:
+                return pd.DataFrame(columns[names[0]].T, index=index, columns=ids)
             frames = {
-                name: pd.DataFrame(a.T, index=index, columns=columns) for name, a in parts.items()
+                name: pd.DataFrame(a.T, index=index, columns=ids) for name, a in columns.items()
             }
             frame = pd.concat(frames, axis=1)
             return frame.swaplevel(axis=1).sort_index(axis=1, level=0, sort_remaining=False)
@@ -151,13 +168,25 @@ class Panel:
             {
                 id_col: np.repeat(np.asarray(self.ids, dtype=object), h),
                 time_col: self.all_future_times(h),
-                "y_hat": forecasts.ravel(),
             }
         )
-        if intervals is not None:
-            frame["y_hat_lower"] = intervals[0].ravel()
-            frame["y_hat_upper"] = intervals[1].ravel()
+        for name in names:
+            frame[name] = columns[name].ravel()
         return frame
+
+
+def interval_columns(coverage=None):
+    """Column names of an interval's bounds: ``('y_hat_lower', 'y_hat_upper')`` for
+    None (one coverage given as a number), else suffixed with the coverage in percent:
+    ``('y_hat_lower_80', 'y_hat_upper_80')`` for 0.8, ``..._97.5`` for 0.975."""
+    if coverage is None:
+        return "y_hat_lower", "y_hat_upper"
+    return f"y_hat_lower_{100 * coverage:g}", f"y_hat_upper_{100 * coverage:g}"
+
+
+def quantile_column(alpha):
+    """Column name of the ``alpha`` quantile forecast: ``'y_hat_q0.1'`` for 0.1."""
+    return f"y_hat_q{alpha:g}"
 
 
 # -- time indexes -------------------------------------------------------------------------
