@@ -564,11 +564,7 @@ class LSTMForecaster(SavedStateMixin, BaseEstimator):
         if not (is_int(self.n_covariates_, 0) and isinstance(self.series_ids_, list)
                 and isinstance(self.covariate_names_, list) and is_int(self.season_length_, 1)
                 and len(self.covariate_names_) == self.n_covariates_
-                and all(isinstance(getattr(self, f"{k}_exog_"), list) for k in KINDS)
-                and isinstance(self.categories_, dict)
-                and all(isinstance(c, list) and all(isinstance(v, str) for v in c)
-                        for c in self.categories_.values())
-                and self.covariate_spec(True).channels("futr") == self.covariate_names_):  # fmt: skip
+                and self._covariates_consistent()):  # fmt: skip
             raise ValueError(f"{source}: inconsistent forecaster attributes")
         arrays = dict(record.arrays)
         for name in self._saved_arrays:
@@ -596,6 +592,17 @@ class LSTMForecaster(SavedStateMixin, BaseEstimator):
             member.model_.flat_params[...] = row
             self._members.append(member)
         self.history_ = None  # pass y= to predict from a loaded model
+
+    def _covariates_consistent(self):
+        """The restored covariate lists and categories fit together."""
+        categories = self.categories_
+        return (
+            all(isinstance(getattr(self, f"{kind}_exog_"), list) for kind in KINDS)
+            and isinstance(categories, dict)
+            and all(isinstance(c, list) and all(isinstance(v, str) for v in c)
+                    for c in categories.values())
+            and self.covariate_spec(True).channels("futr") == self.covariate_names_
+        )  # fmt: skip
 
     # -- fitting -----------------------------------------------------------------------
 

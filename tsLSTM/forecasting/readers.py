@@ -12,8 +12,14 @@ panel. Long-format tables are parsed column-wise in
 import numpy as np
 import pandas as pd
 
-from . import covariates as exog
 from .checks import FILL_METHODS, check_real, check_time_index, fill_missing
+from .covariates import (
+    attach,
+    future_table,
+    long_covariates,
+    missing_static_error,
+    table_covariates,
+)  # fmt: skip
 from .long_format import long_panel, time_keys
 from .panel import CovariateSpec, Panel
 
@@ -122,23 +128,23 @@ def to_panel(y, X=None, id_col="unique_id", time_col="ds", target_col="y", fill=
     names = {"id_col": id_col, "time_col": time_col, "target_col": target_col}
     spec = CovariateSpec() if spec is None else spec
     if is_long(y, id_col, time_col, target_col):
-        spec, steps, statics = exog.long_covariates(y, X, static, spec, names)
+        spec, steps, statics = long_covariates(y, X, static, spec, names)
         return _with_covariates(long_panel(y, steps, names, fill)[0], spec, statics)
-    spec, X, statics = exog.table_covariates(X, static, spec, id_col)
+    spec, X, statics = table_covariates(X, static, spec, id_col)
     return _with_covariates(_table_panel(y, X, names, fill), spec, statics)
 
 
 def _with_covariates(panel, spec, statics, problems=None):
     """:func:`covariates.attach`; series without static values raise, or with
     ``problems`` (a list) are left out and listed."""
-    panel, missing = exog.attach(panel, spec, statics)
+    panel, missing = attach(panel, spec, statics)
     if missing and problems is None:
-        raise exog.missing_static_error(missing)
+        raise missing_static_error(missing)
     if missing:
-        problems.extend((sid, str(exog.missing_static_error([sid]))) for sid in missing)
+        problems.extend((sid, str(missing_static_error([sid]))) for sid in missing)
         keep = [i for i, sid in enumerate(panel.ids) if sid not in set(missing)]
         if not keep:
-            raise exog.missing_static_error(missing)
+            raise missing_static_error(missing)
         panel = panel.select(keep)
     return panel
 
@@ -238,7 +244,7 @@ def read_long(y, X=None, id_col="unique_id", time_col="ds", target_col="y", fill
         _check_not_partly_long(y, id_col, time_col, target_col)
     names = {"id_col": id_col, "time_col": time_col, "target_col": target_col}
     spec = CovariateSpec() if spec is None else spec
-    spec, steps, statics = exog.long_covariates(y, X, static, spec, names)
+    spec, steps, statics = long_covariates(y, X, static, spec, names)
     panel, problems = long_panel(y, steps, names, fill, on_error=on_error)
     collect = problems if on_error == "collect" else None
     return _with_covariates(panel, spec, statics, collect), problems
@@ -277,7 +283,7 @@ def future_covariates(panel, X, horizon):
             f"the model was fitted with {n_cov} covariates: pass X with their values for "
             f"the {horizon} forecast steps"
         )
-    X = exog.future_table(X, panel.spec, panel.kind, panel.names)
+    X = future_table(X, panel.spec, panel.kind, panel.names)
     out = np.empty((panel.n_series, horizon, n_cov))
     if panel.kind == "long":
         return _long_future_covariates(panel, X, horizon, out)
@@ -294,7 +300,7 @@ def future_covariates(panel, X, horizon):
 
 
 def _long_future_covariates(panel, X, horizon, out):
-    lookup = X if panel.spec is not None else exog.future_table(X, CovariateSpec(
+    lookup = X if panel.spec is not None else future_table(X, CovariateSpec(
         futr=tuple(panel.covariate_names)), "long", panel.names)  # fmt: skip
     if lookup.shape[1] != out.shape[2]:
         raise ValueError(
