@@ -9,7 +9,8 @@ from sklearn.base import clone
 from ..metrics import mae, mase, rmse, smape
 
 
-def backtest(forecaster, y, horizon=None, n_windows=3, step=None, refit=True, X=None, m=1):
+def backtest(forecaster, y, horizon=None, n_windows=3, step=None, refit=True, X=None, m=1,
+             static=None):  # fmt: skip
     """Evaluate ``forecaster`` on the last ``n_windows`` forecast origins of ``y``.
 
     Window ``w`` (0 = oldest) cuts ``horizon + (n_windows - 1 - w) * step`` steps off
@@ -20,8 +21,9 @@ def backtest(forecaster, y, horizon=None, n_windows=3, step=None, refit=True, X=
     ----------
     forecaster : LSTMForecaster
         A forecaster (fitted or not: it is cloned, never modified).
-    y, X
-        Series and covariates, as for ``LSTMForecaster.fit``.
+    y, X, static
+        Series and covariates, as for ``LSTMForecaster.fit`` (every origin sees the
+        covariates up to it, and the future-known ones of its forecast steps).
     horizon : int, optional
         Steps per forecast; defaults to the forecaster's horizon.
     n_windows : int, default=3
@@ -50,7 +52,8 @@ def backtest(forecaster, y, horizon=None, n_windows=3, step=None, refit=True, X=
     if not (isinstance(refit, bool) or (isinstance(refit, numbers.Integral) and refit >= 1)):
         raise ValueError(f"refit must be True, False or a positive integer, got {refit!r}")
     template = clone(forecaster)
-    return backtest_panel(template, template.to_panel(y, X), horizon, n_windows, step, refit, m)
+    panel = template.to_panel(y, X, static)
+    return backtest_panel(template, panel, horizon, n_windows, step, refit, m)
 
 
 def backtest_template(forecaster, horizon):
