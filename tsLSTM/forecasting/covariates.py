@@ -273,10 +273,10 @@ def _as_frame(X):
 def future_table(X, spec, kind, names):
     """The future-known channels of ``X`` (the forecast steps) for a fitted ``spec``:
     a lookup for long data, else a DataFrame with ``X``'s index (an array or Series
-    ``X`` of a model without past-only columns passes through)."""
+    ``X`` of a model without past-only columns passes through). Other columns of
+    ``X`` are not needed here (their use was checked when the history was read)."""
     if spec is None or X is None or not spec.futr:
         return X
-    only_futr = replace(spec, hist=(), stat=())
     id_col, time_col = names["id_col"], names["time_col"]
     if kind == "long":
         if not isinstance(X, pd.DataFrame) or not {id_col, time_col} <= set(X):
@@ -284,14 +284,24 @@ def future_table(X, spec, kind, names):
                 f"with long-format y, X must be a DataFrame with columns {id_col!r}, "
                 f"{time_col!r} and the covariates"
             )
-        resolve(only_futr, [], _columns(X, (id_col, time_col)), None, id_col)
+        _require(spec.futr, X)
         return _keyed(X, list(spec.futr), names, spec.categories, "X", strict=True)[0]
     if not isinstance(X, pd.DataFrame) and not spec.hist:
         return X  # columns by position, as fitted
-    frame = _as_frame(X)
-    resolve(only_futr, [], list(frame), None, id_col)
+    frame = _require(spec.futr, _as_frame(X))
     values, _ = encode(frame, list(spec.futr), spec.categories, "X")
     return pd.DataFrame(values, index=frame.index, columns=spec.channels("futr"))
+
+
+def _require(columns, X):
+    """``X``, or a ValueError naming the future-known ``columns`` it lacks."""
+    missing = [c for c in columns if c not in X.columns]
+    if missing:
+        raise ValueError(
+            f"X lacks the future-known column(s) {missing} for the forecast steps "
+            f"(it has {list(X.columns)})"
+        )
+    return X
 
 
 def attach(panel, spec, statics):
