@@ -129,7 +129,7 @@ def test_set_params_keeps_the_fitted_network_in_step_and_predict_changes_nothing
 def test_readers_and_the_container_import_one_way():
     package = Path(tsLSTM.__file__).parent / "forecasting"
     imported = {}
-    for name in ("panel", "checks", "long_format", "readers"):
+    for name in ("panel", "checks", "long_format", "covariates", "readers"):
         tree = ast.parse((package / f"{name}.py").read_text())
         imported[name] = {
             node.module
@@ -138,7 +138,8 @@ def test_readers_and_the_container_import_one_way():
         }
     assert imported["panel"] == set() and imported["checks"] == set()
     assert imported["long_format"] == {"checks", "panel"}
-    assert imported["readers"] == {"checks", "long_format", "panel"}
+    assert imported["covariates"] == {"checks", "long_format", "panel"}
+    assert imported["readers"] == {"checks", "covariates", "long_format", "panel"}
 
 
 def test_old_reader_names_in_panel_still_work_with_a_deprecation_warning():

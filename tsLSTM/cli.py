@@ -27,13 +27,19 @@ CLI_DEFAULTS = {"max_epochs": 100, "learning_rate": 0.005, "batch_size": 64, "ra
 EPILOG = """\
 input: a CSV or Parquet file in long format, one row per series and time step, with
   columns unique_id, ds (time stamp) and y (value); other names with --id-col,
-  --time-col, --target-col. --dataset NAME uses bundled data instead.
+  --time-col, --target-col. --dataset NAME uses bundled data instead. Covariate
+  columns of the file: --futr-exog (known ahead: their forecast-step values come from
+  --futr-file), --hist-exog (known up to the last step), --stat-exog (one value per
+  series; or from --static-file); text columns are categorical.
 
 examples:
   tslstm forecast --dataset airline --horizon 24
   tslstm forecast sales.csv --horizon 12 --window 36 --output forecasts.csv
-  tslstm train sales.csv --horizon 12 --save model.tslstm
+  tslstm train sales.csv --horizon 12 --calibration-fraction 0.2 --save model.tslstm
   tslstm forecast sales.csv --horizon 12 --model model.tslstm --coverage 0.8 0.95
+  tslstm train sales.csv --horizon 7 --futr-exog price,promo --stat-exog store_type \
+      --save model.tslstm
+  tslstm forecast sales.csv --horizon 7 --model model.tslstm --futr-file prices.csv
   tslstm backtest sales.csv --horizon 12 --n-windows 3 --calibration-fraction 0.2 \
       --coverage 0.9 --forecasts backtest.csv
   tslstm forecast sales.csv --horizon 12 --model model.tslstm --scheduler tcp://host:8786
@@ -86,6 +92,31 @@ def build_parser():
                           help="fill missing values instead of reporting them")  # fmt: skip
         data.add_argument("--on-error", choices=["fail", "skip"], default="fail",
                           help="a bad series stops the run, or is skipped and listed")  # fmt: skip
+        covariates = p.add_argument_group("covariates (comma-separated column names)")
+        covariates.add_argument(
+            "--futr-exog",
+            type=_column_list,
+            metavar="COLS",
+            help="known ahead (calendar, planned prices): the file's "
+            "values, and --futr-file's for the forecast steps",
+        )
+        covariates.add_argument(
+            "--hist-exog", type=_column_list, metavar="COLS", help="known up to the last step only"
+        )
+        covariates.add_argument(
+            "--stat-exog",
+            type=_column_list,
+            metavar="COLS",
+            help="one value per series (in INPUT or --static-file)",
+        )
+        covariates.add_argument(
+            "--static-file", metavar="PATH", help="CSV/Parquet: the id column and static columns"
+        )
+        if p is forecast:
+            covariates.add_argument("--futr-file", metavar="PATH",
+                                    help="CSV/Parquet: id, time stamp and the --futr-exog "
+                                         "columns for the forecast steps (needed when the "
+                                         "model has them)")  # fmt: skip
         p.add_argument("--horizon", type=positive_int, required=True, help="steps to forecast")
         p.add_argument("--quiet", action="store_true", help="no progress output")
         model = p.add_argument_group("model and training")
@@ -169,13 +200,16 @@ def _bundled(name, args):
     )
 
 
-def read_table(path, args):
-    """A long frame from CSV or Parquet, rows labelled by their line in the file."""
+def read_table(path, args, columns=None, what="input"):
+    """A long frame from CSV or Parquet, rows labelled by their line in the file.
+
+    ``columns``: those the file must have (default: id, time stamp and target).
+    """
     path = Path(path)
     if path.is_dir():
-        raise CommandError(f"input {path} is a directory, not a CSV or Parquet file")
+        raise CommandError(f"{what} {path} is a directory, not a CSV or Parquet file")
     if not path.exists():
-        raise CommandError(f"input file not found: {path}")
+        raise CommandError(f"{what} file not found: {path}")
     suffix = path.suffix.lower()
     try:
         if suffix in PARQUET_SUFFIXES:
@@ -193,7 +227,8 @@ def read_table(path, args):
         raise CommandError(f"{path} is empty") from exc
     except (pd.errors.ParserError, UnicodeDecodeError, OSError, ValueError) as exc:
         raise CommandError(f"cannot read {path}: {exc}") from exc
-    missing = [c for c in (args.id_col, args.time_col, args.target_col) if c not in frame.columns]
+    columns = (args.id_col, args.time_col, args.target_col) if columns is None else columns
+    missing = [c for c in columns if c not in frame.columns]
     if missing:
         raise CommandError(
             f"{path}: missing column(s) {missing}; the file has {list(frame.columns)} "
@@ -214,16 +249,73 @@ def load_data(args):
     return read_table(args.input, args)
 
 
-def build_panel(frame, args):
-    """Validated panel and the list of skipped series ``(id, problem)``."""
+def _column_list(text):
+    """``argparse`` type of --futr-exog and the like: comma-separated column names."""
+    columns = [c.strip() for c in text.split(",")]
+    if not all(columns):
+        raise argparse.ArgumentTypeError(f"expected comma-separated column names, got {text!r}")
+    return columns
+
+
+def covariate_spec(args, model):
+    """The covariate columns: the loaded model's, or those of the options."""
+    from .forecasting.panel import CovariateSpec
+
+    options = (args.futr_exog, args.hist_exog, args.stat_exog)
+    if model is None:
+        return CovariateSpec(*(None if c is None else tuple(c) for c in options))
+    if any(c is not None for c in options):
+        raise CommandError(
+            "--futr-exog, --hist-exog and --stat-exog apply to training; the model uses "
+            f"future-known {model.futr_exog_}, past-only {model.hist_exog_} and static "
+            f"{model.stat_exog_} columns"
+        )
+    return model.covariate_spec()
+
+
+def build_panel(frame, args, spec=None):
+    """Validated panel and the list of skipped series ``(id, problem)``.
+
+    Warnings (columns no covariate option names) are printed on stderr.
+    """
     from .forecasting.readers import read_long
 
     on_error = "collect" if args.on_error == "skip" else "raise"
+    static = None
+    if args.static_file:
+        static = read_table(args.static_file, args, (args.id_col,), "--static-file")
     try:
-        return read_long(frame, None, args.id_col, args.time_col, args.target_col, args.fill,
-                         on_error=on_error)  # fmt: skip
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", UserWarning)
+            result = read_long(frame, None, args.id_col, args.time_col, args.target_col,
+                               args.fill, on_error=on_error, static=static,
+                               spec=spec)  # fmt: skip
     except ValueError as exc:
         raise CommandError(str(exc)) from exc
+    for warning in caught:
+        text = _one_line(warning.message)
+        for kind in ("futr", "hist", "stat"):  # the parameters' options
+            text = text.replace(f"{kind}_exog_list", f"--{kind}-exog")
+        print(f"tslstm: warning: {text}", file=sys.stderr)
+    return result
+
+
+def future_values(model, panel, args):
+    """The future-known covariates of the forecast steps from --futr-file (or None)."""
+    from .forecasting.readers import future_covariates
+
+    if not model.n_covariates_:
+        return None
+    if not args.futr_file:
+        raise CommandError(
+            f"the model uses future-known covariates {model.futr_exog_}: pass --futr-file "
+            "with their values for the forecast steps"
+        )
+    futr = read_table(args.futr_file, args, (args.id_col, args.time_col), "--futr-file")
+    try:
+        return future_covariates(panel, futr, args.horizon)
+    except ValueError as exc:
+        raise CommandError(f"--futr-file {args.futr_file}: {exc}") from exc
 
 
 def _drop_short(panel, minimum, args, skipped, what):
@@ -266,7 +358,8 @@ def make_forecaster(args, horizon):
         scaling=None if args.scaling == "none" else args.scaling, fill=args.fill,
         on_short=args.on_short,
         calibration_fraction=args.calibration_fraction, id_col=args.id_col,
-        time_col=args.time_col, target_col=args.target_col, verbose=0,
+        time_col=args.time_col, target_col=args.target_col, futr_exog_list=args.futr_exog,
+        hist_exog_list=args.hist_exog, stat_exog_list=args.stat_exog, verbose=0,
         **{name: getattr(args, name) for name in hyperparams.CLI_PARAMS},
     )  # fmt: skip
 
@@ -427,8 +520,9 @@ def coverage_levels(args):
     return coverage
 
 
-def _forecast_in_chunks(model, panel, horizon, coverage, args):
-    """Forecast all series, a few thousand at a time, with a progress bar."""
+def _forecast_in_chunks(model, panel, horizon, coverage, args, futr=None):
+    """Forecast all series, a few thousand at a time, with a progress bar (``futr``:
+    the future-known covariates of the forecast steps, one row per series)."""
     from ._progress import ProgressBar
 
     chunk = 4096
@@ -437,11 +531,13 @@ def _forecast_in_chunks(model, panel, horizon, coverage, args):
     bar = ProgressBar(len(starts), "forecasting", enabled=not args.quiet)
     forecasts, bounds = [], []  # per chunk: (n, horizon) and {level: (lower, upper)}
     for s in starts:
-        part = panel.select(range(s, min(s + chunk, panel.n_series)))
+        rows = range(s, min(s + chunk, panel.n_series))
+        part = panel.select(rows)
+        covariates = None if futr is None else futr[rows.start : rows.stop]
         if levels is None:
-            forecasts.append(model.predict_panel(part, horizon))
+            forecasts.append(model.predict_panel(part, horizon, covariates))
         else:
-            y_hat, intervals = model.predict_panel(part, horizon, coverage=levels)
+            y_hat, intervals = model.predict_panel(part, horizon, covariates, coverage=levels)
             forecasts.append(y_hat)
             bounds.append(intervals)
         bar.update()
@@ -458,29 +554,29 @@ def _forecast_in_chunks(model, panel, horizon, coverage, args):
     )
 
 
-def cmd_forecast(args, frame, panel, skipped):
+def cmd_forecast(args, frame, panel, skipped, model=None):
     coverage = coverage_levels(args)
-    if coverage is not None and not args.model and not args.calibration_fraction > 0:
+    if coverage is not None and model is None and not args.calibration_fraction > 0:
         raise CommandError("--coverage needs --calibration-fraction > 0")
-    if args.model:
-        model = load_model(args.model)
+    if model is not None:
         # the command's data options apply to the loaded model too (the Dask workers
         # read the series with the model's own parameters)
         model.set_params(device=args.device, n_jobs=args.n_jobs, id_col=args.id_col,
                          time_col=args.time_col, target_col=args.target_col,
                          fill=args.fill)  # fmt: skip
-        if model.n_covariates_:
-            raise CommandError("the model uses covariates, which the command does not supply")
     else:
         model = train_model(panel, args, skipped)
     if coverage is not None and model.conformal_scores_ is None:
         raise CommandError("--coverage needs a model trained with --calibration-fraction > 0")
     panel = _drop_short(panel, model.min_series_length("predict"), args, skipped,
                         "the model's window")  # fmt: skip
+    futr = future_values(model, panel, args)
     try:
         if args.scheduler:
             if coverage is not None:
                 raise CommandError("--coverage is not available with --scheduler")
+            if model.futr_exog_ or model.hist_exog_ or model.stat_exog_:
+                raise CommandError("--scheduler forecasts models without covariates")
             from .forecasting.distributed import predict_dask
 
             kept = frame[frame[args.id_col].isin(set(panel.ids))]
@@ -495,7 +591,7 @@ def cmd_forecast(args, frame, panel, skipped):
                 ) from exc
         else:
             _info(args, f"forecasting {panel.n_series} series, horizon {args.horizon}")
-            result = _forecast_in_chunks(model, panel, args.horizon, coverage, args)
+            result = _forecast_in_chunks(model, panel, args.horizon, coverage, args, futr)
     except ImportError as exc:
         raise CommandError(str(exc)) from exc
     except ValueError as exc:
@@ -505,7 +601,7 @@ def cmd_forecast(args, frame, panel, skipped):
         _info(args, f"wrote {len(result)} rows to {args.output}")
 
 
-def cmd_train(args, frame, panel, skipped):
+def cmd_train(args, frame, panel, skipped, model=None):
     model = train_model(panel, args, skipped)
     try:
         model.save(args.save)  # the model, not the training data
@@ -514,7 +610,7 @@ def cmd_train(args, frame, panel, skipped):
     _info(args, f"saved the model to {args.save}")
 
 
-def cmd_backtest(args, frame, panel, skipped):
+def cmd_backtest(args, frame, panel, skipped, model=None):
     from .forecasting.backtest import backtest_panel, min_backtest_length
 
     if args.model:
@@ -584,9 +680,11 @@ def main(argv=None):
     try:
         check_outputs(args)
         frame = load_data(args)
-        panel, problems = build_panel(frame, args)
+        # a loaded model reads the data with its own covariate columns
+        model = load_model(args.model) if args.command == "forecast" and args.model else None
+        panel, problems = build_panel(frame, args, covariate_spec(args, model))
         skipped.extend(problems)
-        COMMANDS[args.command](args, frame, panel, skipped)
+        COMMANDS[args.command](args, frame, panel, skipped, model)
     except (CommandError, DeviceUnavailableError) as exc:
         print(f"tslstm: error: {_one_line(exc)}", file=sys.stderr)
         return EXIT_ERROR

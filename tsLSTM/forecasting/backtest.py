@@ -36,7 +36,7 @@ class BacktestWindow:
 
 def backtest(
     forecaster, y, horizon=None, n_windows=3, step=None, refit=True, X=None, m=1,
-    coverage=None, return_forecasts=False,
+    static=None, coverage=None, return_forecasts=False,
 ):  # fmt: skip
     """Evaluate ``forecaster`` on the last ``n_windows`` forecast origins of ``y``.
 
@@ -48,8 +48,9 @@ def backtest(
     ----------
     forecaster : LSTMForecaster
         A forecaster (fitted or not: it is cloned, never modified).
-    y, X
-        Series and covariates, as for ``LSTMForecaster.fit``.
+    y, X, static
+        Series and covariates, as for ``LSTMForecaster.fit`` (every origin sees the
+        covariates up to it, and the future-known ones of its forecast steps).
     horizon : int, optional
         Steps per forecast; defaults to the forecaster's horizon.
     n_windows : int, default=3
@@ -92,7 +93,8 @@ def backtest(
     if not (isinstance(refit, bool) or (isinstance(refit, numbers.Integral) and refit >= 1)):
         raise ValueError(f"refit must be True, False or a positive integer, got {refit!r}")
     template = clone(forecaster)
-    return backtest_panel(template, template.to_panel(y, X), horizon, n_windows, step, refit, m,
+    panel = template.to_panel(y, X, static)
+    return backtest_panel(template, panel, horizon, n_windows, step, refit, m,
                           coverage=coverage, return_forecasts=return_forecasts)  # fmt: skip
 
 

@@ -4,6 +4,7 @@ import copy
 import math
 import numbers
 import warnings
+from typing import NamedTuple
 
 import numpy as np
 from sklearn.base import BaseEstimator
@@ -14,7 +15,8 @@ from .. import hyperparams
 from ..estimators import LSTMRegressor
 from ..estimators._saving import SavedStateMixin, is_int
 from .checks import FILL_METHODS, check_levels, check_real
-from .panel import interval_columns, quantile_column
+from .covariates import KINDS, with_static
+from .panel import CovariateSpec, interval_columns, quantile_column
 from .readers import future_covariates, to_panel
 
 # Network and training parameters passed through to the inner LSTMRegressor (the table
@@ -51,6 +53,20 @@ def season_length_of(step):
         if code.startswith(prefix):
             return m
     return 1
+
+
+class WindowCovariates(NamedTuple):
+    """Covariates of a batch of input windows (None where the model has none).
+
+    ``past`` (n, window, c) and ``future`` (n, steps, c): the future-known ones over the
+    window and over the steps after it; ``hist`` (n, window, c_h): the past-only ones
+    over the window; ``static`` (n, c_s): each window's series' static ones.
+    """
+
+    past: np.ndarray = None
+    future: np.ndarray = None
+    hist: np.ndarray = None
+    static: np.ndarray = None
 
 
 def _check_finite_forecasts(panel, *arrays):
@@ -161,6 +177,27 @@ class LSTMForecaster(SavedStateMixin, BaseEstimator):
         :meth:`predict_interval` (split conformal). 0 disables intervals.
     id_col, time_col, target_col : str, default='unique_id', 'ds', 'y'
         Column names of long-format data.
+    futr_exog_list : list of str, optional
+        Future-known covariates (Nixtla's name): columns whose values are known for the
+        forecast steps too (calendar, planned prices); ``predict`` needs them in ``X``
+        for those steps. None: every column of ``X`` not named in another list.
+    hist_exog_list : list of str, optional
+        Past-only covariates: columns observed up to the forecast origin, never needed
+        for the forecast steps (the network sees them over the input window, 0 after
+        it). Not with ``strategy='recursive'``: its later steps would need their values
+        beyond the origin (with ``horizon=1`` 'mimo' is the same model).
+    stat_exog_list : list of str, optional
+        Static covariates: one value per series, constant input channels. None: every
+        column of a ``static`` frame.
+
+        Each column is looked up in ``y``'s own long frame (static ones must be
+        constant within each series), else in ``X`` (long: ``id_col``, ``time_col`` and
+        columns; other containers: rows per step, an array's columns named ``x0``,
+        ``x1``, ...), else in the ``static`` frame of ``fit``/``predict``. A column of
+        non-numeric values (object, string or category dtype) is categorical: one-hot
+        encoded over the categories seen at fit (``categories_``); a category unseen
+        at fit is an error at predict. Bool columns are 0/1. Columns no list names
+        (a long frame's extra columns) are left out with a warning.
 """
         + hyperparams.parameters_doc(NETWORK_PARAMS, header=False)
         + """
@@ -177,6 +214,14 @@ class LSTMForecaster(SavedStateMixin, BaseEstimator):
         The season length used (see ``season_length``).
     conformal_scores_ : ndarray of shape (n_calibration, horizon) or None
         Scaled absolute errors on the calibration windows.
+    n_covariates_ : int
+        Future-known input channels (a categorical column gives one per category).
+    covariate_names_ : list of str
+        Their names (``'column=category'`` for categorical columns).
+    futr_exog_, hist_exog_, stat_exog_ : list
+        The covariate columns of each kind the model was fitted with.
+    categories_ : dict
+        The categories (as strings) of each categorical covariate column.
     """
     )
 
@@ -195,6 +240,9 @@ class LSTMForecaster(SavedStateMixin, BaseEstimator):
         "id_col": [str],
         "time_col": [str],
         "target_col": [str],
+        "futr_exog_list": [list, tuple, None],
+        "hist_exog_list": [list, tuple, None],
+        "stat_exog_list": [list, tuple, None],
     }
 
     def __init__(
@@ -211,6 +259,9 @@ class LSTMForecaster(SavedStateMixin, BaseEstimator):
         id_col="unique_id",
         time_col="ds",
         target_col="y",
+        futr_exog_list=None,
+        hist_exog_list=None,
+        stat_exog_list=None,
         hidden_size=64,
         num_layers=1,
         cell="lstm",
@@ -244,6 +295,9 @@ class LSTMForecaster(SavedStateMixin, BaseEstimator):
         self.id_col = id_col
         self.time_col = time_col
         self.target_col = target_col
+        self.futr_exog_list = futr_exog_list
+        self.hist_exog_list = hist_exog_list
+        self.stat_exog_list = stat_exog_list
         self.hidden_size = hidden_size
         self.num_layers = num_layers
         self.cell = cell
@@ -267,31 +321,58 @@ class LSTMForecaster(SavedStateMixin, BaseEstimator):
 
     # -- public API --------------------------------------------------------------------
 
-    def fit(self, y, X=None, on_epoch=None):
+    def fit(self, y, X=None, on_epoch=None, static=None):
         """Train one model on the windows of every series in ``y``.
 
         Parameters
         ----------
         y : 1-D array, pandas Series, wide DataFrame or long DataFrame
-            The series (see the class docstring and the README).
+            The series (see the class docstring and the README); a long frame may hold
+            covariate columns too.
         X : array-like or DataFrame, optional
-            Covariates known in the future, aligned with ``y`` (same container
-            kind: rows per step; a long DataFrame with ``id_col``/``time_col`` for long
-            ``y``; for a wide ``y``, one table shared by all series).
+            Covariates per step, aligned with ``y`` (same container kind: rows per
+            step; a long DataFrame with ``id_col``/``time_col`` for long ``y``; for a
+            wide ``y``, one table shared by all series). Future-known unless named in
+            ``hist_exog_list``.
         on_epoch : callable, optional
             Called after every training epoch with an
             :class:`~tsLSTM.estimators.EpochInfo` (progress bars, logging).
-        """
-        return self.fit_panel(self.to_panel(y, X), on_epoch=on_epoch)
-
-    def to_panel(self, y, X=None):
-        """Validate a series container (and covariates) into a :class:`Panel`.
-
-        Uses this forecaster's ``id_col``, ``time_col``, ``target_col`` and ``fill``;
-        the containers are those of :meth:`fit`.
+        static : DataFrame, optional
+            Static covariates: one row per series, an ``id_col`` column (or the
+            series ids as index) and the ``stat_exog_list`` columns (Nixtla's
+            ``static_df``).
         """
         self._validate_params()
-        return to_panel(y, X, self.id_col, self.time_col, self.target_col, self.fill)
+        spec = self.covariate_spec(fitted=False)
+        panel = to_panel(y, X, self.id_col, self.time_col, self.target_col, self.fill,
+                         static, spec)  # fmt: skip
+        return self.fit_panel(panel, on_epoch=on_epoch)
+
+    def to_panel(self, y, X=None, static=None):
+        """Validate a series container (and covariates) into a :class:`Panel`.
+
+        Uses this forecaster's ``id_col``, ``time_col``, ``target_col``, ``fill`` and
+        covariate columns (:meth:`covariate_spec`: on a fitted forecaster the fitted
+        columns and categories); the containers are those of :meth:`fit`.
+        """
+        self._validate_params()
+        return to_panel(y, X, self.id_col, self.time_col, self.target_col, self.fill,
+                        static, self.covariate_spec())  # fmt: skip
+
+    def covariate_spec(self, fitted=None):
+        """The covariate columns of each kind (and the categories of categorical ones).
+
+        Fitted (the default on a fitted forecaster): the columns and categories the
+        model was fitted with. Else the ``*_exog_list`` parameters; the categories are
+        learned from the data.
+        """
+        if fitted is None:
+            fitted = hasattr(self, "regressor_")
+        if fitted:
+            return CovariateSpec(tuple(self.futr_exog_), tuple(self.hist_exog_),
+                                 tuple(self.stat_exog_), dict(self.categories_))  # fmt: skip
+        lists = (self.futr_exog_list, self.hist_exog_list, self.stat_exog_list)
+        return CovariateSpec(*(None if c is None else tuple(c) for c in lists))
 
     def min_series_length(self, purpose="fit"):
         """Fewest values a series needs: to train on (``'fit'``) or to forecast (``'predict'``).
@@ -322,7 +403,7 @@ class LSTMForecaster(SavedStateMixin, BaseEstimator):
                 regressor.set_params(**runtime)
         return self
 
-    def predict(self, horizon=None, X=None, y=None):
+    def predict(self, horizon=None, X=None, y=None, static=None):
         """Forecast the steps after each series.
 
         Parameters
@@ -330,13 +411,16 @@ class LSTMForecaster(SavedStateMixin, BaseEstimator):
         horizon : int, optional
             Steps to forecast; defaults to ``self.horizon`` (with 'mimo' at most that).
         X : array-like or DataFrame, optional
-            Covariates of the forecast steps (required if the model was fitted with
-            covariates). When ``y`` is given as well, ``X`` must also cover ``y``'s
-            steps: by time stamp for pandas input, or as ``len(y) + horizon`` rows for
-            an array.
+            Future-known covariates of the forecast steps (required if the model was
+            fitted with some; Nixtla's ``futr_df``). When ``y`` is given as well, ``X``
+            must also cover ``y``'s steps for the covariates ``y`` does not hold: by
+            time stamp for pandas input, or as ``len(y) + horizon`` rows for an array.
         y : series container, optional
             Forecast from this history instead of the training data (a saved model
             applied to new data, a backtest without refitting).
+        static : DataFrame, optional
+            Static covariates of the series (as for :meth:`fit`); by default those of
+            ``y``'s own frame or of the training data.
 
         Returns
         -------
@@ -344,10 +428,10 @@ class LSTMForecaster(SavedStateMixin, BaseEstimator):
         a wide DataFrame indexed by the future time stamps, or a long DataFrame with
         ``id_col``, ``time_col`` and ``y_hat``.
         """
-        panel, cov_future, horizon = self._prediction_inputs(horizon, X, y)
+        panel, cov_future, horizon = self._prediction_inputs(horizon, X, y, static)
         return panel.output(self.predict_panel(panel, horizon, cov_future))
 
-    def predict_interval(self, coverage=0.9, horizon=None, X=None, y=None):
+    def predict_interval(self, coverage=0.9, horizon=None, X=None, y=None, static=None):
         """Forecasts with split-conformal prediction intervals.
 
         Needs ``calibration_fraction > 0`` at fit time. For each horizon step the
@@ -373,12 +457,13 @@ class LSTMForecaster(SavedStateMixin, BaseEstimator):
         shape (horizon, 1 + 2 * len(coverage))).
         """
         self._check_coverage(coverage)
-        panel, cov_future, horizon = self._prediction_inputs(horizon, X, y)
+        panel, cov_future, horizon = self._prediction_inputs(horizon, X, y, static)
         forecasts, *bounds = self.predict_panel(panel, horizon, cov_future, coverage)
         # (lower, upper) for one coverage, {coverage: (lower, upper)} for a list
         return panel.output(forecasts, bounds[0] if isinstance(bounds[0], dict) else bounds)
 
-    def predict_quantiles(self, alpha=(0.1, 0.5, 0.9), horizon=None, X=None, y=None):
+    def predict_quantiles(self, alpha=(0.1, 0.5, 0.9), horizon=None, X=None, y=None,
+                          static=None):  # fmt: skip
         """Quantile forecasts from the split-conformal intervals.
 
         The ``alpha`` quantile is the lower bound of the interval of coverage
@@ -394,7 +479,7 @@ class LSTMForecaster(SavedStateMixin, BaseEstimator):
         ----------
         alpha : float or list of float in (0, 1), default=(0.1, 0.5, 0.9)
             Probabilities of the quantiles (sktime's name).
-        horizon, X, y
+        horizon, X, y, static
             As for :meth:`predict`.
 
         Returns
@@ -411,7 +496,7 @@ class LSTMForecaster(SavedStateMixin, BaseEstimator):
         self._check_coverage(levels)
         for a, c in coverages.items():
             self._conformal_quantiles(c, f"alpha={a} (the bound at coverage={c:g})")
-        panel, cov_future, horizon = self._prediction_inputs(horizon, X, y)
+        panel, cov_future, horizon = self._prediction_inputs(horizon, X, y, static)
         forecasts, bounds = self.predict_panel(panel, horizon, cov_future, levels)
         columns = {
             quantile_column(a): (
@@ -481,6 +566,13 @@ class LSTMForecaster(SavedStateMixin, BaseEstimator):
             expected = (panel.n_series, horizon, self.n_covariates_)
             if covariates.shape != expected:
                 raise ValueError(f"covariates must have shape {expected}, got {covariates.shape}")
+        spec = self.covariate_spec()
+        for kind, names in (("hist", panel.past_covariate_names), ("stat", panel.static_names)):
+            if names != spec.channels(kind):
+                raise ValueError(
+                    f"the panel's {kind}_exog covariates {names} are not the model's "
+                    f"{spec.channels(kind)}: read it with the model's to_panel"
+                )
         forecasts, scale = self._predict_panel(panel, horizon, covariates)
         if coverage is None:
             _check_finite_forecasts(panel, forecasts)
@@ -506,7 +598,8 @@ class LSTMForecaster(SavedStateMixin, BaseEstimator):
     _fitted_marker = "regressor_"
     _saved_attributes = (
         "n_series_", "n_windows_", "n_covariates_", "covariate_names_", "short_series_",
-        "series_ids_", "season_length_",
+        "series_ids_", "season_length_", "futr_exog_", "hist_exog_", "stat_exog_",
+        "categories_",
     )  # fmt: skip
     _saved_arrays = ("conformal_scores_", "_series_stats", "_member_params")
 
@@ -522,8 +615,11 @@ class LSTMForecaster(SavedStateMixin, BaseEstimator):
     def _restore_fitted_state(self, record, source):
         if record.inner is None or record.inner.estimator != "LSTMRegressor":
             raise ValueError(f"{source}: a forecaster file needs its inner LSTMRegressor section")
-        # files written before season_length_ existed: no seasonal baseline (as then)
-        attributes = {"season_length_": 1, **record.attributes}
+        # files written before season_length_ existed: no seasonal baseline (as then);
+        # before the covariate lists: numeric future-known covariates only
+        names = record.attributes.get("covariate_names_")
+        attributes = {"season_length_": 1, "futr_exog_": names, "hist_exog_": [],
+                      "stat_exog_": [], "categories_": {}, **record.attributes}  # fmt: skip
         if set(attributes) != set(self._saved_attributes):
             raise ValueError(
                 f"{source}: forecaster attributes {sorted(record.attributes)} are incomplete"
@@ -532,7 +628,8 @@ class LSTMForecaster(SavedStateMixin, BaseEstimator):
             setattr(self, name, value)
         if not (is_int(self.n_covariates_, 0) and isinstance(self.series_ids_, list)
                 and isinstance(self.covariate_names_, list) and is_int(self.season_length_, 1)
-                and len(self.covariate_names_) == self.n_covariates_):  # fmt: skip
+                and len(self.covariate_names_) == self.n_covariates_
+                and self._covariates_consistent()):  # fmt: skip
             raise ValueError(f"{source}: inconsistent forecaster attributes")
         arrays = dict(record.arrays)
         for name in self._saved_arrays:
@@ -560,6 +657,17 @@ class LSTMForecaster(SavedStateMixin, BaseEstimator):
             member.model_.flat_params[...] = row
             self._members.append(member)
         self.history_ = None  # pass y= to predict from a loaded model
+
+    def _covariates_consistent(self):
+        """The restored covariate lists and categories fit together."""
+        categories = self.categories_
+        return (
+            all(isinstance(getattr(self, f"{kind}_exog_"), list) for kind in KINDS)
+            and isinstance(categories, dict)
+            and all(isinstance(c, list) and all(isinstance(v, str) for v in c)
+                    for c in categories.values())
+            and self.covariate_spec(True).channels("futr") == self.covariate_names_
+        )  # fmt: skip
 
     # -- fitting -----------------------------------------------------------------------
 
@@ -599,11 +707,21 @@ class LSTMForecaster(SavedStateMixin, BaseEstimator):
             if self.on_short == "raise" or len(short) == panel.n_series:
                 raise ValueError(message + "; use a smaller window or on_short='pad'")
             warnings.warn(message + "; left out of training", UserWarning, stacklevel=3)
+        spec = panel.spec or CovariateSpec(tuple(panel.covariate_names), (), (), {})
+        if spec.hist and self.strategy == "recursive":
+            raise ValueError(
+                f"strategy='recursive' cannot use past-only covariates {list(spec.hist)}: "
+                "its later steps would need their values beyond the forecast origin; use "
+                "strategy='mimo' (with horizon=1 the same model) or name them in "
+                "futr_exog_list if they are known ahead"
+            )
         self.short_series_ = [sid for sid, n in short if n < minimum]
         self.n_series_ = panel.n_series
         self.series_ids_ = list(panel.ids)
         self.n_covariates_ = len(panel.covariate_names)
         self.covariate_names_ = list(panel.covariate_names)
+        self.futr_exog_, self.hist_exog_ = list(spec.futr), list(spec.hist)
+        self.stat_exog_, self.categories_ = list(spec.stat), dict(spec.categories or {})
         self._series_stats = self._series_statistics(panel)
         self.season_length_ = self._season_length(panel)
 
@@ -813,24 +931,40 @@ class LSTMForecaster(SavedStateMixin, BaseEstimator):
         forecast = means[:, :1] + pattern[:, np.arange(n_steps) % m]
         return np.where((seasons >= 1)[:, None], forecast, base)
 
-    def _network_input(self, z, sizes, cov_past, cov_future):
-        """Network input: scaled target, and with covariates a future part.
+    def _network_input(self, z, sizes, cov):
+        """Network input: scaled target, and the covariates' channels.
 
         ``z`` (n, window) holds ``sizes`` values then NaN (padding the regressor
-        masks). With covariates the sequence is ``sizes + Hm`` steps long; channels
-        are the scaled target (0 over the future part), a future flag and the
-        covariates.
+        masks). Channels: the scaled target, with future-known covariates a future flag
+        and them, the past-only covariates, the static ones. With future-known
+        covariates the sequence is ``sizes + Hm`` steps long: the future part has the
+        target and past-only channels 0, the flag 1.
         """
-        if cov_past is None:
-            return z[:, :, None]
         n, W = z.shape
-        Hm = cov_future.shape[1]
-        past = np.concatenate([z[:, :, None], np.zeros((n, W, 1)), cov_past], axis=2)
-        future = np.concatenate([np.zeros((n, Hm, 1)), np.ones((n, Hm, 1)), cov_future], axis=2)
-        if n == 0 or sizes.min() == W:
+        past = [z[:, :, None]]
+        if cov.past is not None:
+            past += [np.zeros((n, W, 1)), cov.past]
+        if cov.hist is not None:
+            past.append(cov.hist)
+        if cov.static is not None:
+            past.append(np.repeat(cov.static[:, None, :], W, axis=1))
+        if len(past) == 1:
+            return z[:, :, None]
+        past = np.concatenate(past, axis=2)
+        full = n == 0 or sizes.min() == W
+        valid = np.arange(W)[None, :] < sizes[:, None]
+        if cov.future is None:
+            return past if full else np.where(valid[:, :, None], past, np.nan)
+        Hm = cov.future.shape[1]
+        future = [np.zeros((n, Hm, 1)), np.ones((n, Hm, 1)), cov.future]
+        if cov.hist is not None:
+            future.append(np.zeros((n, Hm, cov.hist.shape[2])))
+        if cov.static is not None:
+            future.append(np.repeat(cov.static[:, None, :], Hm, axis=1))
+        future = np.concatenate(future, axis=2)
+        if full:
             return np.concatenate([past, future], axis=1)
         out = np.full((n, W + Hm, past.shape[2]), np.nan)
-        valid = np.arange(W)[None, :] < sizes[:, None]
         out[:, :W][valid] = past[valid]
         rows = np.repeat(np.arange(n), Hm)
         out[rows, (sizes[:, None] + np.arange(Hm)[None, :]).ravel()] = future.reshape(n * Hm, -1)
@@ -838,7 +972,8 @@ class LSTMForecaster(SavedStateMixin, BaseEstimator):
 
     def _gather(self, panel, series, ends, sizes, n_after):
         """Windows of ``sizes`` values of ``series`` before ``ends`` (NaN-padded to
-        ``window``), the ``n_after`` values from ``ends``, and their covariates."""
+        ``window``), the ``n_after`` values from ``ends``, and their covariates
+        (:class:`WindowCovariates`)."""
         W = self.window
         first = panel.indptr[series] + ends  # position of the first value after the input
         steps = np.arange(W)
@@ -847,26 +982,27 @@ class LSTMForecaster(SavedStateMixin, BaseEstimator):
         windows = np.where(valid, panel.values[rows], np.nan)
         after_rows = first[:, None] + np.arange(n_after)[None, :]
         after = panel.values[after_rows]
-        if panel.covariates is None:
-            return windows, after, None, None
-        return windows, after, panel.covariates[rows], panel.covariates[after_rows]
+        futr, hist, static = panel.covariates, panel.past_covariates, panel.static
+        cov = WindowCovariates(
+            None if futr is None else futr[rows], None if futr is None else futr[after_rows],
+            None if hist is None else hist[rows], None if static is None else static[series],
+        )  # fmt: skip
+        return windows, after, cov
 
     def _training_set(self, panel, series, ends, sizes, log):
         Hm = self._model_horizon()
-        windows, targets, cov_past, cov_future = self._gather(panel, series, ends, sizes, Hm)
+        windows, targets, cov = self._gather(panel, series, ends, sizes, Hm)
         log = log[series]
         level, scale = self._scale(windows, sizes, series, log)
         z = self._to_z(windows, log, level, scale)
-        inputs = self._network_input(z, sizes, cov_past, cov_future)
+        inputs = self._network_input(z, sizes, cov)
         base = self._baseline(windows, sizes, log, level, Hm)
         return inputs, self._to_z(targets, log, base, scale)
 
     def _calibrate(self, panel, series, ends, sizes, log):
         H = self.horizon
-        windows, actual, cov_past, cov_future = self._gather(panel, series, ends, sizes, H)
-        forecasts, unit = self._forecast(
-            windows, sizes, series, log[series], cov_past, cov_future, H
-        )
+        windows, actual, cov = self._gather(panel, series, ends, sizes, H)
+        forecasts, unit = self._forecast(windows, sizes, series, log[series], cov, H)
         return np.abs(actual - forecasts) / unit[:, None]
 
     def _conformal_quantiles(self, coverage, what=None):
@@ -881,9 +1017,10 @@ class LSTMForecaster(SavedStateMixin, BaseEstimator):
 
     # -- forecasting -------------------------------------------------------------------
 
-    def _forecast(self, history, sizes, series_index, log, cov_past, cov_future, horizon):
+    def _forecast(self, history, sizes, series_index, log, cov, horizon):
         """Forecast ``horizon`` steps after each row of ``history`` (n, window), whose
-        first ``sizes`` values are the history (NaN after them).
+        first ``sizes`` values are the history (NaN after them); ``cov`` are their
+        :class:`WindowCovariates` (``future``: those of the ``horizon`` steps).
 
         Returns the forecasts (n, horizon) and the scale of each history window (the
         unit of the conformal scores: the last value for a window modelled in logs).
@@ -894,18 +1031,18 @@ class LSTMForecaster(SavedStateMixin, BaseEstimator):
         if self.strategy == "mimo":
             Hm = self.horizon
             z = self._to_z(history, log, level, scale)
-            future = None if cov_future is None else cov_future[:, :Hm]
-            out = self._network_predict(self._network_input(z, sizes, cov_past, future))
+            future = None if cov.future is None else cov.future[:, :Hm]
+            out = self._network_predict(self._network_input(z, sizes, cov._replace(future=future)))
             out = out.reshape(n, Hm)[:, :horizon]
             base = self._baseline(history, sizes, log, level, Hm)[:, :horizon]
             return self._from_z(out, log, base, scale), unit
         rows = np.arange(n)
         values = np.concatenate([history, np.full((n, horizon), np.nan)], axis=1)
         covariates = None
-        if cov_past is not None:
-            covariates = np.concatenate([cov_past, np.zeros((n, horizon, cov_past.shape[2]))], 1)
+        if cov.past is not None:
+            covariates = np.concatenate([cov.past, np.zeros((n, horizon, cov.past.shape[2]))], 1)
             for k in range(horizon):  # the future right after each history
-                covariates[rows, sizes + k] = cov_future[:, k]
+                covariates[rows, sizes + k] = cov.future[:, k]
         steps = np.arange(W)
         for k in range(horizon):
             end = sizes + k
@@ -916,34 +1053,40 @@ class LSTMForecaster(SavedStateMixin, BaseEstimator):
             past = np.where(valid, values[rows[:, None], index], np.nan)
             lvl, scl = self._scale(past, size, series_index, log)
             z = self._to_z(past, log, lvl, scl)
-            c_past = c_future = None
+            step_cov = cov  # past-only covariates: refused for 'recursive' at fit
             if covariates is not None:
-                c_past = covariates[rows[:, None], index]
-                c_future = covariates[rows, end][:, None, :]
-            step = self._network_predict(self._network_input(z, size, c_past, c_future))
+                step_cov = cov._replace(past=covariates[rows[:, None], index],
+                                        future=covariates[rows, end][:, None, :])  # fmt: skip
+            step = self._network_predict(self._network_input(z, size, step_cov))
             base = self._baseline(past, size, log, lvl, 1)
             values[rows, end] = self._from_z(step.reshape(n, 1), log, base, scl)[:, 0]
         return values[rows[:, None], sizes[:, None] + np.arange(horizon)[None, :]], unit
 
-    def _prediction_inputs(self, horizon, X, y):
+    def _prediction_inputs(self, horizon, X, y, static=None):
         check_is_fitted(self, "regressor_")
         horizon = self._checked_horizon(horizon)
         uses_covariates = self.n_covariates_ > 0
+        uses_X = uses_covariates or bool(self.hist_exog_)
         if y is None and self.history_ is None:
             raise ValueError("this forecaster was loaded from a file: pass y, the history to "
                              "forecast from")  # fmt: skip
         if y is None:
             panel = self.history_
-        elif uses_covariates and not hasattr(y, "index"):
+            if static is not None:
+                panel = with_static(panel, static, self.covariate_spec(), self.id_col)
+        elif uses_X and not hasattr(y, "index"):
             if X is not None:
                 check_real(np.asarray(X), "X")
-            X_all = np.asarray(X, dtype=np.float64) if X is not None else None
+            X_all = X if hasattr(X, "iloc") or X is None else np.asarray(X)
+            X_all = X_all.iloc if hasattr(X_all, "iloc") else X_all
             n = len(np.asarray(y))
-            if X_all is None or len(X_all) < n + horizon:
-                raise ValueError(f"X must have len(y) + horizon = {n + horizon} rows")
-            panel, X = self.to_panel(y, X_all[:n]), X_all[n:]
+            needed = n + horizon if uses_covariates else n
+            if X_all is None or len(X_all) < needed:
+                rows = "len(y) + horizon" if uses_covariates else "len(y)"
+                raise ValueError(f"X must have {rows} = {needed} rows")
+            panel, X = self.to_panel(y, X_all[:n], static), X_all[n:]
         else:
-            panel = self.to_panel(y, X if uses_covariates else None)
+            panel = self.to_panel(y, X if uses_X else None, static)
         if uses_covariates and len(panel.covariate_names) != self.n_covariates_:
             raise ValueError(
                 f"X has {len(panel.covariate_names)} covariates, the model was fitted with "
@@ -964,10 +1107,11 @@ class LSTMForecaster(SavedStateMixin, BaseEstimator):
             )
         series = np.arange(panel.n_series)
         sizes = np.minimum(panel.lengths, W).astype(np.int64)
-        history, _, cov_past, _ = self._gather(panel, series, panel.lengths, sizes, 0)
+        history, _, cov = self._gather(panel, series, panel.lengths, sizes, 0)
         log = self._log_series(panel)
         series_index = self._series_index(panel)
-        return self._forecast(history, sizes, series_index, log, cov_past, cov_future, horizon)
+        cov = cov._replace(future=cov_future)
+        return self._forecast(history, sizes, series_index, log, cov, horizon)
 
     def _series_index(self, panel):
         """Rows of the series statistics for the series of ``panel`` (by id)."""

@@ -67,8 +67,12 @@ def _factorize(ids):
         return pd.factorize(ids, sort=False)
 
 
-def long_panel(y, X, names, fill, on_error="raise"):
-    """Build a panel from a long DataFrame; returns ``(panel, problems)``."""
+def long_panel(y, steps, names, fill, on_error="raise"):
+    """Build a panel from a long DataFrame; returns ``(panel, problems)``.
+
+    ``steps``: per-step covariates indexed by ``(series id, time key)`` (as
+    :func:`covariate_lookup` returns them), or None.
+    """
     id_col, time_col, target_col = names["id_col"], names["time_col"], names["target_col"]
     problems = SeriesProblems(on_error)
     if len(y) == 0:
@@ -109,8 +113,8 @@ def long_panel(y, X, names, fill, on_error="raise"):
                           f"(rows {rows[k]} and {rows[k + 1]})")  # fmt: skip
 
     cov, cov_names = (None, [])
-    if X is not None:
-        cov, cov_names = _aligned_covariates(X, names, uniques, codes, keys, times, problems)
+    if steps is not None:
+        cov, cov_names = _aligned_covariates(steps, uniques, codes, keys, times, problems)
 
     regular, shared_step = _regular_series(times, codes, indptr, uniques, time_col)
     has_nan = np.bincount(codes, weights=~np.isfinite(values), minlength=len(uniques)) > 0
@@ -194,25 +198,15 @@ def _regular_series(times, codes, indptr, uniques, time_col):
     return regular, step
 
 
-def _aligned_covariates(X, names, uniques, codes, keys, times, problems):
+def _aligned_covariates(lookup, uniques, codes, keys, times, problems):
     """Covariate rows for the sorted (code, key) pairs of the target rows."""
-    id_col, time_col = names["id_col"], names["time_col"]
-    if not isinstance(X, pd.DataFrame) or not {id_col, time_col} <= set(X.columns):
-        raise ValueError(
-            f"with long-format y, X must be a DataFrame with columns {id_col!r}, {time_col!r} "
-            "and the covariates"
-        )
-    columns = [c for c in X.columns if c not in (id_col, time_col)]
-    if not columns:
-        raise ValueError("X has no covariate columns")
-    lookup = covariate_lookup(X, names, columns)
     target = pd.MultiIndex.from_arrays([np.asarray(uniques, dtype=object)[codes], keys])
     aligned = lookup.reindex(target)
     missing = aligned.isna().any(axis=1).to_numpy()
     for k in np.flatnonzero(missing):
         sid = uniques[codes[k]]
         problems.add(sid, f"series {sid!r}: covariates missing at {times.iloc[k]}")
-    return aligned.to_numpy(dtype=np.float64), [str(c) for c in columns]
+    return aligned.to_numpy(dtype=np.float64), [str(c) for c in lookup.columns]
 
 
 def covariate_lookup(X, names, columns=None):

@@ -37,10 +37,20 @@ class Panel:
     steps : list
         Each series' frequency: a pandas offset, a period frequency, or an int step.
     covariates : ndarray of shape (n_total, n_covariates) or None
+        Future-known covariates (their values for the forecast steps come separately).
     covariate_names : list of str
     names : dict
         Column names used for output (``id_col``, ``time_col``, ``target_col``) and the
         series' or frame's own names.
+    past_covariates : ndarray of shape (n_total, n_past) or None
+        Past-only covariates: known up to each series' last step, not after it.
+    past_covariate_names : list of str
+    static : ndarray of shape (n_series, n_static) or None
+        Static covariates, one row per series.
+    static_names : list of str
+    spec : CovariateSpec or None
+        The covariate columns (and categories) the panel was read with; None for a
+        panel built without the readers (its ``covariates`` are future-known).
     """
 
     kind: str
@@ -52,6 +62,11 @@ class Panel:
     covariates: np.ndarray = None
     covariate_names: list = field(default_factory=list)
     names: dict = field(default_factory=dict)
+    past_covariates: np.ndarray = None
+    past_covariate_names: list = field(default_factory=list)
+    static: np.ndarray = None
+    static_names: list = field(default_factory=list)
+    spec: "CovariateSpec" = None
 
     @property
     def n_series(self):
@@ -78,6 +93,8 @@ class Panel:
             indptr=np.concatenate([[0], np.cumsum(lengths)]),
             times=[self.times[i] for i in indices], steps=[self.steps[i] for i in indices],
             covariates=None if self.covariates is None else self.covariates[rows],
+            past_covariates=_rows(self.past_covariates, rows),
+            static=_rows(self.static, indices),
         )  # fmt: skip
 
     def truncate(self, k):
@@ -91,6 +108,7 @@ class Panel:
             indptr=np.concatenate([[0], np.cumsum(lengths)]),
             times=[t[: len(t) - k] for t in self.times],
             covariates=None if self.covariates is None else self.covariates[rows],
+            past_covariates=_rows(self.past_covariates, rows),
         )
 
     def future_times(self, i, horizon):
@@ -187,6 +205,41 @@ def interval_columns(coverage=None):
 def quantile_column(alpha):
     """Column name of the ``alpha`` quantile forecast: ``'y_hat_q0.1'`` for 0.1."""
     return f"y_hat_q{alpha:g}"
+
+
+def _rows(array, rows):
+    return None if array is None else array[rows]
+
+
+@dataclass(frozen=True)
+class CovariateSpec:
+    """Which columns are covariates of which kind, and the categories of categorical ones.
+
+    Nixtla's names: ``futr`` future-known (values needed for the forecast steps),
+    ``hist`` past-only (known up to the forecast origin), ``stat`` static per series.
+    A list None means "not named": for ``futr``, every column of ``X`` not named in
+    another list (the behaviour before the lists existed); ``hist`` none; ``stat``
+    every column of a static frame. ``categories`` maps each categorical column to its
+    categories (strings, learned at fit); a column not in it is numeric. None: learn
+    them from the data.
+    """
+
+    futr: tuple = None
+    hist: tuple = None
+    stat: tuple = None
+    categories: dict = None
+
+    def channels(self, kind):
+        """Network input channel names of one kind: a numeric column is one channel, a
+        categorical column one per category (``'column=category'``, one-hot)."""
+        categories = self.categories or {}
+        names = []
+        for column in getattr(self, kind) or ():
+            if column in categories:
+                names.extend(f"{column}={c}" for c in categories[column])
+            else:
+                names.append(str(column))
+        return names
 
 
 # -- time indexes -------------------------------------------------------------------------

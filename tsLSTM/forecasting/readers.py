@@ -13,8 +13,15 @@ import numpy as np
 import pandas as pd
 
 from .checks import FILL_METHODS, check_real, check_time_index, fill_missing
-from .long_format import covariate_lookup, long_panel, time_keys
-from .panel import Panel
+from .covariates import (
+    attach,
+    future_table,
+    long_covariates,
+    missing_static_error,
+    table_covariates,
+)  # fmt: skip
+from .long_format import long_panel, time_keys
+from .panel import CovariateSpec, Panel
 
 
 def _numeric(values, series_id, rows, column):
@@ -108,13 +115,43 @@ def is_long(y, id_col, time_col, target_col):
     return isinstance(y, pd.DataFrame) and {id_col, time_col, target_col} <= set(y.columns)
 
 
-def to_panel(y, X=None, id_col="unique_id", time_col="ds", target_col="y", fill=None):
-    """Validate any supported series container (and covariates) into a :class:`Panel`."""
+def to_panel(y, X=None, id_col="unique_id", time_col="ds", target_col="y", fill=None,
+             static=None, spec=None):  # fmt: skip
+    """Validate any supported series container (and covariates) into a :class:`Panel`.
+
+    ``static`` is a frame of static covariates (an ``id_col`` column, or indexed by
+    series id), ``spec`` a :class:`CovariateSpec` naming the covariate columns of
+    each kind (default: ``X``'s columns are future-known).
+    """
     if fill is not None and fill not in FILL_METHODS:
         raise ValueError(f"fill must be None or one of {FILL_METHODS}, got {fill!r}")
     names = {"id_col": id_col, "time_col": time_col, "target_col": target_col}
+    spec = CovariateSpec() if spec is None else spec
     if is_long(y, id_col, time_col, target_col):
-        return long_panel(y, X, names, fill)[0]
+        spec, steps, statics = long_covariates(y, X, static, spec, names)
+        return _with_covariates(long_panel(y, steps, names, fill)[0], spec, statics)
+    spec, X, statics = table_covariates(X, static, spec, id_col)
+    return _with_covariates(_table_panel(y, X, names, fill), spec, statics)
+
+
+def _with_covariates(panel, spec, statics, problems=None):
+    """:func:`covariates.attach`; series without static values raise, or with
+    ``problems`` (a list) are left out and listed."""
+    panel, missing = attach(panel, spec, statics)
+    if missing and problems is None:
+        raise missing_static_error(missing)
+    if missing:
+        problems.extend((sid, str(missing_static_error([sid]))) for sid in missing)
+        keep = [i for i, sid in enumerate(panel.ids) if sid not in set(missing)]
+        if not keep:
+            raise missing_static_error(missing)
+        panel = panel.select(keep)
+    return panel
+
+
+def _table_panel(y, X, names, fill):
+    """A panel of a wide DataFrame, a Series or an array (``X``: numeric covariates)."""
+    id_col, time_col, target_col = names["id_col"], names["time_col"], names["target_col"]
     if isinstance(y, pd.DataFrame):
         _check_not_partly_long(y, id_col, time_col, target_col)
         return _wide_panel(y, X, names, fill)
@@ -168,7 +205,7 @@ def _check_not_partly_long(y, id_col, time_col, target_col):
 
 
 def read_long(y, X=None, id_col="unique_id", time_col="ds", target_col="y", fill=None,
-              on_error="raise"):  # fmt: skip
+              on_error="raise", static=None, spec=None):  # fmt: skip
     """Read a long DataFrame into a :class:`Panel`; returns ``(panel, problems)``.
 
     Parameters
@@ -183,6 +220,9 @@ def read_long(y, X=None, id_col="unique_id", time_col="ds", target_col="y", fill
     on_error : {'raise', 'collect'}, default='raise'
         'raise': the first faulty series raises ValueError naming it. 'collect': faulty
         series are left out of the panel and listed in ``problems``.
+    static, spec
+        Static covariates and the covariate columns of each kind, as for
+        :func:`to_panel`.
 
     Returns
     -------
@@ -203,7 +243,11 @@ def read_long(y, X=None, id_col="unique_id", time_col="ds", target_col="y", fill
     if target_col not in y.columns:
         _check_not_partly_long(y, id_col, time_col, target_col)
     names = {"id_col": id_col, "time_col": time_col, "target_col": target_col}
-    return long_panel(y, X, names, fill, on_error=on_error)
+    spec = CovariateSpec() if spec is None else spec
+    spec, steps, statics = long_covariates(y, X, static, spec, names)
+    panel, problems = long_panel(y, steps, names, fill, on_error=on_error)
+    collect = problems if on_error == "collect" else None
+    return _with_covariates(panel, spec, statics, collect), problems
 
 
 def _wide_panel(y, X, names, fill):
@@ -230,13 +274,16 @@ def _wide_panel(y, X, names, fill):
 
 
 def future_covariates(panel, X, horizon):
-    """Covariates of the ``horizon`` steps after each series: (n_series, horizon, c)."""
+    """Future-known covariates of the ``horizon`` steps after each series:
+    (n_series, horizon, c). ``X`` holds their columns (categorical ones are encoded
+    with the categories the panel was read with); other columns are not needed."""
     n_cov = len(panel.covariate_names)
     if X is None:
         raise ValueError(
             f"the model was fitted with {n_cov} covariates: pass X with their values for "
             f"the {horizon} forecast steps"
         )
+    X = future_table(X, panel.spec, panel.kind, panel.names)
     out = np.empty((panel.n_series, horizon, n_cov))
     if panel.kind == "long":
         return _long_future_covariates(panel, X, horizon, out)
@@ -253,7 +300,8 @@ def future_covariates(panel, X, horizon):
 
 
 def _long_future_covariates(panel, X, horizon, out):
-    lookup = covariate_lookup(X, panel.names)
+    lookup = X if panel.spec is not None else future_table(X, CovariateSpec(
+        futr=tuple(panel.covariate_names)), "long", panel.names)  # fmt: skip
     if lookup.shape[1] != out.shape[2]:
         raise ValueError(
             f"X has {lookup.shape[1]} covariates, the model was fitted with {out.shape[2]}"
