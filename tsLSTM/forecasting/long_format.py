@@ -11,7 +11,7 @@ label (``tslstm`` labels rows with their line in the input file); with
 import numpy as np
 import pandas as pd
 
-from .checks import check_real, check_time_index, fill_missing
+from .checks import check_real, check_time_index, fill_gaps, fill_missing
 from .panel import Panel
 
 
@@ -114,15 +114,21 @@ def long_panel(y, X, names, fill, on_error="raise"):
 
     regular, shared_step = _regular_series(times, codes, indptr, uniques, time_col)
     has_nan = np.bincount(codes, weights=~np.isfinite(values), minlength=len(uniques)) > 0
-    kept_ids, kept_values, kept_times, steps, kept_rows = [], [], [], [], []
+    kept_ids, kept_values, kept_times, steps, kept_cov = [], [], [], [], []
+    lookup = []  # X by (id, time), built when a series with gaps needs it
     for i, sid in enumerate(uniques):
         if sid in problems.failed:
             continue
         s, e = indptr[i], indptr[i + 1]
         index = _series_index(times, s, e, time_col)
+        v, c = values[s:e], None if cov is None else cov[s:e]
         try:
-            step = shared_step if regular[i] else check_time_index(index, sid)
-            v = fill_missing(values[s:e], sid, index, fill) if has_nan[i] else values[s:e]
+            if regular[i]:
+                step = shared_step
+            else:  # with fill, missing stamps are inserted and filled
+                known = None if X is None else _known_covariates(X, names, cov_names, sid, lookup)
+                index, v, c, step = fill_gaps(index, v, sid, fill, c, known)
+            v = fill_missing(v, sid, index, fill) if has_nan[i] else v
         except ValueError as exc:
             problems.add(sid, str(exc))
             continue
@@ -130,17 +136,29 @@ def long_panel(y, X, names, fill, on_error="raise"):
         kept_values.append(v)
         kept_times.append(index)
         steps.append(step)
-        kept_rows.append(np.arange(s, e))
+        kept_cov.append(c)
     if not kept_ids:
         detail = problems.items[0][1] if problems.items else "no series"
         raise ValueError(f"no usable series in the data ({detail})")
     lengths = [len(v) for v in kept_values]
-    take = np.concatenate(kept_rows)
     panel = Panel(
         "long", kept_ids, np.concatenate(kept_values), np.concatenate([[0], np.cumsum(lengths)]),
-        kept_times, steps, None if cov is None else cov[take], cov_names, names,
+        kept_times, steps, None if cov is None else np.concatenate(kept_cov), cov_names, names,
     )  # fmt: skip
     return panel, problems.items
+
+
+def _known_covariates(X, names, columns, series_id, lookup):
+    """``known(stamps)`` for :func:`fill_gaps`: a series' rows of long X at stamps (NaN
+    where X has none); ``lookup`` caches X's :func:`covariate_lookup` across series."""
+
+    def known(stamps):
+        if not lookup:
+            lookup.append(covariate_lookup(X, names, columns))
+        keys = pd.MultiIndex.from_arrays([[series_id] * len(stamps), time_keys(stamps)])
+        return lookup[0].reindex(keys).to_numpy(dtype=np.float64)
+
+    return known
 
 
 def _series_index(times, start, end, name):

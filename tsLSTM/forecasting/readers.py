@@ -12,7 +12,7 @@ panel. Long-format tables are parsed column-wise in
 import numpy as np
 import pandas as pd
 
-from .checks import FILL_METHODS, check_real, check_time_index, fill_missing
+from .checks import FILL_METHODS, check_real, fill_gap_rows, fill_gaps, fill_missing
 from .long_format import covariate_lookup, long_panel, time_keys
 from .panel import Panel
 
@@ -104,6 +104,13 @@ def _covariate_array(X, n, series_id, index=None):
     return arr, names
 
 
+def _known_rows(X):
+    """Covariate rows of a time-indexed X at given stamps (NaN where X has none), or None."""
+    if not isinstance(X, pd.DataFrame) or isinstance(X.index, pd.RangeIndex):
+        return None
+    return lambda stamps: X.reindex(stamps).to_numpy(dtype=np.float64, na_value=np.nan)
+
+
 def is_long(y, id_col, time_col, target_col):
     return isinstance(y, pd.DataFrame) and {id_col, time_col, target_col} <= set(y.columns)
 
@@ -122,16 +129,18 @@ def to_panel(y, X=None, id_col="unique_id", time_col="ds", target_col="y", fill=
         sid = y.name if y.name is not None else 0
         index, order = _sorted_index(y.index, sid)
         values = _numeric(y.iloc[order], sid, list(index), "y")
-        step = check_time_index(index, sid)
+        stamps = index
+        index, values, _, step = fill_gaps(index, values, sid, fill)
         values = fill_missing(values, sid, index, fill)
         cov, cov_names = (None, [])
         if isinstance(X, pd.DataFrame) and not isinstance(X.index, pd.RangeIndex):
-            cov, cov_names = _covariate_array(X, len(values), sid, index)  # by time stamp
+            cov, cov_names = _covariate_array(X, len(stamps), sid, stamps)  # by time stamp
         elif X is not None:
-            if len(X) != len(values):
-                raise ValueError(f"X has {len(X)} rows but y has {len(values)}")
+            if len(X) != len(stamps):
+                raise ValueError(f"X has {len(X)} rows but y has {len(stamps)}")
             X = X.iloc[order] if isinstance(X, (pd.DataFrame, pd.Series)) else np.asarray(X)[order]
-            cov, cov_names = _covariate_array(X, len(values), sid)
+            cov, cov_names = _covariate_array(X, len(stamps), sid)
+        cov = fill_gap_rows(cov, index, stamps, sid, fill, _known_rows(X))
         names["series_name"] = y.name
         return Panel("series", [sid], values, np.array([0, len(values)]), [index], [step],
                      cov, cov_names, names)  # fmt: skip
@@ -209,15 +218,17 @@ def read_long(y, X=None, id_col="unique_id", time_col="ds", target_col="y", fill
 def _wide_panel(y, X, names, fill):
     if y.shape[1] == 0:
         raise ValueError("the DataFrame has no series columns")
-    index, order = _sorted_index(y.index, "(index)")
-    step = check_time_index(index, "(index)")
+    stamps, order = _sorted_index(y.index, "(index)")
+    index, _, _, step = fill_gaps(stamps, np.zeros(len(stamps)), "(index)", fill)
     shared = None
     cov_names = []
     if X is not None:
-        shared, cov_names = _covariate_array(X, len(index), "(all)", index)
+        shared, cov_names = _covariate_array(X, len(stamps), "(all)", stamps)
+        shared = fill_gap_rows(shared, index, stamps, "(all)", fill, _known_rows(X))
     values, ids = [], []
     for column in y.columns:
-        v = _numeric(y[column].iloc[order], column, list(index), column)
+        v = _numeric(y[column].iloc[order], column, list(stamps), column)
+        v = fill_gap_rows(v[:, None], index, stamps, column, fill)[:, 0]
         values.append(fill_missing(v, column, index, fill))
         ids.append(column)
     n = len(index)
