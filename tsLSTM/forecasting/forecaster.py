@@ -591,14 +591,17 @@ class LSTMForecaster(SavedStateMixin, BaseEstimator):
                 UserWarning, stacklevel=3,
             )  # fmt: skip
         params["early_stopping"] = bool(validation)
-        self.regressor_ = LSTMRegressor(**params).fit(
-            inputs, targets, on_epoch=on_epoch, validation_data=validation_data
-        )
-        self._members = []
-        for seed in self._member_seeds():
-            member = LSTMRegressor(**{**params, "random_state": seed})
-            member.fit(inputs, targets, on_epoch=on_epoch, validation_data=validation_data)
-            self._members.append(member)
+        with warnings.catch_warnings():
+            # the windows are (n, window, features) by construction: no layout to doubt
+            warnings.filterwarnings("ignore", r"X has shape \(n, ", UserWarning)
+            self.regressor_ = LSTMRegressor(**params).fit(
+                inputs, targets, on_epoch=on_epoch, validation_data=validation_data
+            )
+            self._members = []
+            for seed in self._member_seeds():
+                member = LSTMRegressor(**{**params, "random_state": seed})
+                member.fit(inputs, targets, on_epoch=on_epoch, validation_data=validation_data)
+                self._members.append(member)
         self._member_params = (
             np.stack([m.model_.flat_params for m in self._members]) if self._members else None
         )

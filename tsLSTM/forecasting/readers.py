@@ -9,6 +9,8 @@ panel. Long-format tables are parsed column-wise in
 :mod:`tsLSTM.forecasting.long_format`.
 """
 
+import warnings
+
 import numpy as np
 import pandas as pd
 
@@ -124,6 +126,7 @@ def to_panel(y, X=None, id_col="unique_id", time_col="ds", target_col="y", fill=
         return long_panel(y, X, names, fill)[0]
     if isinstance(y, pd.DataFrame):
         _check_not_partly_long(y, id_col, time_col, target_col)
+        _check_not_long_shaped(y)
         return _wide_panel(y, X, names, fill)
     if isinstance(y, pd.Series):
         sid = y.name if y.name is not None else 0
@@ -174,6 +177,49 @@ def _check_not_partly_long(y, id_col, time_col, target_col):
             f"missing target column {target_col!r}; set target_col (the other columns are "
             f"{others})"
         )
+
+
+def _is_time_like(column):
+    """A datetime/period column, or strings (not numbers) that parse as dates."""
+    dtype = column.dtype
+    if pd.api.types.is_datetime64_any_dtype(dtype) or isinstance(dtype, pd.PeriodDtype):
+        return True
+    if not (pd.api.types.is_object_dtype(dtype) or pd.api.types.is_string_dtype(dtype)):
+        return False
+    sample = column.dropna().iloc[:50]
+    if sample.empty or pd.to_numeric(sample, errors="coerce").notna().all():
+        return False
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return bool(pd.to_datetime(sample, errors="coerce", format="mixed").notna().all())
+
+
+def _check_not_long_shaped(y):
+    """A frame read as wide whose column types look long (ids, time stamps, values).
+
+    Its columns would otherwise be read as series and fail on an unrelated problem
+    (``non-numeric value 'realgdp'``); tsLSTM does not guess the names silently.
+    """
+    if not len(y):
+        return
+    numeric = [c for c in y.columns if pd.api.types.is_numeric_dtype(y[c].dtype)
+               and not pd.api.types.is_bool_dtype(y[c].dtype)]  # fmt: skip
+    others = [c for c in y.columns if c not in numeric]
+    times = [c for c in others if _is_time_like(y[c])]
+    if not times or not numeric:
+        return
+    ids = [c for c in others if c not in times]
+    found = f"time column {times[0]!r}, values {', '.join(map(repr, numeric))}"
+    if not ids:
+        raise ValueError(
+            f"y looks like a long frame without an id column ({found}): for one series pass "
+            f"y.set_index({times[0]!r}) (a wide frame: one column per series), or add an id "
+            "column and pass id_col, time_col, target_col"
+        )
+    raise ValueError(
+        f"y looks long (id column {ids[0]!r}, {found}); pass id_col={ids[0]!r}, "
+        f"time_col={times[0]!r}, target_col={numeric[0]!r} (or name them unique_id, ds, y)"
+    )
 
 
 def read_long(y, X=None, id_col="unique_id", time_col="ds", target_col="y", fill=None,
