@@ -126,3 +126,58 @@ def test_sklearn_set_output_checks_pass_flattened(check):
     getattr(estimator_checks, check)(
         "SlidingWindowTransformer", SlidingWindowTransformer(window=3, flatten=True)
     )
+
+
+# -- polars in and out --------------------------------------------------------------------
+
+DAYS = pd.date_range("2021-01-01", periods=30)
+FC = {"window": 5, "horizon": 2, "calibration_fraction": 0.3, **TINY}
+
+
+def polars_of(pl, frame):
+    return pl.DataFrame({c: frame[c].to_numpy() for c in frame.columns})
+
+
+def test_polars_long_frame_in_polars_forecasts_out():
+    pl = require("polars")
+    frame = pd.DataFrame({"unique_id": np.repeat(["a", "b"], 30), "ds": np.tile(DAYS, 2),
+                          "y": np.sin(np.arange(60) / 3)})  # fmt: skip
+    expected = LSTMForecaster(**FC).fit(frame)
+    f = LSTMForecaster(**FC).fit(polars_of(pl, frame))
+    for got, want in [(f.predict(), expected.predict()),
+                      (f.predict_interval(), expected.predict_interval())]:  # fmt: skip
+        assert isinstance(got, pl.DataFrame) and got.columns == list(want.columns)
+        np.testing.assert_array_equal(got["y_hat"].to_numpy(), want["y_hat"].to_numpy())
+        assert list(got["ds"].to_numpy()) == list(want["ds"].to_numpy())
+    again = expected.predict(y=polars_of(pl, frame))  # a pandas-fitted model, polars history
+    assert isinstance(again, pl.DataFrame)
+    assert to_panel(polars_of(pl, frame)).times[0].equals(to_panel(frame).times[0])
+    with pytest.raises(ValueError, match="y looks long"):
+        to_panel(polars_of(pl, macro()))
+
+
+def test_polars_wide_frame_and_series():
+    pl = require("polars")
+    values = {"a": np.sin(np.arange(30) / 3), "b": np.cos(np.arange(30) / 3)}
+    wide = pd.DataFrame(values, index=pd.Index(DAYS, name="ds"))
+    expected = LSTMForecaster(**FC).fit(wide).predict()
+    got = LSTMForecaster(**FC).fit(polars_of(pl, wide.reset_index())).predict()
+    assert isinstance(got, pl.DataFrame) and got.columns == ["ds", "a", "b"]
+    np.testing.assert_array_equal(got["a"].to_numpy(), expected["a"].to_numpy())
+    assert list(got["ds"].to_numpy()) == list(expected.index.to_numpy())
+    series = LSTMForecaster(**FC).fit(pl.Series("a", values["a"])).predict()
+    assert isinstance(series, pl.Series) and series.name == "a" and len(series) == 2
+    np.testing.assert_array_equal(
+        series.to_numpy(), LSTMForecaster(**FC).fit(values["a"]).predict()
+    )
+
+
+def test_polars_sequences_for_the_estimators():
+    pl = require("polars")
+    X = np.random.default_rng(0).normal(size=(30, 6))
+    y = X.sum(axis=1)
+    frame = pl.DataFrame({f"t{k}": X[:, k] for k in range(6)})
+    model = LSTMRegressor(**TINY).fit(frame, y)
+    assert list(model.feature_names_in_) == [f"t{k}" for k in range(6)]
+    expected = LSTMRegressor(**TINY).fit(X, y).predict(X)
+    np.testing.assert_allclose(model.predict(frame), expected, rtol=1e-10)  # memory order

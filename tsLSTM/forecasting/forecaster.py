@@ -873,7 +873,7 @@ class LSTMForecaster(SavedStateMixin, BaseEstimator):
                              "forecast from")  # fmt: skip
         if y is None:
             panel = self.history_
-        elif uses_covariates and not hasattr(y, "index"):
+        elif uses_covariates and not hasattr(y, "index") and not hasattr(y, "columns"):
             if X is not None:
                 check_real(np.asarray(X), "X")
             X_all = np.asarray(X, dtype=np.float64) if X is not None else None

@@ -16,7 +16,7 @@ import pandas as pd
 
 from .checks import FILL_METHODS, check_real, fill_gap_rows, fill_gaps, fill_missing
 from .long_format import covariate_lookup, long_panel, time_keys
-from .panel import Panel
+from .panel import Panel, from_native
 
 
 def _numeric(values, series_id, rows, column):
@@ -121,6 +121,12 @@ def to_panel(y, X=None, id_col="unique_id", time_col="ds", target_col="y", fill=
     """Validate any supported series container (and covariates) into a :class:`Panel`."""
     if fill is not None and fill not in FILL_METHODS:
         raise ValueError(f"fill must be None or one of {FILL_METHODS}, got {fill!r}")
+    X = as_pandas(X, id_col, time_col)[0]
+    y, native = as_pandas(y, id_col, time_col)
+    if native:  # read as pandas; forecasts go back as `native`
+        panel = to_panel(y, X, id_col, time_col, target_col, fill)
+        panel.names["native"] = native
+        return panel
     names = {"id_col": id_col, "time_col": time_col, "target_col": target_col}
     if is_long(y, id_col, time_col, target_col):
         return long_panel(y, X, names, fill)[0]
@@ -162,6 +168,20 @@ def to_panel(y, X=None, id_col="unique_id", time_col="ds", target_col="y", fill=
     cov, cov_names = (None, []) if X is None else _covariate_array(X, len(values), 0)
     return Panel("array", [0], values, np.array([0, len(values)]), [index], [1], cov, cov_names,
                  names)  # fmt: skip
+
+
+def as_pandas(data, id_col="unique_id", time_col="ds"):
+    """``(data, library)``: a polars (narwhals-readable) frame or series as pandas.
+
+    Such frames have no index: one with ``time_col`` and without ``id_col`` is wide,
+    indexed by its time column. pandas and numpy input come back unchanged, with
+    library None.
+    """
+    data, library = from_native(data)
+    if library and isinstance(data, pd.DataFrame):
+        if time_col in data.columns and id_col not in data.columns:
+            data = data.set_index(time_col)
+    return data, library
 
 
 def _check_not_partly_long(y, id_col, time_col, target_col):
@@ -289,6 +309,7 @@ def _wide_panel(y, X, names, fill):
 def future_covariates(panel, X, horizon):
     """Covariates of the ``horizon`` steps after each series: (n_series, horizon, c)."""
     n_cov = len(panel.covariate_names)
+    X = as_pandas(X, panel.names["id_col"], panel.names["time_col"])[0]
     if X is None:
         raise ValueError(
             f"the model was fitted with {n_cov} covariates: pass X with their values for "
