@@ -272,7 +272,8 @@ class LSTMForecaster(SavedStateMixin, BaseEstimator):
         Parameters
         ----------
         y : 1-D array, pandas Series, wide DataFrame or long DataFrame
-            The series (see the class docstring and the README).
+            The series (see the class docstring and the README); polars frames and
+            series too (forecasts then come back as polars).
         X : array-like or DataFrame, optional
             Covariates known in the future, aligned with ``y`` (same container
             kind: rows per step; a long DataFrame with ``id_col``/``time_col`` for long

@@ -118,7 +118,12 @@ def is_long(y, id_col, time_col, target_col):
 
 
 def to_panel(y, X=None, id_col="unique_id", time_col="ds", target_col="y", fill=None):
-    """Validate any supported series container (and covariates) into a :class:`Panel`."""
+    """Validate any supported series container (and covariates) into a :class:`Panel`.
+
+    polars input is read as pandas (see :func:`as_pandas`) and marked so that
+    :meth:`Panel.output` returns polars; with ``fill``, missing time stamps are inserted
+    and filled (:func:`~tsLSTM.forecasting.checks.fill_gaps`).
+    """
     if fill is not None and fill not in FILL_METHODS:
         raise ValueError(f"fill must be None or one of {FILL_METHODS}, got {fill!r}")
     X = as_pandas(X, id_col, time_col)[0]
