@@ -41,6 +41,7 @@ def expected_failed_checks(estimator):
         LSTMRegressor(**FAST),
         LSTMClassifier(**FAST),
         SlidingWindowTransformer(window=3),
+        SlidingWindowTransformer(window=3, flatten=True),
     ],
     expected_failed_checks=expected_failed_checks,
 )

@@ -6,7 +6,8 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils._set_output import ADAPTERS_MANAGER, _get_output_config
+from sklearn.utils.validation import _check_feature_names_in, check_is_fitted, validate_data
 
 
 def _check_int(value, name, minimum=1):
@@ -99,11 +100,13 @@ def make_windows(y, window, horizon=1, stride=1, X=None):
     return inputs, targets
 
 
-class SlidingWindowTransformer(TransformerMixin, BaseEstimator):
+class SlidingWindowTransformer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
     """Turn a table of time steps into the window of past rows ending at each row.
 
     Input is 2-D, ``(n_steps, n_features)`` in time order; output is 3-D,
-    ``(n_windows, window, n_features)``, the shape the recurrent estimators take.
+    ``(n_windows, window, n_features)``, the shape the recurrent estimators take, or
+    with ``flatten=True`` 2-D, ``(n_windows, window * n_features)``: lag features for
+    any tabular model.
 
     Parameters
     ----------
@@ -118,27 +121,44 @@ class SlidingWindowTransformer(TransformerMixin, BaseEstimator):
         in a ``Pipeline`` before ``LSTMRegressor``. None: only complete windows,
         ``n_steps - window + 1`` of them (ending at rows ``window - 1, window, ...``),
         for use outside pipelines.
+    flatten : bool, default=False
+        Return each window as one row, ``windows.reshape(n_windows, window *
+        n_features)``: oldest step first, the features of a step together; the columns
+        are named by :meth:`get_feature_names_out`.
+
+    Attributes
+    ----------
+    n_features_in_ : int
+    feature_names_in_ : ndarray of str
+        Column names of a DataFrame given to ``fit``.
 
     Notes
     -----
     Windows reach back only within the data given to ``transform``: in
     cross-validation the first rows of a test fold are padded rather than filled
     from the training rows before them.
+
+    ``set_output(transform='pandas'|'polars')`` (or a pipeline's) gives the flattened
+    output as a data frame with those columns; the 3-D output passes through as an
+    array, since a data frame cannot be 3-D. So a pipeline with this transformer
+    before ``LSTMRegressor`` may be set to pandas output.
     """
 
     _parameter_constraints = {
         "window": [Interval(numbers.Integral, 1, None, closed="left")],
         "stride": [Interval(numbers.Integral, 1, None, closed="left")],
         "padding": [StrOptions({"edge", "zero"}), None],
+        "flatten": ["boolean"],
     }
 
-    def __init__(self, window=10, stride=1, padding="edge"):
+    def __init__(self, window=10, stride=1, padding="edge", flatten=False):
         self.window = window
         self.stride = stride
         self.padding = padding
+        self.flatten = flatten
 
     def fit(self, X, y=None):
-        """Learn the number of features; returns self."""
+        """Learn the number of features (and their names); returns self."""
         self._validate_params()
         if self.padding is not None and self.stride != 1:
             raise ValueError("padding keeps one window per row and needs stride=1")
@@ -148,6 +168,7 @@ class SlidingWindowTransformer(TransformerMixin, BaseEstimator):
     def transform(self, X):
         """Windows ending at each row (see the class docstring)."""
         check_is_fitted(self, "n_features_in_")
+        original = X
         X = validate_data(self, X, reset=False)
         n = X.shape[0]
         if self.padding is None:
@@ -163,7 +184,48 @@ class SlidingWindowTransformer(TransformerMixin, BaseEstimator):
                 pad = np.zeros_like(pad)
             X_padded = np.concatenate([pad, X], axis=0)
         windows = sliding_window_view(X_padded, self.window, axis=0)[:: self.stride]
-        return np.ascontiguousarray(windows.transpose(0, 2, 1))
+        windows = np.ascontiguousarray(windows.transpose(0, 2, 1))
+        if not self.flatten:
+            return windows
+        flat = windows.reshape(len(windows), -1)
+        container = _get_output_config("transform", self)["dense"]
+        if container == "default":
+            return flat
+        if self.padding is None:  # fewer rows than the input: no index to keep
+            original = flat
+        return ADAPTERS_MANAGER.adapters[container].create_container(
+            flat, original, columns=self.get_feature_names_out
+        )
+
+    def get_feature_names_out(self, input_features=None):
+        """Names of the flattened window's columns: ``'{feature}_lag{k}'``.
+
+        ``k = window - 1, ..., 0`` (``lag0`` is the row itself), the features of a step
+        together: the order of ``reshape(n_windows, window * n_features)``, also for the
+        3-D output's entries. Features are named by ``feature_names_in_`` or
+        ``x0, x1, ...``.
+        """
+        check_is_fitted(self, "n_features_in_")
+        features = _check_feature_names_in(self, input_features)
+        lags = range(self.window - 1, -1, -1)
+        return np.asarray([f"{f}_lag{k}" for k in lags for f in features], dtype=object)
+
+    def set_output(self, *, transform=None):
+        """Set the container of ``transform``'s flattened output.
+
+        Parameters
+        ----------
+        transform : {'default', 'pandas', 'polars'}, optional
+            'pandas' or 'polars': with ``flatten=True`` a data frame with the columns of
+            :meth:`get_feature_names_out`; the 3-D output stays an array. None: unchanged.
+
+        Returns
+        -------
+        self
+        """
+        if transform is not None:
+            self._sklearn_output_config = {"transform": transform}
+        return self
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

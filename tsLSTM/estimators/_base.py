@@ -300,6 +300,14 @@ class BaseRecurrentEstimator(SavedStateMixin, BaseEstimator):
             _check_real(y, "y")
         if reset:
             self._variable_length = lengths is not None
+        fitted = (getattr(self, "n_timesteps_", None), getattr(self, "n_step_features_", None))
+        if not reset and isinstance(X, np.ndarray) and X.shape[1:] == fitted[::-1] != fitted:
+            raise ValueError(
+                f"X has {fitted[1]} time steps of {fitted[0]} features, but "
+                f"{type(self).__name__} was fitted on {fitted[0]} time steps of "
+                f"{fitted[1]} features: its last two axes look swapped (aeon/sktime's "
+                "(n_samples, n_channels, n_timesteps) layout?): pass X.transpose(0, 2, 1)"
+            )
         kwargs = {"allow_nd": True, "dtype": [np.float64, np.float32], "reset": reset}
         variable = getattr(self, "_variable_length", False)
         if not reset and variable:
@@ -319,6 +327,8 @@ class BaseRecurrentEstimator(SavedStateMixin, BaseEstimator):
         if X.shape[2] == 0:
             raise ValueError(f"X has no features: its time steps are empty (shape {X.shape})")
         if reset:
+            if 1 < X.shape[1] < 10 < X.shape[2]:
+                warnings.warn(_layout_hint(X.shape), UserWarning, stacklevel=5)  # at fit's caller
             self.n_timesteps_, self.n_step_features_ = X.shape[1], X.shape[2]
         elif X.shape[2] != self.n_step_features_ or (
             not variable and X.shape[1] != self.n_timesteps_
@@ -970,6 +980,15 @@ def layout_mismatch(layout, weights):
         f"the parameters and attributes imply {implied} weights, the file holds {stored}: "
         + "; ".join(differences[:6])
         + (" ..." if len(differences) > 6 else "")
+    )
+
+
+def _layout_hint(shape):
+    """The warning for 3-D ``X`` that may be in aeon/sktime's channels-first layout."""
+    return (
+        f"X has shape (n, {shape[1]}, {shape[2]}): read as {shape[1]} time steps of "
+        f"{shape[2]} features ((n_samples, n_timesteps, n_features)); if it is in "
+        "aeon/sktime's (n_samples, n_channels, n_timesteps) layout, pass X.transpose(0, 2, 1)"
     )
 
 

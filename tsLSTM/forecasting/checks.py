@@ -1,8 +1,9 @@
 """Per-series rules every reader applies: a regular time index, and missing values.
 
 :func:`check_time_index` infers a series' step and rejects duplicate, missing or
-irregular time stamps; :func:`fill_missing` applies the ``fill`` rule (or names the
-series with NaNs). Both report the series by its id.
+irregular time stamps; :func:`fill_gaps` instead inserts the missing stamps when a
+``fill`` rule is given; :func:`fill_missing` applies the ``fill`` rule to NaN values
+(or names the series with NaNs). All report the series by its id.
 """
 
 import warnings
@@ -40,8 +41,38 @@ def _infer_freq(index):
 def check_time_index(index, series_id):
     """Validate one series' sorted time index; returns its step (frequency).
 
-    Raises ValueError naming the series for duplicates, missing time stamps or an
-    irregular index.
+    Raises ValueError naming the series for duplicates, missing time stamps (the first
+    few and their count) or an irregular index.
+    """
+    step, full = full_time_index(index, series_id)
+    if len(full) != len(index):
+        missing = full.difference(index)
+        shown = [str(t) for t in missing[:3]]
+        if isinstance(index, (pd.PeriodIndex, pd.DatetimeIndex)):
+            what = f"{len(missing)} timestamps for its frequency {_freqstr(step)}"
+        else:
+            what = f"{len(missing)} time steps (step {step})"
+        raise ValueError(
+            f"series {series_id!r} is missing {what}: {shown}; pass fill='ffill', "
+            "'interpolate' or 'zero' to insert and fill them"
+        )
+    return step
+
+
+def _freqstr(step):
+    return getattr(step, "freqstr", str(step))
+
+
+def full_time_index(index, series_id):
+    """A series' step and its time index with no stamp missing: ``(step, full)``.
+
+    The step is the index's own frequency, else inferred from the stamps despite gaps:
+    the coarsest frequency that ``pd.infer_freq`` finds on three consecutive stamps and
+    whose grid holds every stamp (when no three are regular: the smallest difference;
+    integer stamps: the smallest difference, of which every difference must be a
+    multiple). ``full`` is
+    ``index`` itself when nothing is missing. ValueError naming the series for
+    duplicates and for stamps off every grid (irregular).
     """
     label = f"series {series_id!r}"
     if index.has_duplicates:
@@ -49,53 +80,124 @@ def check_time_index(index, series_id):
         raise ValueError(f"{label} has duplicate timestamps: {dups}")
     n = len(index)
     if isinstance(index, pd.PeriodIndex):
-        expected = pd.period_range(index[0], index[-1], freq=index.freq) if n else index
-        if len(expected) != n:
-            missing = expected.difference(index)
-            raise ValueError(
-                f"{label} is missing {len(missing)} timestamps for its frequency "
-                f"{index.freqstr}: {[str(p) for p in missing[:3]]}"
-            )
-        return index.freq
+        if n == 0:
+            return index.freq, index
+        full = pd.period_range(index[0], index[-1], freq=index.freq, name=index.name)
+        return index.freq, index if len(full) == n else full
     if isinstance(index, pd.DatetimeIndex):
         if n < 2:
             raise ValueError(f"{label} has {n} timestamp(s): a frequency cannot be inferred")
         freq = index.freq or (_infer_freq(index) if n >= 3 else None)
-        if freq is None:
-            # infer from the first steps, then report what is missing
-            head = index[: min(n, 3)]
-            freq = _infer_freq(head) if len(head) >= 3 else None
-            freq = freq or pd.tseries.frequencies.to_offset(index[1] - index[0])
-            expected = pd.date_range(index[0], index[-1], freq=freq)
-            missing = expected.difference(index)
-            if len(missing):
-                raise ValueError(
-                    f"{label} is missing {len(missing)} timestamps for its frequency "
-                    f"{freq.freqstr}: {[str(t) for t in missing[:3]]}"
-                )
-            if len(expected) != n:
-                raise ValueError(f"{label} has irregular timestamps: no single frequency fits")
-        return freq
+        if freq is not None:
+            return freq, index
+        return _gapped_datetimes(index, label)
     if pd.api.types.is_integer_dtype(index.dtype):
         values = index.to_numpy()
         if n < 2:
-            return 1
+            return 1, index
         steps = np.diff(values)
         step = int(steps.min())
         if step <= 0 or np.any(steps % step):
             raise ValueError(f"{label} has irregular integer time steps")
-        if np.any(steps != step):
-            expected = np.arange(values[0], values[-1] + step, step)
-            missing = np.setdiff1d(expected, values)
-            raise ValueError(
-                f"{label} is missing {len(missing)} time steps (step {step}): "
-                f"{missing[:3].tolist()}"
-            )
-        return step
+        if np.all(steps == step):
+            return step, index
+        return step, pd.Index(np.arange(values[0], values[-1] + step, step), name=index.name)
     raise ValueError(
         f"{label} has an index of dtype {index.dtype}; use a DatetimeIndex, PeriodIndex, "
         "or integer/RangeIndex time stamps"
     )
+
+
+def _gapped_datetimes(index, label):
+    """Step and full range of a DatetimeIndex with gaps (see :func:`full_time_index`)."""
+    candidates, seen = [], set()
+    diffs = np.diff(index.asi8)
+    for k in range(len(index) - 2):  # one infer_freq per distinct pair of differences
+        if (diffs[k], diffs[k + 1]) not in seen:
+            seen.add((diffs[k], diffs[k + 1]))
+            freq = _infer_freq(index[k : k + 3])
+            if freq is not None and freq not in candidates:
+                candidates.append(freq)
+    if not candidates:  # no three consecutive stamps are regular
+        candidates = [pd.tseries.frequencies.to_offset(pd.Timedelta(int(diffs.min()), "ns"))]
+    best, off = None, None
+    for freq in candidates:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # non-vectorised offsets warn; still correct
+            full = pd.date_range(index[0], index[-1], freq=freq, name=index.name)
+        off_grid = ~index.isin(full)
+        if off_grid.any():
+            off = off or (freq, index[off_grid][0])
+        elif best is None or len(full) < len(best[1]):
+            best = (freq, full)
+    if best is None:
+        raise ValueError(
+            f"{label} has irregular timestamps: no single frequency fits ({off[1]} is off "
+            f"the grid of {_freqstr(off[0])} from {index[0]})"
+        )
+    return best
+
+
+def fill_gaps(index, values, series_id, fill, covariates=None, known=None):
+    """Make a series regular: insert its missing time stamps and fill them.
+
+    Parameters
+    ----------
+    index : pandas.Index
+        The series' sorted time stamps.
+    values : ndarray of shape (n,)
+    series_id : object
+        Names the series in error messages.
+    fill : {None, 'ffill', 'interpolate', 'zero'}
+        None: missing stamps raise ValueError naming them. Otherwise they are inserted
+        at the series' step (see :func:`full_time_index`) and their values, and the NaN
+        values already there, filled by this rule.
+    covariates : ndarray of shape (n, c), optional
+        Covariate rows of the stamps (see :func:`fill_gap_rows`).
+    known : callable, optional
+        ``known(stamps)``: covariate rows at inserted stamps, NaN where not known.
+
+    Returns
+    -------
+    index : pandas.Index
+        The complete time index (``index`` itself when nothing was missing).
+    values, covariates : ndarray
+        At the complete index.
+    step : offset, period frequency or int
+    """
+    if fill is None:
+        return index, values, covariates, check_time_index(index, series_id)
+    step, full = full_time_index(index, series_id)
+    if len(full) == len(index):
+        return index, values, covariates, step
+    values = _spread(values, full.get_indexer(index), len(full))
+    values = fill_missing(values, series_id, full, fill)
+    return full, values, fill_gap_rows(covariates, full, index, series_id, fill, known), step
+
+
+def fill_gap_rows(rows, index, stamps, series_id, fill, known=None):
+    """Rows (covariates) given at ``stamps``, at the complete ``index`` that holds them.
+
+    An inserted stamp takes ``known(inserted_stamps)``'s row where it has one (covariates
+    the user gave for that stamp), else the ``fill`` rule's value, column by column.
+    """
+    if rows is None or len(index) == len(stamps):
+        return rows
+    at = index.get_indexer(stamps)
+    out = _spread(rows, at, len(index))
+    if known is not None:
+        inserted = np.ones(len(index), dtype=bool)
+        inserted[at] = False
+        out[inserted] = known(index[inserted])
+    columns = [fill_missing(out[:, j], series_id, index, fill) for j in range(out.shape[1])]
+    return np.column_stack(columns) if columns else out
+
+
+def _spread(rows, at, n):
+    """``n`` rows of NaN with ``rows`` written at positions ``at``."""
+    out = np.full((n, *np.shape(rows)[1:]), np.nan)
+    out[at] = rows
+    return out
 
 
 def fill_missing(values, series_id, times, fill):

@@ -328,7 +328,8 @@ class LSTMForecaster(SavedStateMixin, BaseEstimator):
         ----------
         y : 1-D array, pandas Series, wide DataFrame or long DataFrame
             The series (see the class docstring and the README); a long frame may hold
-            covariate columns too.
+            covariate columns too. polars frames and series too (forecasts then come
+            back as polars).
         X : array-like or DataFrame, optional
             Covariates per step, aligned with ``y`` (same container kind: rows per
             step; a long DataFrame with ``id_col``/``time_col`` for long ``y``; for a
@@ -773,14 +774,17 @@ class LSTMForecaster(SavedStateMixin, BaseEstimator):
                 UserWarning, stacklevel=3,
             )  # fmt: skip
         params["early_stopping"] = bool(validation)
-        self.regressor_ = LSTMRegressor(**params).fit(
-            inputs, targets, on_epoch=on_epoch, validation_data=validation_data
-        )
-        self._members = []
-        for seed in self._member_seeds():
-            member = LSTMRegressor(**{**params, "random_state": seed})
-            member.fit(inputs, targets, on_epoch=on_epoch, validation_data=validation_data)
-            self._members.append(member)
+        with warnings.catch_warnings():
+            # the windows are (n, window, features) by construction: no layout to doubt
+            warnings.filterwarnings("ignore", r"X has shape \(n, ", UserWarning)
+            self.regressor_ = LSTMRegressor(**params).fit(
+                inputs, targets, on_epoch=on_epoch, validation_data=validation_data
+            )
+            self._members = []
+            for seed in self._member_seeds():
+                member = LSTMRegressor(**{**params, "random_state": seed})
+                member.fit(inputs, targets, on_epoch=on_epoch, validation_data=validation_data)
+                self._members.append(member)
         self._member_params = (
             np.stack([m.model_.flat_params for m in self._members]) if self._members else None
         )
@@ -1074,7 +1078,7 @@ class LSTMForecaster(SavedStateMixin, BaseEstimator):
             panel = self.history_
             if static is not None:
                 panel = with_static(panel, static, self.covariate_spec(), self.id_col)
-        elif uses_X and not hasattr(y, "index"):
+        elif uses_X and not hasattr(y, "index") and not hasattr(y, "columns"):
             if X is not None:
                 check_real(np.asarray(X), "X")
             X_all = X if hasattr(X, "iloc") or X is None else np.asarray(X)

@@ -11,7 +11,7 @@ label (``tslstm`` labels rows with their line in the input file); with
 import numpy as np
 import pandas as pd
 
-from .checks import check_real, check_time_index, fill_missing
+from .checks import check_real, check_time_index, fill_gaps, fill_missing
 from .panel import Panel
 
 
@@ -67,10 +67,10 @@ def _factorize(ids):
         return pd.factorize(ids, sort=False)
 
 
-def long_panel(y, steps, names, fill, on_error="raise"):
+def long_panel(y, table, names, fill, on_error="raise"):
     """Build a panel from a long DataFrame; returns ``(panel, problems)``.
 
-    ``steps``: per-step covariates indexed by ``(series id, time key)`` (as
+    ``table``: per-step covariates indexed by ``(series id, time key)`` (as
     :func:`covariate_lookup` returns them), or None.
     """
     id_col, time_col, target_col = names["id_col"], names["time_col"], names["target_col"]
@@ -113,20 +113,25 @@ def long_panel(y, steps, names, fill, on_error="raise"):
                           f"(rows {rows[k]} and {rows[k + 1]})")  # fmt: skip
 
     cov, cov_names = (None, [])
-    if steps is not None:
-        cov, cov_names = _aligned_covariates(steps, uniques, codes, keys, times, problems)
+    if table is not None:
+        cov, cov_names = _aligned_covariates(table, uniques, codes, keys, times, problems)
 
     regular, shared_step = _regular_series(times, codes, indptr, uniques, time_col)
     has_nan = np.bincount(codes, weights=~np.isfinite(values), minlength=len(uniques)) > 0
-    kept_ids, kept_values, kept_times, steps, kept_rows = [], [], [], [], []
+    kept_ids, kept_values, kept_times, steps, kept_cov = [], [], [], [], []
     for i, sid in enumerate(uniques):
         if sid in problems.failed:
             continue
         s, e = indptr[i], indptr[i + 1]
         index = _series_index(times, s, e, time_col)
+        v, c = values[s:e], None if cov is None else cov[s:e]
         try:
-            step = shared_step if regular[i] else check_time_index(index, sid)
-            v = fill_missing(values[s:e], sid, index, fill) if has_nan[i] else values[s:e]
+            if regular[i]:
+                step = shared_step
+            else:  # with fill, missing stamps are inserted and filled
+                known = None if table is None else _known_covariates(table, sid)
+                index, v, c, step = fill_gaps(index, v, sid, fill, c, known)
+            v = fill_missing(v, sid, index, fill) if has_nan[i] else v
         except ValueError as exc:
             problems.add(sid, str(exc))
             continue
@@ -134,17 +139,27 @@ def long_panel(y, steps, names, fill, on_error="raise"):
         kept_values.append(v)
         kept_times.append(index)
         steps.append(step)
-        kept_rows.append(np.arange(s, e))
+        kept_cov.append(c)
     if not kept_ids:
         detail = problems.items[0][1] if problems.items else "no series"
         raise ValueError(f"no usable series in the data ({detail})")
     lengths = [len(v) for v in kept_values]
-    take = np.concatenate(kept_rows)
     panel = Panel(
         "long", kept_ids, np.concatenate(kept_values), np.concatenate([[0], np.cumsum(lengths)]),
-        kept_times, steps, None if cov is None else cov[take], cov_names, names,
+        kept_times, steps, None if cov is None else np.concatenate(kept_cov), cov_names, names,
     )  # fmt: skip
     return panel, problems.items
+
+
+def _known_covariates(table, series_id):
+    """``known(stamps)`` for :func:`fill_gaps`: a series' rows of the covariate
+    ``table`` (:func:`covariate_lookup`) at stamps, NaN where it has none."""
+
+    def known(stamps):
+        keys = pd.MultiIndex.from_arrays([[series_id] * len(stamps), time_keys(stamps)])
+        return table.reindex(keys).to_numpy(dtype=np.float64)
+
+    return known
 
 
 def _series_index(times, start, end, name):

@@ -5,17 +5,34 @@ DataFrame (one column per series) or a long DataFrame (``unique_id``, ``ds``, ``
 The readers in :mod:`tsLSTM.forecasting.readers` validate any of these into a
 :class:`Panel`: all values concatenated in one float64 array with CSR-style offsets
 (``indptr``), each series' time index, and its frequency. :meth:`Panel.output` turns
-forecasts back into the container the user gave, with the right future timestamps.
+forecasts back into the container the user gave, with the right future timestamps;
+:func:`from_native` and :func:`to_native` carry polars frames across that boundary.
 
 This module holds the container only; it imports no reader.
 """
 
+import functools
 import importlib
 import warnings
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
+
+try:
+    import narwhals as nw
+except ImportError:  # older scikit-learn: pandas and numpy input only
+    nw = None
+
+
+def _native_output(output):
+    """:meth:`Panel.output` in the input's library (polars in, polars out)."""
+
+    @functools.wraps(output)
+    def wrapped(self, *args, **kwargs):
+        return to_native(output(self, *args, **kwargs), self.names.get("native"))
+
+    return wrapped
 
 
 @dataclass
@@ -40,8 +57,9 @@ class Panel:
         Future-known covariates (their values for the forecast steps come separately).
     covariate_names : list of str
     names : dict
-        Column names used for output (``id_col``, ``time_col``, ``target_col``) and the
-        series' or frame's own names.
+        Column names used for output (``id_col``, ``time_col``, ``target_col``), the
+        series' or frame's own names, and ``native``: the frame library (``'polars'``)
+        forecasts go back in, when not pandas.
     past_covariates : ndarray of shape (n_total, n_past) or None
         Past-only covariates: known up to each series' last step, not after it.
     past_covariate_names : list of str
@@ -133,6 +151,7 @@ class Panel:
         stacked = np.stack([np.asarray(s) for s in steps], axis=1).ravel()
         return pd.Index(stacked, name=first.name) if isinstance(first, pd.PeriodIndex) else stacked
 
+    @_native_output
     def output(self, forecasts, intervals=None):
         """Forecasts (n_series, h) back in the input's container type.
 
@@ -240,6 +259,54 @@ class CovariateSpec:
             else:
                 names.append(str(column))
         return names
+
+
+# -- frames of other libraries -----------------------------------------------------------
+# The readers work on pandas; a polars DataFrame or Series is converted on the way in and
+# forecasts go back out as polars, through narwhals (which recent scikit-learn installs:
+# no new dependency; without it only pandas and numpy are read). Columns travel as numpy
+# arrays, so neither direction needs pyarrow.
+
+
+def from_native(data):
+    """``(data as pandas, library name)``; ``(data, None)`` when it is not a frame of
+    another library (pandas, numpy, lists, None, or narwhals unavailable)."""
+    if nw is None or data is None or isinstance(data, (pd.DataFrame, pd.Series, np.ndarray)):
+        return data, None
+    frame = nw.from_native(data, eager_only=True, allow_series=True, pass_through=True)
+    if frame is data:
+        return data, None
+    library = nw.get_native_namespace(frame).__name__
+    if isinstance(frame, nw.Series):
+        return pd.Series(frame.to_numpy(), name=frame.name), library
+    return pd.DataFrame({c: frame[c].to_numpy() for c in frame.columns}), library
+
+
+def to_native(result, library):
+    """A pandas result as ``library``'s container (None: unchanged).
+
+    A Series becomes a series of its values; a frame indexed by time stamps gets the
+    index as its first column (frames of such libraries have no index), and
+    two-level columns are joined as ``'{series}_{column}'``.
+    """
+    if library is None or nw is None:
+        return result
+    if isinstance(result, pd.Series):
+        return nw.new_series(str(result.name or ""), result.to_numpy(), backend=library).to_native()
+    frame = result
+    if isinstance(frame.columns, pd.MultiIndex):
+        frame = frame.set_axis(["_".join(map(str, c)) for c in frame.columns], axis=1)
+    if not isinstance(frame.index, pd.RangeIndex):
+        frame = frame.reset_index()
+    columns = {str(c): _column(frame[c]) for c in frame.columns}
+    return nw.from_dict(columns, backend=library).to_native()
+
+
+def _column(values):
+    """A pandas column as numpy (periods as their start time stamps)."""
+    if isinstance(values.dtype, pd.PeriodDtype):
+        return values.dt.to_timestamp().to_numpy()
+    return values.to_numpy()
 
 
 # -- time indexes -------------------------------------------------------------------------

@@ -9,10 +9,18 @@ panel. Long-format tables are parsed column-wise in
 :mod:`tsLSTM.forecasting.long_format`.
 """
 
+import warnings
+
 import numpy as np
 import pandas as pd
 
-from .checks import FILL_METHODS, check_real, check_time_index, fill_missing
+from .checks import (
+    FILL_METHODS,
+    check_real,
+    fill_gap_rows,
+    fill_gaps,
+    fill_missing,
+)  # fmt: skip
 from .covariates import (
     attach,
     future_table,
@@ -21,7 +29,7 @@ from .covariates import (
     table_covariates,
 )  # fmt: skip
 from .long_format import long_panel, time_keys
-from .panel import CovariateSpec, Panel
+from .panel import CovariateSpec, Panel, from_native
 
 
 def _numeric(values, series_id, rows, column):
@@ -111,6 +119,13 @@ def _covariate_array(X, n, series_id, index=None):
     return arr, names
 
 
+def _known_rows(X):
+    """Covariate rows of a time-indexed X at given stamps (NaN where X has none), or None."""
+    if not isinstance(X, pd.DataFrame) or isinstance(X.index, pd.RangeIndex):
+        return None
+    return lambda stamps: X.reindex(stamps).to_numpy(dtype=np.float64, na_value=np.nan)
+
+
 def is_long(y, id_col, time_col, target_col):
     return isinstance(y, pd.DataFrame) and {id_col, time_col, target_col} <= set(y.columns)
 
@@ -121,10 +136,20 @@ def to_panel(y, X=None, id_col="unique_id", time_col="ds", target_col="y", fill=
 
     ``static`` is a frame of static covariates (an ``id_col`` column, or indexed by
     series id), ``spec`` a :class:`CovariateSpec` naming the covariate columns of
-    each kind (default: ``X``'s columns are future-known).
+    each kind (default: ``X``'s columns are future-known). polars input is read as
+    pandas (see :func:`as_pandas`) and marked so that :meth:`Panel.output` returns
+    polars; with ``fill``, missing time stamps are inserted and filled
+    (:func:`~tsLSTM.forecasting.checks.fill_gaps`).
     """
     if fill is not None and fill not in FILL_METHODS:
         raise ValueError(f"fill must be None or one of {FILL_METHODS}, got {fill!r}")
+    X = as_pandas(X, id_col, time_col)[0]
+    static = as_pandas(static, id_col, None)[0]
+    y, native = as_pandas(y, id_col, time_col)
+    if native:  # read as pandas; forecasts go back as `native`
+        panel = to_panel(y, X, id_col, time_col, target_col, fill, static, spec)
+        panel.names["native"] = native
+        return panel
     names = {"id_col": id_col, "time_col": time_col, "target_col": target_col}
     spec = CovariateSpec() if spec is None else spec
     if is_long(y, id_col, time_col, target_col):
@@ -154,21 +179,24 @@ def _table_panel(y, X, names, fill):
     id_col, time_col, target_col = names["id_col"], names["time_col"], names["target_col"]
     if isinstance(y, pd.DataFrame):
         _check_not_partly_long(y, id_col, time_col, target_col)
+        _check_not_long_shaped(y)
         return _wide_panel(y, X, names, fill)
     if isinstance(y, pd.Series):
         sid = y.name if y.name is not None else 0
         index, order = _sorted_index(y.index, sid)
         values = _numeric(y.iloc[order], sid, list(index), "y")
-        step = check_time_index(index, sid)
+        stamps = index
+        index, values, _, step = fill_gaps(index, values, sid, fill)
         values = fill_missing(values, sid, index, fill)
         cov, cov_names = (None, [])
         if isinstance(X, pd.DataFrame) and not isinstance(X.index, pd.RangeIndex):
-            cov, cov_names = _covariate_array(X, len(values), sid, index)  # by time stamp
+            cov, cov_names = _covariate_array(X, len(stamps), sid, stamps)  # by time stamp
         elif X is not None:
-            if len(X) != len(values):
-                raise ValueError(f"X has {len(X)} rows but y has {len(values)}")
+            if len(X) != len(stamps):
+                raise ValueError(f"X has {len(X)} rows but y has {len(stamps)}")
             X = X.iloc[order] if isinstance(X, (pd.DataFrame, pd.Series)) else np.asarray(X)[order]
-            cov, cov_names = _covariate_array(X, len(values), sid)
+            cov, cov_names = _covariate_array(X, len(stamps), sid)
+        cov = fill_gap_rows(cov, index, stamps, sid, fill, _known_rows(X))
         names["series_name"] = y.name
         return Panel("series", [sid], values, np.array([0, len(values)]), [index], [step],
                      cov, cov_names, names)  # fmt: skip
@@ -189,6 +217,20 @@ def _table_panel(y, X, names, fill):
                  names)  # fmt: skip
 
 
+def as_pandas(data, id_col="unique_id", time_col="ds"):
+    """``(data, library)``: a polars (narwhals-readable) frame or series as pandas.
+
+    Such frames have no index: one with ``time_col`` and without ``id_col`` is wide,
+    indexed by its time column. pandas and numpy input come back unchanged, with
+    library None.
+    """
+    data, library = from_native(data)
+    if library and isinstance(data, pd.DataFrame):
+        if time_col in data.columns and id_col not in data.columns:
+            data = data.set_index(time_col)
+    return data, library
+
+
 def _check_not_partly_long(y, id_col, time_col, target_col):
     """A frame with the id and time columns is long: say which column it lacks.
 
@@ -202,6 +244,49 @@ def _check_not_partly_long(y, id_col, time_col, target_col):
             f"missing target column {target_col!r}; set target_col (the other columns are "
             f"{others})"
         )
+
+
+def _is_time_like(column):
+    """A datetime/period column, or strings (not numbers) that parse as dates."""
+    dtype = column.dtype
+    if pd.api.types.is_datetime64_any_dtype(dtype) or isinstance(dtype, pd.PeriodDtype):
+        return True
+    if not (pd.api.types.is_object_dtype(dtype) or pd.api.types.is_string_dtype(dtype)):
+        return False
+    sample = column.dropna().iloc[:50]
+    if sample.empty or pd.to_numeric(sample, errors="coerce").notna().all():
+        return False
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return bool(pd.to_datetime(sample, errors="coerce", format="mixed").notna().all())
+
+
+def _check_not_long_shaped(y):
+    """A frame read as wide whose column types look long (ids, time stamps, values).
+
+    Its columns would otherwise be read as series and fail on an unrelated problem
+    (``non-numeric value 'realgdp'``); tsLSTM does not guess the names silently.
+    """
+    if not len(y):
+        return
+    numeric = [c for c in y.columns if pd.api.types.is_numeric_dtype(y[c].dtype)
+               and not pd.api.types.is_bool_dtype(y[c].dtype)]  # fmt: skip
+    others = [c for c in y.columns if c not in numeric]
+    times = [c for c in others if _is_time_like(y[c])]
+    if not times or not numeric:
+        return
+    ids = [c for c in others if c not in times]
+    found = f"time column {times[0]!r}, values {', '.join(map(repr, numeric))}"
+    if not ids:
+        raise ValueError(
+            f"y looks like a long frame without an id column ({found}): for one series pass "
+            f"y.set_index({times[0]!r}) (a wide frame: one column per series), or add an id "
+            "column and pass id_col, time_col, target_col"
+        )
+    raise ValueError(
+        f"y looks long (id column {ids[0]!r}, {found}); pass id_col={ids[0]!r}, "
+        f"time_col={times[0]!r}, target_col={numeric[0]!r} (or name them unique_id, ds, y)"
+    )
 
 
 def read_long(y, X=None, id_col="unique_id", time_col="ds", target_col="y", fill=None,
@@ -253,15 +338,17 @@ def read_long(y, X=None, id_col="unique_id", time_col="ds", target_col="y", fill
 def _wide_panel(y, X, names, fill):
     if y.shape[1] == 0:
         raise ValueError("the DataFrame has no series columns")
-    index, order = _sorted_index(y.index, "(index)")
-    step = check_time_index(index, "(index)")
+    stamps, order = _sorted_index(y.index, "(index)")
+    index, _, _, step = fill_gaps(stamps, np.zeros(len(stamps)), "(index)", fill)
     shared = None
     cov_names = []
     if X is not None:
-        shared, cov_names = _covariate_array(X, len(index), "(all)", index)
+        shared, cov_names = _covariate_array(X, len(stamps), "(all)", stamps)
+        shared = fill_gap_rows(shared, index, stamps, "(all)", fill, _known_rows(X))
     values, ids = [], []
     for column in y.columns:
-        v = _numeric(y[column].iloc[order], column, list(index), column)
+        v = _numeric(y[column].iloc[order], column, list(stamps), column)
+        v = fill_gap_rows(v[:, None], index, stamps, column, fill)[:, 0]
         values.append(fill_missing(v, column, index, fill))
         ids.append(column)
     n = len(index)
@@ -278,6 +365,7 @@ def future_covariates(panel, X, horizon):
     (n_series, horizon, c). ``X`` holds their columns (categorical ones are encoded
     with the categories the panel was read with); other columns are not needed."""
     n_cov = len(panel.covariate_names)
+    X = as_pandas(X, panel.names["id_col"], panel.names["time_col"])[0]
     if X is None:
         raise ValueError(
             f"the model was fitted with {n_cov} covariates: pass X with their values for "
