@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import hyperparams
+from . import __version__, hyperparams
 from ._files import check_writable, write_file
 from .devices import DeviceUnavailableError
 from .hyperparams import positive_int
@@ -32,7 +32,7 @@ input: a CSV or Parquet file in long format, one row per series and time step, w
 examples:
   tslstm forecast --dataset airline --horizon 24
   tslstm forecast sales.csv --horizon 12 --window 36 --output forecasts.csv
-  tslstm train sales.csv --horizon 12 --save model.tslstm
+  tslstm train sales.csv --horizon 12 --calibration-fraction 0.2 --save model.tslstm
   tslstm forecast sales.csv --horizon 12 --model model.tslstm --coverage 0.9
   tslstm backtest sales.csv --horizon 12 --n-windows 3
   tslstm forecast sales.csv --horizon 12 --model model.tslstm --scheduler tcp://host:8786
@@ -69,6 +69,7 @@ def build_parser():
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--version", action="version", version=f"tslstm {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     style = {"epilog": EPILOG, "formatter_class": argparse.RawDescriptionHelpFormatter}
     forecast = sub.add_parser("forecast", help="train (or load) a model, write forecasts", **style)
@@ -327,12 +328,14 @@ def check_output(path, what):
     except ValueError as exc:
         raise CommandError(f"{what}: {exc}") from exc
     if what != "--save" and _is_parquet(path):
+        from pandas.io.parquet import get_engine
+
         try:
-            import pyarrow  # noqa: F401
+            get_engine("auto")  # the engine ``to_parquet`` will use, at a version pandas takes
         except ImportError as exc:
             raise CommandError(
-                f"{what} {path}: writing Parquet needs pyarrow, which is not installed: "
-                "pip install 'tsLSTM[parquet]' (or write CSV)"
+                f"{what} {path}: writing Parquet needs pyarrow, which is not installed (or "
+                "is older than pandas needs): pip install 'tsLSTM[parquet]' (or write CSV)"
             ) from exc
 
 
