@@ -287,12 +287,12 @@ class EpochProgress:
     def __init__(self, max_epochs, enabled=True):
         from ._progress import ProgressBar
 
-        self.bar = ProgressBar(max_epochs, "training", enabled=enabled, delay=0.0)
+        self.bar = ProgressBar(max_epochs, "training", enabled=enabled, delay=0.0, unit="epoch")
         self.epochs = 0
 
     def __call__(self, info):
         self.epochs += 1
-        self.bar.description = f"training (loss {info.loss:.6f})"
+        self.bar.status = f"loss {info.loss:.6f}"
         self.bar.update()
 
     def close(self):
@@ -380,7 +380,7 @@ def _forecast_in_chunks(model, panel, horizon, coverage, args):
 
     chunk = 4096
     starts = list(range(0, panel.n_series, chunk))
-    bar = ProgressBar(len(starts), "forecasting", enabled=not args.quiet)
+    bar = ProgressBar(len(starts), "forecasting", enabled=not args.quiet, unit="chunk")
     parts = []
     for s in starts:
         part = panel.select(range(s, min(s + chunk, panel.n_series)))

@@ -727,7 +727,7 @@ class BaseRecurrentEstimator(SavedStateMixin, BaseEstimator):
             last_good = model.flat_params.copy()
             epoch_loss = 0.0
             bar = ProgressBar(
-                n_batches, f"epoch {self.n_iter_ + 1}",
+                n_batches, f"epoch {self.n_iter_ + 1}", unit="batch",
                 enabled=bool(self.verbose) and n_batches >= _PROGRESS_BAR_MIN_BATCHES,
             )  # fmt: skip
             for start in range(0, n, batch_size):
