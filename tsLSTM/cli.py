@@ -299,12 +299,13 @@ class EpochProgress:
         self.bar.close()
 
 
-def load_model(path):
+def load_model(path, device):
+    """The forecaster saved in ``path``, set to run on ``device`` (--device)."""
     from .forecasting import LSTMForecaster
     from .persistence import load
 
     try:
-        model = load(path)
+        model = load(path, device=device)
     except (OSError, ValueError) as exc:
         raise CommandError(f"cannot load model {path}: {exc}") from exc
     if not isinstance(model, LSTMForecaster):
@@ -396,10 +397,10 @@ def cmd_forecast(args, frame, panel, skipped):
     if args.coverage is not None and not 0 < args.coverage < 1:
         raise CommandError("--coverage must be in (0, 1)")
     if args.model:
-        model = load_model(args.model)
+        model = load_model(args.model, args.device)
         # the command's data options apply to the loaded model too (the Dask workers
         # read the series with the model's own parameters)
-        model.set_params(device=args.device, n_jobs=args.n_jobs, id_col=args.id_col,
+        model.set_params(n_jobs=args.n_jobs, id_col=args.id_col,
                          time_col=args.time_col, target_col=args.target_col,
                          fill=args.fill)  # fmt: skip
         if model.n_covariates_:
