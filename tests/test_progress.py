@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from tsLSTM import _progress
-from tsLSTM._progress import ProgressBar
+from tsLSTM._progress import ProgressBar, compile_notice
 
 
 class FakeTerminal(io.StringIO):
@@ -133,3 +133,51 @@ def test_the_command_logs_training_in_a_few_lines_when_stderr_is_a_file(tmp_path
     assert [line.split(",")[0] for line in epochs] == [
         f"training: epoch {k}/40" for k in (1, 4, 8, 12, 16, 20, 24, 28, 32, 36, 40)
     ]
+
+
+# -- the compile notice ----------------------------------------------------------------
+
+NOTICE = "compiling kernels (first run only)...\n"
+
+
+def test_the_notice_is_one_line_for_the_first_kernel_compiled(monkeypatch):
+    import numba
+
+    monkeypatch.setattr(_progress, "_announced", False)
+
+    def kernel(x):
+        return x + 1
+
+    kernel.__module__ = "tsLSTM.kernels.example"  # one of ours (not cached: in memory)
+    other = numba.njit(lambda x: x - 1)  # not ours: compiles silently
+    stream = io.StringIO()
+    with compile_notice(stream, enabled=False):
+        numba.njit(kernel)(1)
+    with compile_notice(stream):
+        other(1)
+        assert stream.getvalue() == ""
+        compiled = numba.njit(kernel)
+        compiled(1)
+        compiled(1.5)  # a second compilation, no second line
+        numba.njit(kernel)(2)
+    with compile_notice(stream):
+        numba.njit(kernel)(3)
+    assert stream.getvalue() == NOTICE  # once per process
+
+
+def test_the_command_says_it_compiles_on_a_cold_cache_only(tmp_path):
+    """Single subprocess test with a full cold compile (~15 s here), then a warm run."""
+    path = tmp_path / "in.csv"
+    rows = ["unique_id,ds,y"] + [f"s,2021-01-{d + 1:02d},{10 + (d % 7)}" for d in range(30)]
+    path.write_text("\n".join(rows) + "\n")
+    argv = [sys.executable, "-m", "tsLSTM", "forecast", str(path), "--horizon", "2",
+            "--window", "6", "--hidden-size", "4", "--max-epochs", "2"]  # fmt: skip
+    env = dict(os.environ, PYTHONWARNINGS="ignore", NUMBA_CACHE_DIR=str(tmp_path / "cache"))
+    logs = []
+    for _ in ("cold", "warm"):
+        out = subprocess.run(argv, capture_output=True, text=True, timeout=300, env=env)
+        assert out.returncode == 0, out.stderr
+        logs.append(out.stderr)
+    assert logs[0].count("compiling kernels") == 1 and NOTICE in logs[0]
+    assert logs[0].index("compiling kernels") < logs[0].index("training: epoch 1/")
+    assert "compiling" not in logs[1]

@@ -1,11 +1,13 @@
-"""A dependency-free progress display for long loops (training epochs, forecasting).
+"""What a long run tells the user: progress of loops, and the first compilation.
 
-On a terminal the bar is redrawn in place and fits the terminal's width. Anywhere else
-(stderr redirected to a file or a pipe, a CI log) it writes a plain line at the start,
-at every tenth of the work, at least every ``LINE_INTERVAL`` seconds while work goes
-on, and at the end: a readable log of a few lines, not thousands of ``\\r`` redraws.
-"""
+:class:`ProgressBar` on a terminal is a bar redrawn in place that fits the terminal's
+width. Anywhere else (stderr redirected to a file or a pipe, a CI log) it writes a
+plain line at the start, at every tenth of the work, at least every ``LINE_INTERVAL``
+seconds while work goes on, and at the end: a readable log of a few lines, not
+thousands of ``\\r`` redraws. :func:`compile_notice` writes one line when the kernels
+start compiling (a cold numba cache)."""
 
+import contextlib
 import os
 import shutil
 import sys
@@ -141,3 +143,53 @@ class ProgressBar:
         elif self._logged != self.done:
             self._line(time.perf_counter())
         self._last_draw = 0.0  # closed: a second close writes nothing
+
+
+# -- the first compilation, announced ---------------------------------------------------
+
+_announced = False  # the notice is written at most once per process
+
+
+def _is_kernel(dispatcher):
+    function = getattr(dispatcher, "py_func", None)
+    return getattr(function, "__module__", "").startswith("tsLSTM.")
+
+
+@contextlib.contextmanager
+def compile_notice(stream=None, enabled=True):
+    """Write one line to ``stream`` (stderr) when a tsLSTM kernel starts compiling.
+
+    Numba raises its ``numba:compile`` event only when a kernel is not in memory and
+    not in the cache: the line appears when the cache is cold (the first run, a new
+    numba or tsLSTM version, a new ``NUMBA_CACHE_DIR``), the moment the seconds of
+    compilation begin, and never on a run that loads the kernels from the cache. At
+    most once per process.
+
+    Parameters
+    ----------
+    stream : file-like, default=sys.stderr
+    enabled : bool, default=True
+        When False, nothing is watched or written.
+    """
+    if not enabled or _announced:
+        yield
+        return
+    from numba.core import event
+
+    class Notice(event.Listener):
+        def on_start(self, ev):
+            global _announced
+            if not _announced and _is_kernel(ev.data.get("dispatcher")):
+                _announced = True
+                from .kernels._jit import JIT_OPTIONS
+
+                when = "first run only" if JIT_OPTIONS["cache"] else "no numba cache: every run"
+                out = sys.stderr if stream is None else stream
+                out.write(f"compiling kernels ({when})...\n")
+                out.flush()
+
+        def on_end(self, ev):
+            pass
+
+    with event.install_listener("numba:compile", Notice()):
+        yield

@@ -506,7 +506,10 @@ def main(argv=None):
         frame = load_data(args)
         panel, problems = build_panel(frame, args)
         skipped.extend(problems)
-        COMMANDS[args.command](args, frame, panel, skipped)
+        from ._progress import compile_notice
+
+        with compile_notice(enabled=not args.quiet):
+            COMMANDS[args.command](args, frame, panel, skipped)
     except (CommandError, DeviceUnavailableError) as exc:
         print(f"tslstm: error: {_one_line(exc)}", file=sys.stderr)
         return EXIT_ERROR

@@ -25,7 +25,7 @@ from sklearn.utils.validation import (
 )
 
 from .. import hyperparams
-from .._progress import ProgressBar
+from .._progress import ProgressBar, compile_notice
 from .._threads import thread_limits
 from ..devices import resolve_device
 from ..nn import GRU, LSTM, Conv1dBlock, Linear, SequenceModel
@@ -498,9 +498,10 @@ class BaseRecurrentEstimator(SavedStateMixin, BaseEstimator):
         """
         snapshot = _Snapshot(self)
         try:
-            return self._fit_unguarded(
-                X, y, sample_weight, incremental, classes, on_epoch, validation_data
-            )
+            with compile_notice(enabled=bool(self.verbose)):
+                return self._fit_unguarded(
+                    X, y, sample_weight, incremental, classes, on_epoch, validation_data
+                )
         except BaseException:
             snapshot.restore(self)
             raise
