@@ -297,6 +297,28 @@ def test_device_option_trains_on_the_gpu_or_says_why_not(tmp_path):
     assert "Traceback" not in missing.stderr
 
 
+def test_version_prints_the_package_version():
+    out = tslstm("--version")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == f"tslstm {tsLSTM.__version__}"
+
+
+def test_the_help_train_example_makes_a_model_its_coverage_example_accepts(csv, tmp_path):
+    from tsLSTM import cli
+
+    lines = [line.split() for line in cli.EPILOG.splitlines()]
+    train = next(w for w in lines if w[:2] == ["tslstm", "train"])
+    coverage = next(w for w in lines if "--coverage" in w)
+    assert "--calibration-fraction" in train and "--model" in coverage
+    files = {"sales.csv": str(csv), "model.tslstm": str(tmp_path / "model.tslstm")}
+    quick = ["--window", "8", "--hidden-size", "4", "--max-epochs", "2", "--quiet"]
+    for example in (train, [*coverage, "-o", str(tmp_path / "fc.csv")]):
+        assert cli.main([*(files.get(w, w) for w in example[1:]), *quick]) == 0
+    written = pd.read_csv(tmp_path / "fc.csv")
+    assert list(written.columns) == ["unique_id", "ds", "y_hat", "y_hat_lower_80", "y_hat_upper_80",
+                                     "y_hat_lower_95", "y_hat_upper_95"]  # fmt: skip
+
+
 # -- intervals at several levels, backtest forecasts and progress ---------------------------
 
 
@@ -337,7 +359,7 @@ def test_backtest_scores_intervals_writes_forecasts_and_reports_windows(csv, tmp
     # a line per window on stderr, with the training bar
     assert "backtest window 1/2 (cutoff 2021-02-23): training" in out.stderr
     assert "backtest window 2/2 (cutoff 2021-02-26): training" in out.stderr
-    assert "training (loss" in out.stderr
+    assert "training: epoch" in out.stderr
     written = pd.read_csv(path)
     assert list(written.columns) == ["unique_id", "ds", "cutoff", "y", "y_hat", "y_hat_lower",
                                      "y_hat_upper"]  # fmt: skip

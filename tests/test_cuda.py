@@ -425,19 +425,22 @@ def test_a_model_trained_on_the_gpu_loads_and_predicts_without_one(tmp_path):
     np.save(tmp_path / "X.npy", X)
     np.save(tmp_path / "expected.npy", model.predict(X))
     script = f"""
+        import warnings
         import numpy as np
         from tsLSTM import load
         from tsLSTM.devices import DeviceUnavailableError
-        model = load({str(path)!r})
-        X = np.load({str(tmp_path / "X.npy")!r})
         try:
-            model.predict(X)
+            load({str(path)!r}, device="cuda")
         except DeviceUnavailableError as exc:
             print("refused:", exc)
-        model.set_params(device="cpu")
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            model = load({str(path)!r})  # no GPU here: on the CPU, with a warning
+        print("warned:", *[str(w.message) for w in caught])
+        X = np.load({str(tmp_path / "X.npy")!r})
         np.testing.assert_allclose(model.predict(X), np.load({str(tmp_path / "expected.npy")!r}),
                                    rtol=1e-5, atol=1e-5)
-        print("ok")
+        print("ok", model.device)
     """
     env = {**os.environ, "NUMBA_ENABLE_CUDASIM": "0", "CUDA_VISIBLE_DEVICES": ""}
     out = subprocess.run(
@@ -445,7 +448,8 @@ def test_a_model_trained_on_the_gpu_loads_and_predicts_without_one(tmp_path):
     )
     assert out.returncode == 0, out.stderr
     assert "refused: device='cuda' was requested" in out.stdout
-    assert out.stdout.strip().endswith("ok")
+    assert "saved with device='cuda'; no CUDA GPU here: loaded on the CPU" in out.stdout
+    assert out.stdout.strip().endswith("ok cpu")
     assert load(path).get_params()["device"] == "cuda"
 
 

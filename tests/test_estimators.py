@@ -352,6 +352,7 @@ def test_progress_bar_for_long_epochs():
     from tsLSTM._progress import ProgressBar
 
     stream = io.StringIO()
+    stream.isatty = lambda: True  # a terminal: the bar (tests/test_progress.py: the line log)
     bar = ProgressBar(4, "epoch 1", stream=stream, delay=0.0, min_interval=0.0)
     for _ in range(4):
         bar.update()

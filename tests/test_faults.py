@@ -400,11 +400,12 @@ def test_cli_checks_outputs_before_training(cli_files, tmp_path, capsys, no_trai
     assert re.search(message, _one_error_line(capsys.readouterr().err))
 
 
+@pytest.mark.parametrize("command", ["forecast", "backtest"])
 def test_cli_parquet_output_without_pyarrow_fails_before_training(
-    cli_files, tmp_path, capsys, monkeypatch, no_training
+    command, cli_files, tmp_path, capsys, monkeypatch, no_training
 ):
     monkeypatch.setitem(sys.modules, "pyarrow", None)  # import pyarrow raises ImportError
-    argv = ["forecast", str(cli_files[0]), "--horizon", "3", "-o", str(tmp_path / "f.parquet")]
+    argv = [command, str(cli_files[0]), "--horizon", "3", "-o", str(tmp_path / "f.parquet")]
     assert cli.main(argv) == 1
     line = _one_error_line(capsys.readouterr().err)
     assert "writing Parquet needs pyarrow" in line and "pip install 'tsLSTM[parquet]'" in line

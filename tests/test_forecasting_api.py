@@ -177,7 +177,10 @@ def test_cli_progress_comes_from_the_callback_and_stdout_holds_only_the_table(tm
     assert out.stdout.splitlines()[0] == "unique_id,ds,y_hat" and len(out.stdout.splitlines()) == 7
     assert "Epoch" not in out.stdout + out.stderr
     assert (
-        "training (loss " in out.stderr and "trained: " in out.stderr and "3 epochs" in out.stderr
+        "training: epoch " in out.stderr
+        and ", loss " in out.stderr
+        and "trained: " in out.stderr
+        and "3 epochs" in out.stderr
     )
 
 

@@ -22,7 +22,7 @@ LAYERS = [
     ("tsLSTM.gpu", "tsLSTM.training"),
     ("tsLSTM.estimators", "tsLSTM.windowing"),
     ("tsLSTM.forecasting",),
-    ("tsLSTM.persistence", "tsLSTM.cli", "tsLSTM.__main__", "tsLSTM.cuda"),
+    ("tsLSTM.persistence", "tsLSTM.cli", "tsLSTM.__main__", "tsLSTM.cuda", "tsLSTM.plotting"),
 ]  # fmt: skip
 
 

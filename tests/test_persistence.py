@@ -300,3 +300,55 @@ def test_save_estimator_is_a_deprecated_alias(fitted, tmp_path):
         save_estimator(reg, tmp_path / "m.tslstm")
     np.testing.assert_array_equal(tsLSTM.load(tmp_path / "m.tslstm").predict(fitted[0]),
                                   reg.predict(fitted[0]))  # fmt: skip
+
+
+@pytest.fixture
+def no_gpu(monkeypatch):
+    """No usable CUDA GPU (under the simulator, or with numba-cuda and no driver)."""
+    from numba import cuda
+
+    monkeypatch.setattr(cuda, "is_available", lambda: False, raising=False)
+
+
+@pytest.mark.parametrize("kind", ["regressor", "classifier", "forecaster"])
+def test_a_model_saved_for_cuda_loads_on_the_cpu_where_there_is_no_gpu(
+    kind, fitted, tmp_path, no_gpu
+):
+    from tsLSTM.devices import DeviceUnavailableError
+
+    X, clf, reg = fitted
+    if kind == "forecaster":
+        series = np.sin(np.arange(50) / 3.0) + np.arange(50) / 25.0
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            model = LSTMForecaster(window=6, horizon=2, ensemble_size=2, **FAST).fit(series)
+        predict = lambda m: m.predict(y=series)  # noqa: E731
+    else:
+        model = clf if kind == "classifier" else reg
+        predict = lambda m: m.predict_proba(X) if kind == "classifier" else m.predict(X)  # noqa: E731
+    expected = predict(model)
+    path = tmp_path / "model.tslstm"
+    model.set_params(device="cuda").save(path)
+    model.set_params(device="cpu")
+    with pytest.warns(UserWarning, match="saved with device='cuda'; no CUDA GPU here: loaded on"):
+        loaded = tsLSTM.load(path)
+    assert loaded.device == "cpu"
+    if kind == "forecaster":
+        assert {m.device for m in [loaded.regressor_, *loaded._members]} == {"cpu"}
+    np.testing.assert_array_equal(predict(loaded), expected)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # an explicit device: no warning
+        assert tsLSTM.load(path, device="cpu").device == "cpu"
+        assert tsLSTM.load(path, device="auto").device == "auto"
+    with pytest.raises(DeviceUnavailableError, match="device='cuda' was requested"):
+        tsLSTM.load(path, device="cuda")
+    with pytest.raises(ValueError, match="device must be one of"):
+        tsLSTM.load(path, device="gpu")
+
+
+def test_a_model_saved_for_the_cpu_loads_as_saved(fitted, tmp_path, no_gpu):
+    path = tmp_path / "model.tslstm"
+    fitted[2].save(path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert tsLSTM.load(path).device == "cpu"

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import hyperparams
+from . import __version__, hyperparams
 from ._files import check_writable, write_file
 from .devices import DeviceUnavailableError
 from .hyperparams import positive_int
@@ -76,6 +76,7 @@ def build_parser():
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--version", action="version", version=f"tslstm {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     style = {"epilog": EPILOG, "formatter_class": argparse.RawDescriptionHelpFormatter}
     forecast = sub.add_parser("forecast", help="train (or load) a model, write forecasts", **style)
@@ -420,24 +421,25 @@ class EpochProgress:
     def __init__(self, max_epochs, enabled=True):
         from ._progress import ProgressBar
 
-        self.bar = ProgressBar(max_epochs, "training", enabled=enabled, delay=0.0)
+        self.bar = ProgressBar(max_epochs, "training", enabled=enabled, delay=0.0, unit="epoch")
         self.epochs = 0
 
     def __call__(self, info):
         self.epochs += 1
-        self.bar.description = f"training (loss {info.loss:.6f})"
+        self.bar.status = f"loss {info.loss:.6f}"
         self.bar.update()
 
     def close(self):
         self.bar.close()
 
 
-def load_model(path):
+def load_model(path, device):
+    """The forecaster saved in ``path``, set to run on ``device`` (--device)."""
     from .forecasting import LSTMForecaster
     from .persistence import load
 
     try:
-        model = load(path)
+        model = load(path, device=device)
     except (OSError, ValueError) as exc:
         raise CommandError(f"cannot load model {path}: {exc}") from exc
     if not isinstance(model, LSTMForecaster):
@@ -461,12 +463,14 @@ def check_output(path, what):
     except ValueError as exc:
         raise CommandError(f"{what}: {exc}") from exc
     if what != "--save" and _is_parquet(path):
+        from pandas.io.parquet import get_engine
+
         try:
-            import pyarrow  # noqa: F401
+            get_engine("auto")  # the engine ``to_parquet`` will use, at a version pandas takes
         except ImportError as exc:
             raise CommandError(
-                f"{what} {path}: writing Parquet needs pyarrow, which is not installed: "
-                "pip install 'tsLSTM[parquet]' (or write CSV)"
+                f"{what} {path}: writing Parquet needs pyarrow, which is not installed (or "
+                "is older than pandas needs): pip install 'tsLSTM[parquet]' (or write CSV)"
             ) from exc
 
 
@@ -528,7 +532,7 @@ def _forecast_in_chunks(model, panel, horizon, coverage, args, futr=None):
     chunk = 4096
     levels = None if coverage is None else np.atleast_1d(coverage).tolist()
     starts = list(range(0, panel.n_series, chunk))
-    bar = ProgressBar(len(starts), "forecasting", enabled=not args.quiet)
+    bar = ProgressBar(len(starts), "forecasting", enabled=not args.quiet, unit="chunk")
     forecasts, bounds = [], []  # per chunk: (n, horizon) and {level: (lower, upper)}
     for s in starts:
         rows = range(s, min(s + chunk, panel.n_series))
@@ -561,7 +565,7 @@ def cmd_forecast(args, frame, panel, skipped, model=None):
     if model is not None:
         # the command's data options apply to the loaded model too (the Dask workers
         # read the series with the model's own parameters)
-        model.set_params(device=args.device, n_jobs=args.n_jobs, id_col=args.id_col,
+        model.set_params(n_jobs=args.n_jobs, id_col=args.id_col,
                          time_col=args.time_col, target_col=args.target_col,
                          fill=args.fill)  # fmt: skip
     else:
@@ -681,10 +685,14 @@ def main(argv=None):
         check_outputs(args)
         frame = load_data(args)
         # a loaded model reads the data with its own covariate columns
-        model = load_model(args.model) if args.command == "forecast" and args.model else None
+        model = (load_model(args.model, args.device)
+                 if args.command == "forecast" and args.model else None)  # fmt: skip
         panel, problems = build_panel(frame, args, covariate_spec(args, model))
         skipped.extend(problems)
-        COMMANDS[args.command](args, frame, panel, skipped, model)
+        from ._progress import compile_notice
+
+        with compile_notice(enabled=not args.quiet):
+            COMMANDS[args.command](args, frame, panel, skipped, model)
     except (CommandError, DeviceUnavailableError) as exc:
         print(f"tslstm: error: {_one_line(exc)}", file=sys.stderr)
         return EXIT_ERROR

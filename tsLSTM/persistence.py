@@ -10,13 +10,14 @@ nothing stored in the file.
 import warnings
 
 from . import _archive
+from .devices import cuda_unavailable_reason, resolve_device
 from .estimators import LSTMClassifier, LSTMRegressor
 from .forecasting import LSTMForecaster
 
 LOADABLE = {cls.__name__: cls for cls in (LSTMRegressor, LSTMClassifier, LSTMForecaster)}
 
 
-def load(path):
+def load(path, device=None):
     """Load an estimator saved with ``save``; nothing in the file is executed.
 
     Parameters
@@ -24,6 +25,11 @@ def load(path):
     path : str or path-like
         A file written by ``LSTMRegressor.save``, ``LSTMClassifier.save`` or
         ``LSTMForecaster.save``.
+    device : {None, 'cpu', 'cuda', 'auto'}, default=None
+        Where the loaded estimator runs. None: where it was saved to run, except that
+        a model saved with ``device='cuda'`` loads on the CPU, with a warning, where
+        no CUDA GPU is usable. Otherwise the estimator's ``device`` is set to this
+        (a forecaster passes it on to its networks).
 
     Returns
     -------
@@ -34,13 +40,31 @@ def load(path):
     ------
     ValueError
         If the file is not a tsLSTM model, is truncated or tampered with, names a class
-        that cannot be loaded, or was written by an incompatible format version.
+        that cannot be loaded, or was written by an incompatible format version; or
+        for a ``device`` other than the above.
+    DeviceUnavailableError
+        For ``device='cuda'`` where no CUDA GPU is usable.
     """
+    if device is not None:
+        resolve_device(device)  # a bad name or a missing GPU fails before reading the file
     record = _archive.read(path)
     cls = LOADABLE.get(record.estimator)
     if cls is None:
         raise ValueError(f"{path}: unknown estimator {record.estimator!r}")
-    return cls.__tslstm_from_record__(record, path)
+    estimator = cls.__tslstm_from_record__(record, path)
+    if device is None and estimator.device == "cuda":
+        reason = cuda_unavailable_reason()
+        if reason is not None:
+            warnings.warn(
+                f"{path}: saved with device='cuda'; no CUDA GPU here: loaded on the CPU "
+                f"({reason}; load(path, device=...) chooses)",
+                UserWarning,
+                stacklevel=2,
+            )
+            device = "cpu"
+    if device is not None:
+        estimator.set_params(device=device)
+    return estimator
 
 
 def save_estimator(estimator, path):

@@ -25,7 +25,7 @@ from sklearn.utils.validation import (
 )
 
 from .. import hyperparams
-from .._progress import ProgressBar
+from .._progress import ProgressBar, compile_notice
 from .._threads import thread_limits
 from ..devices import resolve_device
 from ..nn import GRU, LSTM, Conv1dBlock, Linear, SequenceModel
@@ -508,9 +508,10 @@ class BaseRecurrentEstimator(SavedStateMixin, BaseEstimator):
         """
         snapshot = _Snapshot(self)
         try:
-            return self._fit_unguarded(
-                X, y, sample_weight, incremental, classes, on_epoch, validation_data
-            )
+            with compile_notice(enabled=bool(self.verbose)):
+                return self._fit_unguarded(
+                    X, y, sample_weight, incremental, classes, on_epoch, validation_data
+                )
         except BaseException:
             snapshot.restore(self)
             raise
@@ -737,7 +738,7 @@ class BaseRecurrentEstimator(SavedStateMixin, BaseEstimator):
             last_good = model.flat_params.copy()
             epoch_loss = 0.0
             bar = ProgressBar(
-                n_batches, f"epoch {self.n_iter_ + 1}",
+                n_batches, f"epoch {self.n_iter_ + 1}", unit="batch",
                 enabled=bool(self.verbose) and n_batches >= _PROGRESS_BAR_MIN_BATCHES,
             )  # fmt: skip
             for start in range(0, n, batch_size):
