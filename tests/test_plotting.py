@@ -215,3 +215,17 @@ def test_importing_the_module_does_not_import_matplotlib():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "False"
+
+
+def test_array_forecast_with_several_levels_is_shaded(model):
+    values = long_frame().query("unique_id == 's1'").y.to_numpy()
+    forecast = model.predict_interval([0.8, 0.95], y=values)  # (horizon, 5)
+    assert forecast.shape == (3, 5)
+    fig = plot_forecast(values, forecast)  # was "expected ... (horizon, 3)"
+    ax = fig.axes[0]
+    np.testing.assert_array_equal(lines(ax)[1][1], forecast[:, 0])
+    assert [band(c) for c in ax.collections] == [
+        (forecast[:, 1].min(), forecast[:, 2].max()), (forecast[:, 3].min(), forecast[:, 4].max())
+    ]  # fmt: skip
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert legend == ["history", "interval #1", "interval #2", "forecast"]

@@ -104,12 +104,15 @@ def _forecasts(forecast, id_col, time_col, n_history):
     values = np.asarray(forecast, dtype=float)
     if values.ndim == 1:
         values = values[:, None]
-    if values.ndim != 2 or values.shape[1] not in (1, 3):
+    if values.ndim != 2 or values.shape[1] % 2 != 1:
         raise ValueError(
-            "forecast: expected an array of shape (horizon,) or (horizon, 3) (y_hat, "
-            f"lower, upper), got shape {np.shape(forecast)}"
+            "forecast: expected an array of shape (horizon,) or (horizon, 1 + 2 * k) (y_hat, "
+            f"then lower, upper of each of k levels), got shape {np.shape(forecast)}"
         )
-    columns = ["y_hat", "y_hat_lower", "y_hat_upper"][: values.shape[1]]
+    k = values.shape[1] // 2
+    columns = ["y_hat"]  # one level: y_hat_lower/upper; several: unnamed levels, in order
+    for j in range(1, k + 1):
+        columns += [f"y_hat_{bound}{'' if k == 1 else f'_#{j}'}" for bound in ("lower", "upper")]
     index = pd.RangeIndex(n_history, n_history + len(values))
     return {_SINGLE: pd.DataFrame(values, columns=columns, index=index)}
 
@@ -180,7 +183,9 @@ def plot_forecast(
     forecast : array-like, pd.Series or DataFrame
         What ``predict`` or ``predict_interval`` returned for that history. Columns
         ``y_hat_lower``/``y_hat_upper`` (or suffixed pairs such as
-        ``y_hat_lower_80``/``y_hat_upper_80``) are shaded.
+        ``y_hat_lower_80``/``y_hat_upper_80``) are shaded; so are the column pairs of
+        an array of shape (horizon, 1 + 2 * k) (``predict_interval`` with a list of k
+        levels: an array does not name them, the legend numbers them).
     ids : list, optional
         The series to plot, in this order; default: those of ``forecast``.
     max_series : int, default=8
