@@ -229,3 +229,26 @@ def test_array_forecast_with_several_levels_is_shaded(model):
     ]  # fmt: skip
     legend = [t.get_text() for t in ax.get_legend().get_texts()]
     assert legend == ["history", "interval #1", "interval #2", "forecast"]
+
+
+def test_quantile_forecasts_of_every_frame_container(model):
+    history = long_frame()
+    wide = history.pivot(index="ds", columns="unique_id", values="y")
+    alpha = [0.05, 0.1, 0.3, 0.5, 0.9, 0.95]  # 0.3 has no partner: a dashed line
+    for data in (history, wide, wide["s1"]):  # was: a crash, a KeyError, an axes per quantile
+        quantiles = model.predict_quantiles(alpha, y=data)
+        fig = plot_forecast(data, quantiles)
+        assert len(fig.axes) == (1 if data is wide["s1"] else 3)
+        ax = fig.axes[-1]
+        q = quantiles if data is wide["s1"] else (
+            quantiles[quantiles.unique_id == "s2"] if data is history else quantiles["s2"]
+        )  # fmt: skip
+        assert [band(c) for c in ax.collections] == [
+            (q["y_hat_q0.05"].min(), q["y_hat_q0.95"].max()),
+            (q["y_hat_q0.1"].min(), q["y_hat_q0.9"].max()),
+        ]
+        _, (_, qy), (_, fy) = lines(ax)
+        np.testing.assert_array_equal(qy, q["y_hat_q0.3"])
+        np.testing.assert_array_equal(fy, q["y_hat_q0.5"])
+    legend = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert legend == ["history", "90% interval", "80% interval", "quantile 0.3", "forecast"]

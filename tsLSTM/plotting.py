@@ -8,6 +8,9 @@ frame of ``backtest(..., return_forecasts=True)``, a fitted estimator.
 
 Prediction intervals are the columns ``y_hat_lower``/``y_hat_upper``, or pairs with a
 common suffix (``y_hat_lower_80``/``y_hat_upper_80``): each pair is a shaded band.
+Quantile forecasts (``y_hat_q0.1``, ... of ``predict_quantiles``) are drawn the same
+way: the 0.5 quantile as the forecast, the quantiles ``alpha`` and ``1 - alpha`` as the
+band of coverage ``1 - 2 * alpha``, any other quantile as a dashed line.
 """
 
 import math
@@ -16,11 +19,13 @@ import re
 import numpy as np
 import pandas as pd
 
+from .forecasting.panel import interval_columns
 from .forecasting.readers import is_long
 
 __all__ = ["plot_backtest", "plot_forecast", "plot_loss"]
 
 _BAND = re.compile(r"^y_hat_lower(.*)$")
+_QUANTILE = re.compile(r"^y_hat_q(\d*\.?\d+(?:e-?\d+)?)$")
 _SINGLE = object()  # the id of a forecast that holds one unnamed series
 
 
@@ -61,6 +66,32 @@ def _bands(columns):
     return [p[:3] for p in pairs]
 
 
+def _is_forecast(columns):
+    """Whether ``columns`` hold a forecast: ``y_hat`` or quantile columns."""
+    return any(c == "y_hat" or _QUANTILE.match(str(c)) for c in columns)
+
+
+def _from_quantiles(frame):
+    """``frame`` with ``predict_quantiles``' columns renamed as :func:`_draw_forecast`
+    draws them: the 0.5 quantile ``y_hat``, the pair ``alpha``, ``1 - alpha`` the
+    bounds of the interval of coverage ``1 - 2 * alpha``."""
+    alphas = {}
+    for column in frame.columns:
+        match = _QUANTILE.match(str(column))
+        if match:
+            alphas[round(float(match.group(1)), 12)] = column
+    names = {}
+    if 0.5 in alphas and "y_hat" not in frame.columns:
+        names[alphas[0.5]] = "y_hat"
+    for alpha, column in alphas.items():
+        upper = alphas.get(round(1 - alpha, 12))
+        if alpha < 0.5 and upper is not None:
+            bounds = interval_columns(round(1 - 2 * alpha, 12))
+            if not set(bounds) & set(frame.columns):
+                names.update(zip((column, upper), bounds, strict=True))
+    return frame.rename(columns=names)
+
+
 def _history(history, id_col, time_col, target_col):
     """``{id: pd.Series}`` of the series in ``history`` (any container the forecaster takes)."""
     if history is None:
@@ -83,18 +114,23 @@ def _history(history, id_col, time_col, target_col):
 
 def _forecasts(forecast, id_col, time_col, n_history):
     """``{id: DataFrame}`` with ``y_hat`` and interval columns, indexed by time stamp."""
-    if isinstance(forecast, pd.DataFrame) and {id_col, time_col, "y_hat"} <= set(forecast):
+    if (
+        isinstance(forecast, pd.DataFrame)
+        and {id_col, time_col} <= set(forecast)
+        and _is_forecast(forecast.columns)
+    ):
         return {
-            sid: g.drop(columns=[id_col, time_col]).set_index(_x(g[time_col]))
+            sid: _from_quantiles(g.drop(columns=[id_col, time_col]).set_index(_x(g[time_col])))
             for sid, g in forecast.groupby(id_col, sort=False)
         }
     if isinstance(forecast, pd.DataFrame) and isinstance(forecast.columns, pd.MultiIndex):
         index = _x(forecast.index)
         return {
-            sid: forecast[sid].set_index(index) for sid in forecast.columns.unique(level=0)
-        }  # wide, with intervals: (id, part) columns
-    if isinstance(forecast, pd.DataFrame) and "y_hat" in forecast:
-        return {_SINGLE: forecast.set_index(_x(forecast.index))}
+            sid: _from_quantiles(forecast[sid].set_index(index))
+            for sid in forecast.columns.unique(level=0)
+        }  # wide, with intervals or quantiles: (id, part) columns
+    if isinstance(forecast, pd.DataFrame) and _is_forecast(forecast.columns):
+        return {_SINGLE: _from_quantiles(forecast.set_index(_x(forecast.index)))}
     if isinstance(forecast, pd.DataFrame):
         index = _x(forecast.index)
         return {c: pd.DataFrame({"y_hat": forecast[c].to_numpy()}, index=index) for c in forecast}
@@ -155,7 +191,12 @@ def _draw_forecast(ax, frame, color, label, band_labels=True):
         ax.fill_between(frame.index, frame[lower].to_numpy(float), frame[upper].to_numpy(float),
                         color=color, alpha=0.2, linewidth=0,
                         label=band if band_labels else "_nolegend_")  # fmt: skip
-    ax.plot(frame.index, frame["y_hat"].to_numpy(float), color=color, label=label)
+    for column in frame.columns:  # quantiles not paired into a band
+        if _QUANTILE.match(str(column)):
+            ax.plot(frame.index, frame[column].to_numpy(float), color=color, linestyle="--",
+                    linewidth=1, label=f"quantile {column[len('y_hat_q'):]}")  # fmt: skip
+    if "y_hat" in frame.columns:
+        ax.plot(frame.index, frame["y_hat"].to_numpy(float), color=color, label=label)
 
 
 def _finish(fig, axes, ids, note):
@@ -181,7 +222,9 @@ def plot_forecast(
         DataFrame (one column per series) or a long DataFrame (``id_col``,
         ``time_col``, ``target_col``). None plots the forecast alone.
     forecast : array-like, pd.Series or DataFrame
-        What ``predict`` or ``predict_interval`` returned for that history. Columns
+        What ``predict``, ``predict_interval`` or ``predict_quantiles`` returned for
+        that history (an array, whose columns have no names, is read as
+        ``predict``'s or ``predict_interval``'s, never as quantiles). Columns
         ``y_hat_lower``/``y_hat_upper`` (or suffixed pairs such as
         ``y_hat_lower_80``/``y_hat_upper_80``) are shaded; so are the column pairs of
         an array of shape (horizon, 1 + 2 * k) (``predict_interval`` with a list of k
