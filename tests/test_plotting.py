@@ -252,3 +252,29 @@ def test_quantile_forecasts_of_every_frame_container(model):
         np.testing.assert_array_equal(fy, q["y_hat_q0.5"])
     legend = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
     assert legend == ["history", "90% interval", "80% interval", "quantile 0.3", "forecast"]
+
+
+def test_polars_histories_and_forecasts(model):
+    pl = require("polars")
+    history = long_frame()
+    wide = history.pivot(index="ds", columns="unique_id", values="y")
+    for data in (history, wide):  # polars in, polars out: was refused or misread
+        native = pl.from_pandas(data.reset_index() if data is wide else data)
+        forecast = model.predict_interval([0.8, 0.95], y=native)
+        assert isinstance(forecast, pl.DataFrame)
+        fig = plot_forecast(native, forecast)
+        want = plot_forecast(data, model.predict_interval([0.8, 0.95], y=data))
+        assert [ax.get_title() for ax in fig.axes] == ["s0", "s1", "s2"]
+        for got, expected in zip(fig.axes, want.axes, strict=True):
+            assert [band(c) for c in got.collections] == [band(c) for c in expected.collections]
+            for (gx, gy), (wx, wy) in zip(lines(got), lines(expected), strict=True):
+                np.testing.assert_array_equal(gx, wx)
+                np.testing.assert_array_equal(gy, wy)
+    values = wide["s2"].to_numpy()  # a polars Series has no time stamps: as for an array
+    fig = plot_forecast(pl.Series("s2", values), model.predict_interval(0.8, y=pl.Series(values)))
+    (hx, _), (fx, fy) = lines(fig.axes[0])
+    assert hx[-1] == 39 and list(fx) == [40, 41, 42]
+    np.testing.assert_array_equal(fy, model.predict(y=values))
+    frame = backtest_frame()
+    fig = plot_backtest(pl.from_pandas(frame), history=pl.from_pandas(frame))
+    assert [ax.get_title() for ax in fig.axes] == ["a", "b"]

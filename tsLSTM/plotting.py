@@ -20,13 +20,14 @@ import numpy as np
 import pandas as pd
 
 from .forecasting.panel import interval_columns
-from .forecasting.readers import is_long
+from .forecasting.readers import as_pandas, is_long
 
 __all__ = ["plot_backtest", "plot_forecast", "plot_loss"]
 
 _BAND = re.compile(r"^y_hat_lower(.*)$")
 _QUANTILE = re.compile(r"^y_hat_q(\d*\.?\d+(?:e-?\d+)?)$")
 _SINGLE = object()  # the id of a forecast that holds one unnamed series
+_JOINED = re.compile(r"^(.+)_(y_hat(?:_.+)?)$")  # a polars wide frame's '{series}_{column}'
 
 
 def _pyplot():
@@ -92,10 +93,34 @@ def _from_quantiles(frame):
     return frame.rename(columns=names)
 
 
+def _native_forecast(forecast, id_col, time_col, n_history):
+    """A polars forecast as the pandas container ``predict`` gives for pandas input.
+
+    polars output has no index: a series' forecasts (a Series, or a frame without a
+    time column) are placed after the history, as an array's are, and a wide frame's
+    ``'{series}_{column}'`` columns become ``(series, column)`` again.
+    """
+    forecast, library = as_pandas(forecast, id_col, time_col)
+    if library is None:
+        return forecast
+    if isinstance(forecast, pd.Series):
+        return forecast.to_numpy()
+    if id_col in forecast.columns:
+        return forecast  # long
+    if isinstance(forecast.index, pd.RangeIndex):
+        return forecast.set_axis(pd.RangeIndex(n_history, n_history + len(forecast)))
+    parts = [_JOINED.match(str(c)) for c in forecast.columns]
+    if not _is_forecast(forecast.columns) and parts and all(parts):
+        columns = pd.MultiIndex.from_tuples([m.groups() for m in parts])
+        return forecast.set_axis(columns, axis=1)
+    return forecast
+
+
 def _history(history, id_col, time_col, target_col):
     """``{id: pd.Series}`` of the series in ``history`` (any container the forecaster takes)."""
     if history is None:
         return {}
+    history = as_pandas(history, id_col, time_col)[0]  # polars too
     if is_long(history, id_col, time_col, target_col):
         return {
             sid: pd.Series(g[target_col].to_numpy(float), index=_x(g[time_col]))
@@ -220,7 +245,7 @@ def plot_forecast(
     history : array-like, pd.Series or DataFrame or None
         What ``fit`` or ``predict(y=...)`` took: a 1-D array, a Series, a wide
         DataFrame (one column per series) or a long DataFrame (``id_col``,
-        ``time_col``, ``target_col``). None plots the forecast alone.
+        ``time_col``, ``target_col``), pandas or polars. None plots the forecast alone.
     forecast : array-like, pd.Series or DataFrame
         What ``predict``, ``predict_interval`` or ``predict_quantiles`` returned for
         that history (an array, whose columns have no names, is read as
@@ -249,6 +274,7 @@ def plot_forecast(
     """
     past = _history(history, id_col, time_col, target_col)
     n_history = len(next(iter(past.values()))) if len(past) == 1 else 0
+    forecast = _native_forecast(forecast, id_col, time_col, n_history)
     future = _forecasts(forecast, id_col, time_col, n_history)
     if _SINGLE in future and len(past) == 1:
         future = {next(iter(past)): future[_SINGLE]}  # the forecast of the one series
@@ -289,6 +315,7 @@ def plot_backtest(
         One axes per series: the actual values, each cutoff's forecast (and bands) in
         its own colour and a dotted vertical line at each cutoff.
     """
+    forecasts = as_pandas(forecasts, id_col, time_col)[0]  # polars too
     if not isinstance(forecasts, pd.DataFrame):
         raise ValueError(f"forecasts: expected a DataFrame, got {type(forecasts).__name__}")
     needed = [id_col, time_col, "cutoff", "y_hat"] + ([target_col] if history is None else [])
