@@ -12,6 +12,7 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import require
 from sklearn.exceptions import ConvergenceWarning
 from test_persistence import rewrite_meta
 
@@ -256,3 +257,20 @@ def test_cli_covariate_options_train_save_forecast(tmp_path):
     out = tslstm("forecast", "sales.csv", "--horizon", "3", "--model", "m.tslstm", "--quiet",
                  cwd=tmp_path)  # fmt: skip
     assert out.returncode == 1 and "pass --futr-file" in out.stderr
+
+
+def test_static_given_as_polars_in_fit_and_predict():
+    pl = require("polars")
+    data = panel(static_numeric, n_series=4, n=30)
+    statics = data.groupby("unique_id", as_index=False)["x"].first().rename(columns={"x": "g"})
+    y = data[["unique_id", "ds", "y"]]
+    polars_statics = pl.DataFrame({c: statics[c].to_numpy() for c in statics.columns})
+    fast = {**NET, "max_epochs": 2}
+    f = LSTMForecaster(window=4, horizon=2, random_state=0, **fast).fit(y, static=statics)
+    expected = f.predict()
+    # without y: the static frame replaces the training data's (was "static must be a
+    # DataFrame, got DataFrame" for polars)
+    pd.testing.assert_frame_equal(f.predict(static=polars_statics), expected)
+    pd.testing.assert_frame_equal(f.predict(y=y, static=polars_statics), expected)
+    g = LSTMForecaster(window=4, horizon=2, random_state=0, **fast).fit(y, static=polars_statics)
+    pd.testing.assert_frame_equal(g.predict(), expected)

@@ -181,3 +181,13 @@ def test_polars_sequences_for_the_estimators():
     assert list(model.feature_names_in_) == [f"t{k}" for k in range(6)]
     expected = LSTMRegressor(**TINY).fit(X, y).predict(X)
     np.testing.assert_allclose(model.predict(frame), expected, rtol=1e-10)  # memory order
+
+
+def test_polars_integer_ids_come_back_as_integers():
+    pl = require("polars")
+    frame = pd.DataFrame({"unique_id": np.repeat([7, 8], 30), "ds": np.tile(DAYS, 2),
+                          "y": np.sin(np.arange(60) / 3)})  # fmt: skip
+    got = LSTMForecaster(**FC).fit(polars_of(pl, frame)).predict()
+    # was a polars Object column (the panel's ids are an object array): no joins, no Parquet
+    assert got.schema["unique_id"] == pl.Int64
+    assert got["unique_id"].to_list() == [7, 7, 8, 8]

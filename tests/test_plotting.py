@@ -215,3 +215,66 @@ def test_importing_the_module_does_not_import_matplotlib():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "False"
+
+
+def test_array_forecast_with_several_levels_is_shaded(model):
+    values = long_frame().query("unique_id == 's1'").y.to_numpy()
+    forecast = model.predict_interval([0.8, 0.95], y=values)  # (horizon, 5)
+    assert forecast.shape == (3, 5)
+    fig = plot_forecast(values, forecast)  # was "expected ... (horizon, 3)"
+    ax = fig.axes[0]
+    np.testing.assert_array_equal(lines(ax)[1][1], forecast[:, 0])
+    assert [band(c) for c in ax.collections] == [
+        (forecast[:, 1].min(), forecast[:, 2].max()), (forecast[:, 3].min(), forecast[:, 4].max())
+    ]  # fmt: skip
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert legend == ["history", "interval #1", "interval #2", "forecast"]
+
+
+def test_quantile_forecasts_of_every_frame_container(model):
+    history = long_frame()
+    wide = history.pivot(index="ds", columns="unique_id", values="y")
+    alpha = [0.05, 0.1, 0.3, 0.5, 0.9, 0.95]  # 0.3 has no partner: a dashed line
+    for data in (history, wide, wide["s1"]):  # was: a crash, a KeyError, an axes per quantile
+        quantiles = model.predict_quantiles(alpha, y=data)
+        fig = plot_forecast(data, quantiles)
+        assert len(fig.axes) == (1 if data is wide["s1"] else 3)
+        ax = fig.axes[-1]
+        q = quantiles if data is wide["s1"] else (
+            quantiles[quantiles.unique_id == "s2"] if data is history else quantiles["s2"]
+        )  # fmt: skip
+        assert [band(c) for c in ax.collections] == [
+            (q["y_hat_q0.05"].min(), q["y_hat_q0.95"].max()),
+            (q["y_hat_q0.1"].min(), q["y_hat_q0.9"].max()),
+        ]
+        _, (_, qy), (_, fy) = lines(ax)
+        np.testing.assert_array_equal(qy, q["y_hat_q0.3"])
+        np.testing.assert_array_equal(fy, q["y_hat_q0.5"])
+    legend = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert legend == ["history", "90% interval", "80% interval", "quantile 0.3", "forecast"]
+
+
+def test_polars_histories_and_forecasts(model):
+    pl = require("polars")
+    history = long_frame()
+    wide = history.pivot(index="ds", columns="unique_id", values="y")
+    for data in (history, wide):  # polars in, polars out: was refused or misread
+        native = pl.from_pandas(data.reset_index() if data is wide else data)
+        forecast = model.predict_interval([0.8, 0.95], y=native)
+        assert isinstance(forecast, pl.DataFrame)
+        fig = plot_forecast(native, forecast)
+        want = plot_forecast(data, model.predict_interval([0.8, 0.95], y=data))
+        assert [ax.get_title() for ax in fig.axes] == ["s0", "s1", "s2"]
+        for got, expected in zip(fig.axes, want.axes, strict=True):
+            assert [band(c) for c in got.collections] == [band(c) for c in expected.collections]
+            for (gx, gy), (wx, wy) in zip(lines(got), lines(expected), strict=True):
+                np.testing.assert_array_equal(gx, wx)
+                np.testing.assert_array_equal(gy, wy)
+    values = wide["s2"].to_numpy()  # a polars Series has no time stamps: as for an array
+    fig = plot_forecast(pl.Series("s2", values), model.predict_interval(0.8, y=pl.Series(values)))
+    (hx, _), (fx, fy) = lines(fig.axes[0])
+    assert hx[-1] == 39 and list(fx) == [40, 41, 42]
+    np.testing.assert_array_equal(fy, model.predict(y=values))
+    frame = backtest_frame()
+    fig = plot_backtest(pl.from_pandas(frame), history=pl.from_pandas(frame))
+    assert [ax.get_title() for ax in fig.axes] == ["a", "b"]

@@ -8,6 +8,9 @@ frame of ``backtest(..., return_forecasts=True)``, a fitted estimator.
 
 Prediction intervals are the columns ``y_hat_lower``/``y_hat_upper``, or pairs with a
 common suffix (``y_hat_lower_80``/``y_hat_upper_80``): each pair is a shaded band.
+Quantile forecasts (``y_hat_q0.1``, ... of ``predict_quantiles``) are drawn the same
+way: the 0.5 quantile as the forecast, the quantiles ``alpha`` and ``1 - alpha`` as the
+band of coverage ``1 - 2 * alpha``, any other quantile as a dashed line.
 """
 
 import math
@@ -16,12 +19,15 @@ import re
 import numpy as np
 import pandas as pd
 
-from .forecasting.readers import is_long
+from .forecasting.panel import interval_columns
+from .forecasting.readers import as_pandas, is_long
 
 __all__ = ["plot_backtest", "plot_forecast", "plot_loss"]
 
 _BAND = re.compile(r"^y_hat_lower(.*)$")
+_QUANTILE = re.compile(r"^y_hat_q(\d*\.?\d+(?:e-?\d+)?)$")
 _SINGLE = object()  # the id of a forecast that holds one unnamed series
+_JOINED = re.compile(r"^(.+)_(y_hat(?:_.+)?)$")  # a polars wide frame's '{series}_{column}'
 
 
 def _pyplot():
@@ -61,10 +67,60 @@ def _bands(columns):
     return [p[:3] for p in pairs]
 
 
+def _is_forecast(columns):
+    """Whether ``columns`` hold a forecast: ``y_hat`` or quantile columns."""
+    return any(c == "y_hat" or _QUANTILE.match(str(c)) for c in columns)
+
+
+def _from_quantiles(frame):
+    """``frame`` with ``predict_quantiles``' columns renamed as :func:`_draw_forecast`
+    draws them: the 0.5 quantile ``y_hat``, the pair ``alpha``, ``1 - alpha`` the
+    bounds of the interval of coverage ``1 - 2 * alpha``."""
+    alphas = {}
+    for column in frame.columns:
+        match = _QUANTILE.match(str(column))
+        if match:
+            alphas[round(float(match.group(1)), 12)] = column
+    names = {}
+    if 0.5 in alphas and "y_hat" not in frame.columns:
+        names[alphas[0.5]] = "y_hat"
+    for alpha, column in alphas.items():
+        upper = alphas.get(round(1 - alpha, 12))
+        if alpha < 0.5 and upper is not None:
+            bounds = interval_columns(round(1 - 2 * alpha, 12))
+            if not set(bounds) & set(frame.columns):
+                names.update(zip((column, upper), bounds, strict=True))
+    return frame.rename(columns=names)
+
+
+def _native_forecast(forecast, id_col, time_col, n_history):
+    """A polars forecast as the pandas container ``predict`` gives for pandas input.
+
+    polars output has no index: a series' forecasts (a Series, or a frame without a
+    time column) are placed after the history, as an array's are, and a wide frame's
+    ``'{series}_{column}'`` columns become ``(series, column)`` again.
+    """
+    forecast, library = as_pandas(forecast, id_col, time_col)
+    if library is None:
+        return forecast
+    if isinstance(forecast, pd.Series):
+        return forecast.to_numpy()
+    if id_col in forecast.columns:
+        return forecast  # long
+    if isinstance(forecast.index, pd.RangeIndex):
+        return forecast.set_axis(pd.RangeIndex(n_history, n_history + len(forecast)))
+    parts = [_JOINED.match(str(c)) for c in forecast.columns]
+    if not _is_forecast(forecast.columns) and parts and all(parts):
+        columns = pd.MultiIndex.from_tuples([m.groups() for m in parts])
+        return forecast.set_axis(columns, axis=1)
+    return forecast
+
+
 def _history(history, id_col, time_col, target_col):
     """``{id: pd.Series}`` of the series in ``history`` (any container the forecaster takes)."""
     if history is None:
         return {}
+    history = as_pandas(history, id_col, time_col)[0]  # polars too
     if is_long(history, id_col, time_col, target_col):
         return {
             sid: pd.Series(g[target_col].to_numpy(float), index=_x(g[time_col]))
@@ -83,18 +139,23 @@ def _history(history, id_col, time_col, target_col):
 
 def _forecasts(forecast, id_col, time_col, n_history):
     """``{id: DataFrame}`` with ``y_hat`` and interval columns, indexed by time stamp."""
-    if isinstance(forecast, pd.DataFrame) and {id_col, time_col, "y_hat"} <= set(forecast):
+    if (
+        isinstance(forecast, pd.DataFrame)
+        and {id_col, time_col} <= set(forecast)
+        and _is_forecast(forecast.columns)
+    ):
         return {
-            sid: g.drop(columns=[id_col, time_col]).set_index(_x(g[time_col]))
+            sid: _from_quantiles(g.drop(columns=[id_col, time_col]).set_index(_x(g[time_col])))
             for sid, g in forecast.groupby(id_col, sort=False)
         }
     if isinstance(forecast, pd.DataFrame) and isinstance(forecast.columns, pd.MultiIndex):
         index = _x(forecast.index)
         return {
-            sid: forecast[sid].set_index(index) for sid in forecast.columns.unique(level=0)
-        }  # wide, with intervals: (id, part) columns
-    if isinstance(forecast, pd.DataFrame) and "y_hat" in forecast:
-        return {_SINGLE: forecast.set_index(_x(forecast.index))}
+            sid: _from_quantiles(forecast[sid].set_index(index))
+            for sid in forecast.columns.unique(level=0)
+        }  # wide, with intervals or quantiles: (id, part) columns
+    if isinstance(forecast, pd.DataFrame) and _is_forecast(forecast.columns):
+        return {_SINGLE: _from_quantiles(forecast.set_index(_x(forecast.index)))}
     if isinstance(forecast, pd.DataFrame):
         index = _x(forecast.index)
         return {c: pd.DataFrame({"y_hat": forecast[c].to_numpy()}, index=index) for c in forecast}
@@ -104,12 +165,15 @@ def _forecasts(forecast, id_col, time_col, n_history):
     values = np.asarray(forecast, dtype=float)
     if values.ndim == 1:
         values = values[:, None]
-    if values.ndim != 2 or values.shape[1] not in (1, 3):
+    if values.ndim != 2 or values.shape[1] % 2 != 1:
         raise ValueError(
-            "forecast: expected an array of shape (horizon,) or (horizon, 3) (y_hat, "
-            f"lower, upper), got shape {np.shape(forecast)}"
+            "forecast: expected an array of shape (horizon,) or (horizon, 1 + 2 * k) (y_hat, "
+            f"then lower, upper of each of k levels), got shape {np.shape(forecast)}"
         )
-    columns = ["y_hat", "y_hat_lower", "y_hat_upper"][: values.shape[1]]
+    k = values.shape[1] // 2
+    columns = ["y_hat"]  # one level: y_hat_lower/upper; several: unnamed levels, in order
+    for j in range(1, k + 1):
+        columns += [f"y_hat_{bound}{'' if k == 1 else f'_#{j}'}" for bound in ("lower", "upper")]
     index = pd.RangeIndex(n_history, n_history + len(values))
     return {_SINGLE: pd.DataFrame(values, columns=columns, index=index)}
 
@@ -152,7 +216,12 @@ def _draw_forecast(ax, frame, color, label, band_labels=True):
         ax.fill_between(frame.index, frame[lower].to_numpy(float), frame[upper].to_numpy(float),
                         color=color, alpha=0.2, linewidth=0,
                         label=band if band_labels else "_nolegend_")  # fmt: skip
-    ax.plot(frame.index, frame["y_hat"].to_numpy(float), color=color, label=label)
+    for column in frame.columns:  # quantiles not paired into a band
+        if _QUANTILE.match(str(column)):
+            ax.plot(frame.index, frame[column].to_numpy(float), color=color, linestyle="--",
+                    linewidth=1, label=f"quantile {column[len('y_hat_q'):]}")  # fmt: skip
+    if "y_hat" in frame.columns:
+        ax.plot(frame.index, frame["y_hat"].to_numpy(float), color=color, label=label)
 
 
 def _finish(fig, axes, ids, note):
@@ -176,11 +245,15 @@ def plot_forecast(
     history : array-like, pd.Series or DataFrame or None
         What ``fit`` or ``predict(y=...)`` took: a 1-D array, a Series, a wide
         DataFrame (one column per series) or a long DataFrame (``id_col``,
-        ``time_col``, ``target_col``). None plots the forecast alone.
+        ``time_col``, ``target_col``), pandas or polars. None plots the forecast alone.
     forecast : array-like, pd.Series or DataFrame
-        What ``predict`` or ``predict_interval`` returned for that history. Columns
+        What ``predict``, ``predict_interval`` or ``predict_quantiles`` returned for
+        that history (an array, whose columns have no names, is read as
+        ``predict``'s or ``predict_interval``'s, never as quantiles). Columns
         ``y_hat_lower``/``y_hat_upper`` (or suffixed pairs such as
-        ``y_hat_lower_80``/``y_hat_upper_80``) are shaded.
+        ``y_hat_lower_80``/``y_hat_upper_80``) are shaded; so are the column pairs of
+        an array of shape (horizon, 1 + 2 * k) (``predict_interval`` with a list of k
+        levels: an array does not name them, the legend numbers them).
     ids : list, optional
         The series to plot, in this order; default: those of ``forecast``.
     max_series : int, default=8
@@ -201,6 +274,7 @@ def plot_forecast(
     """
     past = _history(history, id_col, time_col, target_col)
     n_history = len(next(iter(past.values()))) if len(past) == 1 else 0
+    forecast = _native_forecast(forecast, id_col, time_col, n_history)
     future = _forecasts(forecast, id_col, time_col, n_history)
     if _SINGLE in future and len(past) == 1:
         future = {next(iter(past)): future[_SINGLE]}  # the forecast of the one series
@@ -241,6 +315,7 @@ def plot_backtest(
         One axes per series: the actual values, each cutoff's forecast (and bands) in
         its own colour and a dotted vertical line at each cutoff.
     """
+    forecasts = as_pandas(forecasts, id_col, time_col)[0]  # polars too
     if not isinstance(forecasts, pd.DataFrame):
         raise ValueError(f"forecasts: expected a DataFrame, got {type(forecasts).__name__}")
     needed = [id_col, time_col, "cutoff", "y_hat"] + ([target_col] if history is None else [])

@@ -18,7 +18,7 @@ import pandas as pd
 
 from .checks import check_real
 from .long_format import _parse_time_column, covariate_lookup
-from .panel import CovariateSpec
+from .panel import CovariateSpec, from_native
 
 KINDS = ("futr", "hist", "stat")
 _NUMERIC = ("integer", "floating", "mixed-integer-float", "decimal", "complex", "boolean", "empty")
@@ -191,9 +191,11 @@ def long_covariates(y, X, static, spec, names):
 
 
 def _static_frame(static, id_col):
-    """A static frame with an ``id_col`` column (from its index if it has none)."""
+    """A static frame with an ``id_col`` column (from its index if it has none); a
+    polars frame is read as pandas."""
     if static is None:
         return None
+    static = from_native(static)[0]
     if not isinstance(static, pd.DataFrame):
         raise ValueError(f"static must be a DataFrame, got {type(static).__name__}")
     if id_col not in static.columns:

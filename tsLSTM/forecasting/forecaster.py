@@ -444,7 +444,7 @@ class LSTMForecaster(SavedStateMixin, BaseEstimator):
         coverage : float or list of float in (0, 1), default=0.9
             Probability that an interval holds the actual value; a list gives one
             interval per level.
-        horizon, X, y
+        horizon, X, y, static
             As for :meth:`predict`.
 
         Returns

@@ -303,9 +303,12 @@ def to_native(result, library):
 
 
 def _column(values):
-    """A pandas column as numpy (periods as their start time stamps)."""
+    """A pandas column as numpy (periods as their start time stamps; an object column,
+    such as the series ids, with its values' own type: integer ids stay integers)."""
     if isinstance(values.dtype, pd.PeriodDtype):
         return values.dt.to_timestamp().to_numpy()
+    if values.dtype == object:
+        return values.infer_objects().to_numpy()
     return values.to_numpy()
 
 
