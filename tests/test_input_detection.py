@@ -11,7 +11,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils import estimator_checks
 
-from tsLSTM import LSTMClassifier, LSTMForecaster, LSTMRegressor, SlidingWindowTransformer
+from tsLSTM import LSTMClassifier, LSTMForecaster, LSTMRegressor, SlidingWindowTransformer, backtest
 from tsLSTM.forecasting.readers import to_panel
 
 TINY = {"hidden_size": 4, "max_epochs": 2, "random_state": 0}
@@ -191,3 +191,18 @@ def test_polars_integer_ids_come_back_as_integers():
     # was a polars Object column (the panel's ids are an object array): no joins, no Parquet
     assert got.schema["unique_id"] == pl.Int64
     assert got["unique_id"].to_list() == [7, 7, 8, 8]
+
+
+def test_polars_in_polars_backtest_out():
+    pl = require("polars")
+    frame = pd.DataFrame({"unique_id": np.repeat(["a", "b"], 30), "ds": np.tile(DAYS, 2),
+                          "y": np.sin(np.arange(60) / 3)})  # fmt: skip
+    forecaster = LSTMForecaster(**FC)
+    want = backtest(forecaster, frame, n_windows=2, coverage=0.8, return_forecasts=True)
+    got = backtest(forecaster, polars_of(pl, frame), n_windows=2, coverage=0.8,
+                   return_forecasts=True)  # fmt: skip
+    for g, w in zip(got, want, strict=True):  # scores, forecasts: polars, as predict's
+        assert isinstance(g, pl.DataFrame) and g.columns == list(w.columns)
+        np.testing.assert_array_equal(g["y_hat" if "y_hat" in w else "mae"].to_numpy(),
+                                      w["y_hat" if "y_hat" in w else "mae"].to_numpy())  # fmt: skip
+    assert isinstance(backtest(forecaster, polars_of(pl, frame), n_windows=2), pl.DataFrame)

@@ -9,7 +9,7 @@ from sklearn.base import clone
 
 from ..metrics import mae, mase, rmse, smape
 from .checks import check_levels
-from .panel import interval_columns
+from .panel import interval_columns, to_native
 
 
 @dataclass(frozen=True)
@@ -70,7 +70,7 @@ def backtest(
 
     Returns
     -------
-    scores : pandas.DataFrame
+    scores : DataFrame
         One row per series and window: ``unique_id`` (the forecaster's ``id_col``),
         ``window``, ``cutoff`` (last time stamp of the training data), ``mae``,
         ``rmse``, ``smape``, ``mase``; with ``coverage``, per level the fraction of
@@ -78,12 +78,14 @@ def backtest(
         ``width`` for one level given as a number, ``coverage_80``, ``width_80``,
         ``coverage_95``, ... for a list. ``df.groupby(id_col)[metrics].mean()`` gives
         per-series, ``df.groupby("window")`` per-window summaries.
-    forecasts : pandas.DataFrame
+    forecasts : DataFrame
         With ``return_forecasts``: one row per series, window and forecast step, with
         the forecaster's ``id_col`` and ``time_col``, ``cutoff``, the actual value
         (``target_col``), ``y_hat`` and, with ``coverage``, the interval columns of
         ``predict_interval`` (``y_hat_lower``, ``y_hat_upper``, or
         ``y_hat_lower_80``, ... for a list). Returned as ``(scores, forecasts)``.
+
+    Both are polars DataFrames when ``y`` is a polars frame (as :meth:`predict`).
     """
     horizon = forecaster.horizon if horizon is None else horizon
     step = horizon if step is None else step
@@ -94,8 +96,12 @@ def backtest(
         raise ValueError(f"refit must be True, False or a positive integer, got {refit!r}")
     template = clone(forecaster)
     panel = template.to_panel(y, X, static)
-    return backtest_panel(template, panel, horizon, n_windows, step, refit, m,
-                          coverage=coverage, return_forecasts=return_forecasts)  # fmt: skip
+    result = backtest_panel(template, panel, horizon, n_windows, step, refit, m,
+                            coverage=coverage, return_forecasts=return_forecasts)  # fmt: skip
+    library = panel.names.get("native")  # polars in, polars out (as predict)
+    if return_forecasts:
+        return tuple(to_native(frame, library) for frame in result)
+    return to_native(result, library)
 
 
 def backtest_template(forecaster, horizon):

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from .checks import check_real
-from .long_format import _parse_time_column, covariate_lookup
+from .long_format import covariate_lookup, parse_time_column
 from .panel import CovariateSpec, from_native
 
 KINDS = ("futr", "hist", "stat")
@@ -148,7 +148,7 @@ def _keyed(frame, columns, names, categories, where, strict):
         numeric = pd.DataFrame(values, index=frame.index, columns=channels)
         numeric[id_col], numeric[time_col] = frame[id_col].array, frame[time_col].array
         return covariate_lookup(numeric, names, channels), learned
-    _, keys, bad = _parse_time_column(frame[time_col], time_col)
+    _, keys, bad = parse_time_column(frame[time_col], time_col)
     index = pd.MultiIndex.from_arrays([frame[id_col].to_numpy(dtype=object), keys])
     keep = ~bad & frame[id_col].notna().to_numpy() & ~index.duplicated()
     return pd.DataFrame(values[keep], index=index[keep], columns=channels), learned

@@ -31,7 +31,7 @@ class SeriesProblems:
             self.items.append((series_id, message))
 
 
-def _parse_time_column(column, name):
+def parse_time_column(column, name):
     """Time stamps of a column and int64 sort keys; unparseable entries -> NaT/None."""
     if isinstance(column.dtype, pd.PeriodDtype):
         keys = column.array.asi8.copy()
@@ -87,7 +87,7 @@ def long_panel(y, table, names, fill, on_error="raise"):
         problems.items.append((None, f"{int(no_id.sum())} rows without a series id (first: "
                                      f"row {rows[k]}); skipped"))  # fmt: skip
         y, rows, ids = y[~no_id], rows[~no_id], ids[~no_id]
-    times, keys, bad_time = _parse_time_column(y[time_col], time_col)
+    times, keys, bad_time = parse_time_column(y[time_col], time_col)
     values, bad_value = _numeric_column(y[target_col], target_col)
     codes, uniques = _factorize(ids)
     uniques = list(uniques)
@@ -228,7 +228,7 @@ def covariate_lookup(X, names, columns=None):
     """Covariates of a long frame indexed by ``(series id, time key)``."""
     id_col, time_col = names["id_col"], names["time_col"]
     columns = columns or [c for c in X.columns if c not in (id_col, time_col)]
-    _, keys, bad = _parse_time_column(X[time_col], time_col)
+    _, keys, bad = parse_time_column(X[time_col], time_col)
     if bad.any():
         k = int(np.argmax(bad))
         raise ValueError(f"X, row {X.index[k]}: unparseable date {X[time_col].iloc[k]!r}")
@@ -244,7 +244,7 @@ def covariate_lookup(X, names, columns=None):
 
 
 def time_keys(index):
-    """int64 keys of a time index, as :func:`_parse_time_column` makes them."""
+    """int64 keys of a time index, as :func:`parse_time_column` makes them."""
     if isinstance(index, pd.PeriodIndex):
         return index.asi8
     if isinstance(index, pd.DatetimeIndex):
