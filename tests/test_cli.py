@@ -384,3 +384,22 @@ def test_backtest_option_errors_come_before_training(csv, tmp_path):
     out = tslstm("backtest", csv, "--horizon", "3", *FAST, "--coverage", "0.8")
     assert out.returncode == 1 and "--coverage needs --calibration-fraction > 0" in out.stderr
     assert "backtest window" not in out.stderr
+
+
+def test_messages_name_the_command_options_not_the_parameters(tmp_path, capsys):
+    from tsLSTM import cli
+
+    days = pd.date_range("2021-01-01", periods=20)
+    frame = pd.DataFrame({"unique_id": "a", "ds": days, "y": np.sin(np.arange(20.0)),
+                          "x": np.cos(np.arange(20.0))})  # fmt: skip
+    path = tmp_path / "x.csv"
+    frame.to_csv(path, index=False)
+    args = [str(path), "--horizon", "2", "--window", "4", "--max-epochs", "1", "--quiet"]
+    assert cli.main(["forecast", *args, "--strategy", "recursive", "--hist-exog", "x"]) == 1
+    error = capsys.readouterr().err
+    assert "--strategy recursive cannot use past-only covariates" in error
+    assert "use --strategy mimo" in error and "name them in --futr-exog" in error
+    assert "_exog_list" not in error and "strategy=" not in error
+    frame.drop(index=5).to_csv(path, index=False)
+    assert cli.main(["forecast", *args]) == 1
+    assert "pass --fill ffill|interpolate|zero" in capsys.readouterr().err

@@ -122,6 +122,9 @@ def test_cli_fill_inserts_missing_timestamps(tmp_path):
     failed = run()
     assert failed.returncode == 1
     assert "series 'a' is missing 1 timestamps for its frequency D: ['2021-01-11" in failed.stderr
+    assert "pass --fill ffill|interpolate|zero to insert and fill them" in failed.stderr
+    skipped = run("--on-error", "skip")  # a skipped series' problem in the command's words too
+    assert skipped.returncode == 3 and "pass --fill ffill|interpolate|zero" in skipped.stderr
     filled = run("--fill", "interpolate")
     assert filled.returncode == 0, filled.stderr
     out = pd.read_csv(io.StringIO(filled.stdout))

@@ -294,10 +294,7 @@ def build_panel(frame, args, spec=None):
     except ValueError as exc:
         raise CommandError(str(exc)) from exc
     for warning in caught:
-        text = _one_line(warning.message)
-        for kind in ("futr", "hist", "stat"):  # the parameters' options
-            text = text.replace(f"{kind}_exog_list", f"--{kind}-exog")
-        print(f"tslstm: warning: {text}", file=sys.stderr)
+        print(f"tslstm: warning: {_one_line(warning.message)}", file=sys.stderr)
     return result
 
 
@@ -667,9 +664,19 @@ def check_outputs(args):
     check_output(getattr(args, "forecasts", None), "--forecasts")
 
 
+# the forecaster's parameters in its messages, as the command's options
+_OPTION_WORDS = (
+    *((f"{kind}_exog_list", f"--{kind}-exog") for kind in ("futr", "hist", "stat")),
+    ("fill='ffill', 'interpolate' or 'zero'", "--fill ffill|interpolate|zero"),
+    *((f"strategy='{name}'", f"--strategy {name}") for name in ("mimo", "recursive")),
+)
+
+
 def _one_line(exc):
-    """An exception's message on one line."""
+    """An exception's (or warning's) message on one line, in the command's words."""
     text = " ".join(line.strip() for line in str(exc).splitlines() if line.strip())
+    for parameter, option in _OPTION_WORDS:
+        text = text.replace(parameter, option)
     return text or type(exc).__name__
 
 
@@ -713,6 +720,7 @@ def main(argv=None):
     if skipped:
         print(f"tslstm: skipped {len(skipped)} series:", file=sys.stderr)
         for sid, problem in skipped:
+            problem = _one_line(problem)
             print(f"  {sid!r}: {problem}" if sid is not None else f"  {problem}", file=sys.stderr)
         return EXIT_SKIPPED
     return EXIT_OK
