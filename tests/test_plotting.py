@@ -234,13 +234,14 @@ def test_array_forecast_with_several_levels_is_shaded(model):
 def test_quantile_forecasts_of_every_frame_container(model):
     history = long_frame()
     wide = history.pivot(index="ds", columns="unique_id", values="y")
+    one = wide["s1"]  # one object: pandas 3 returns a new Series per wide["s1"]
     alpha = [0.05, 0.1, 0.3, 0.5, 0.9, 0.95]  # 0.3 has no partner: a dashed line
-    for data in (history, wide, wide["s1"]):  # was: a crash, a KeyError, an axes per quantile
+    for data in (history, wide, one):  # was: a crash, a KeyError, an axes per quantile
         quantiles = model.predict_quantiles(alpha, y=data)
         fig = plot_forecast(data, quantiles)
-        assert len(fig.axes) == (1 if data is wide["s1"] else 3)
+        assert len(fig.axes) == (1 if data is one else 3)
         ax = fig.axes[-1]
-        q = quantiles if data is wide["s1"] else (
+        q = quantiles if data is one else (
             quantiles[quantiles.unique_id == "s2"] if data is history else quantiles["s2"]
         )  # fmt: skip
         assert [band(c) for c in ax.collections] == [
