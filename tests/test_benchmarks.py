@@ -41,6 +41,12 @@ def test_floors_benchmark_prints_its_table(tmp_path):
         assert c["allowed_ms"] == c["torch_ms"] / c["target"]
 
 
+def test_layer_benchmark_prints_its_table():
+    out = _run("bench_layer.py", "--repeats", "3")
+    rows = [line for line in out.splitlines() if line.startswith(("| LSTM", "| GRU"))]
+    assert len(rows) == 4 and all(row.rstrip(" |").endswith("x") for row in rows)
+
+
 def test_predict_benchmark_prints_its_times():
     out = subprocess.run(
         [sys.executable, os.path.join(BENCHMARKS, "bench_predict.py"), "--calls", "20"],

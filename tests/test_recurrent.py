@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from naive import recurrent_reference
 
-from tsLSTM.nn import GRU, LSTM
+from tsLSTM.nn import GRU, LSTM, is_grad_enabled, no_grad
 
 CELLS = {"lstm": LSTM, "gru": GRU}
 
@@ -428,3 +428,87 @@ def test_input_grad_false_skips_dX_only(cell, B):
     for a, b in zip(states, states_b, strict=True):
         np.testing.assert_array_equal(a, b)
     np.testing.assert_array_equal(grads, grads_b)
+
+
+# -- forward inside no_grad: the inference kernels ----------------------------------------
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+@pytest.mark.parametrize("num_layers, bidirectional", [(1, False), (2, True), (3, False)])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_forward_in_no_grad_equals_forward(cell, num_layers, bidirectional, dtype):
+    layer = make(cell, I=3, H=5, num_layers=num_layers, bidirectional=bidirectional, dtype=dtype)
+    X, h0, c0 = random_inputs(layer, B=6, T=9)
+    if cell == "gru":
+        c0 = None
+    expected = run(layer, X, h0, c0)
+    with no_grad():
+        assert not is_grad_enabled()
+        got = run(layer, X, h0, c0)
+    assert is_grad_enabled()
+    tol = 1e-12 if dtype == np.float64 else 2e-6
+    for g, e in zip(got, expected, strict=True):
+        if e is None:
+            assert g is None
+        else:
+            assert g.dtype == dtype and g.shape == e.shape
+            np.testing.assert_allclose(g, e, rtol=tol, atol=tol)
+    with pytest.raises(RuntimeError, match=r"needs a forward pass first, outside no_grad\(\)"):
+        back(layer, np.ones_like(expected[0]))  # nothing was saved to backpropagate
+    # each row's result depends on that row only (the inference kernels' guarantee)
+    with no_grad():
+        rows = [run(layer, X[b : b + 1], h0[:, b : b + 1], None if c0 is None else c0[:, b : b + 1])
+                for b in range(len(X))]  # fmt: skip
+    np.testing.assert_array_equal(np.concatenate([r[0] for r in rows]), got[0])
+    np.testing.assert_array_equal(np.concatenate([r[1] for r in rows], axis=1), got[1])
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_no_grad_with_dropout_and_lengths_batch_time_major(cell):
+    layer = make(cell, I=2, H=4, num_layers=2, dropout=0.5, batch_first=False)
+    X = np.random.default_rng(0).standard_normal((7, 5, 2))  # (T, B, I)
+    lengths = np.array([7, 2, 5, 1, 7])
+    expected = layer.forward(X, lengths=lengths)
+    with no_grad():
+        got = layer.forward(X, lengths=lengths)
+        dropped = layer.forward(X, training=True)  # dropout: the training kernels, no cache
+    np.testing.assert_allclose(got[0], expected[0], rtol=1e-12, atol=1e-14)
+    assert np.all(got[0][np.arange(7)[:, None] >= lengths[None, :]] == 0)
+    assert not np.allclose(dropped[0], layer.forward(X)[0])
+    with pytest.raises(RuntimeError, match="outside no_grad"):
+        layer.forward(X, training=True)
+        with no_grad():
+            layer.forward(X)  # the pass inside no_grad replaces the one before
+        back(layer, np.ones((7, 5, 4)))
+
+
+def test_no_grad_is_per_thread_and_restored_after_an_error():
+    import threading
+
+    seen = []
+    with no_grad():
+        thread = threading.Thread(target=lambda: seen.append(is_grad_enabled()))
+        thread.start()
+        thread.join()
+        with no_grad():
+            pass
+        assert not is_grad_enabled()  # nested: still disabled
+    assert seen == [True] and is_grad_enabled()
+    with pytest.raises(ValueError), no_grad():
+        raise ValueError
+    assert is_grad_enabled()
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_no_grad_forward_of_a_batch_split_into_chunks(cell):
+    """70 rows run in parallel chunks (as ``infer`` splits them); states given."""
+    layer = make(cell, I=3, H=20, num_layers=2, bidirectional=True)
+    X, h0, c0 = random_inputs(layer, B=70, T=9)
+    c0 = c0 if cell == "lstm" else None
+    assert len(layer._chunk_bounds(9, 70)) > 2
+    expected = run(layer, X, h0, c0)
+    with no_grad():
+        got = run(layer, X, h0, c0)
+    for g, e in zip(got, expected, strict=True):
+        if e is not None:
+            np.testing.assert_allclose(g, e, rtol=1e-12, atol=1e-12)

@@ -5,7 +5,7 @@ import pytest
 from conftest import require
 
 from tsLSTM.losses import mean_squared_error
-from tsLSTM.nn import GRU, LSTM, Linear, SequenceModel
+from tsLSTM.nn import GRU, LSTM, Linear, SequenceModel, no_grad
 from tsLSTM.optim import OPTIMIZERS, clip_grad_norm
 
 
@@ -255,6 +255,18 @@ def test_variable_lengths_match_packed_sequences(torch, cell, bidir):
     grads = ours.grad_dict()
     for name, p in theirs.named_parameters():
         assert_close(grads[name], p.grad, np.float64, name)
+    # forward inside no_grad (the inference kernels, from the same states) == torch
+    with no_grad():
+        result = ours.forward(X, h0, c0, lengths=lengths) if cell == "lstm" else ours.forward(
+            X, h0, lengths=lengths
+        )  # fmt: skip
+    inferred_out, inferred_states = result
+    assert_close(inferred_out, t_out.detach(), np.float64, "output in no_grad")
+    if cell == "lstm":
+        assert_close(inferred_states[0], t_h.detach(), np.float64, "h_n in no_grad")
+        assert_close(inferred_states[1], t_c.detach(), np.float64, "c_n in no_grad")
+    else:
+        assert_close(inferred_states, t_h.detach(), np.float64, "h_n in no_grad")
     # the inference kernels (zero initial states) agree with forward
     zero_state_out = ours.forward(X, lengths=lengths)[0]
     inferred = ours.infer(X, return_sequences=True, lengths=lengths)

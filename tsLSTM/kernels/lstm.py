@@ -304,8 +304,8 @@ def lstm_infer(X, W_ihT, W_hhT, b_ih, b_hh, h0, c0, reverse, lengths, H_out):
 
     Returns
     -------
-    h_n : ndarray, shape (B, H)
-        The final hidden state.
+    h_n, c_n : ndarray, shape (B, H)
+        The final hidden and cell states.
     """
     T = X.shape[0]
     B = X.shape[1]
@@ -333,4 +333,4 @@ def lstm_infer(X, W_ihT, W_hhT, b_ih, b_hh, h0, c0, reverse, lengths, H_out):
         lstm_step(gh, GX[t - t0], bias, scale, shift, c_prev, c, h, h_prev, t, lengths)
         if store:
             copy_rows(H_out[t], h)
-    return hs[T % 2].copy()
+    return hs[T % 2].copy(), cs[T % 2].copy()

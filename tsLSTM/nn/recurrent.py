@@ -19,6 +19,7 @@ from sklearn.utils import check_random_state
 from .._threads import chunk_bounds, parallel_map, single_threaded_blas
 from ..kernels.gru import gru_backward, gru_forward, gru_infer
 from ..kernels.lstm import lstm_backward, lstm_forward, lstm_infer
+from .grad_mode import is_grad_enabled
 from .module import Module, ParameterSpec, as_finite_array, check_dtype, check_positive_int
 from .workspace import Workspace
 
@@ -269,6 +270,10 @@ class _Recurrent(Module):
             self._dropout_mask((T, B, D * H)) if training and self.dropout_after(layer) else None
             for layer in range(self.num_layers)
         ]
+        if not is_grad_enabled():
+            self._cache = None  # nothing to backpropagate (as after torch.no_grad())
+            if all(m is None for m in masks):  # dropout needs the training kernels
+                return self._run_infer(X, h0, c0, lengths, keep_output is not None)
         bounds = self._chunk_bounds(T, B)
         spaces = self._chunk_workspaces(len(bounds) - 1)
         if len(bounds) == 2:
@@ -296,6 +301,8 @@ class _Recurrent(Module):
             h_n = np.concatenate([r[1] for r in results], axis=1)
             c_n = None if c0 is None else np.concatenate([r[2] for r in results], axis=1)
             self._cache = [(bounds[k], bounds[k + 1], r[3]) for k, r in enumerate(results)]
+        if not is_grad_enabled():
+            self._cache = None
         if output is not None:
             output = self._zero_padding(output, lengths)
         return output, h_n, c_n
@@ -473,8 +480,8 @@ class _Recurrent(Module):
     def _backward(self, d_output, d_h_n, d_c_n, input_grad=True):
         if self._cache is None:
             raise RuntimeError(
-                f"{type(self).__name__}.backward needs a forward pass first "
-                "(each forward pass can be backpropagated once)"
+                f"{type(self).__name__}.backward needs a forward pass first, outside "
+                "no_grad() (each forward pass can be backpropagated once)"
             )
         (T, B, _), out_shape = self._shapes
         name = type(self).__name__
@@ -500,7 +507,9 @@ class _Recurrent(Module):
 
         Each sequence's result depends on that sequence only: it is bit-identical
         whatever else is in the batch, in which order, and whatever the thread count
-        (the products are :mod:`tsLSTM.kernels.gemm`'s, not BLAS's).
+        (the products are :mod:`tsLSTM.kernels.gemm`'s, not BLAS's). ``forward``
+        inside :func:`~tsLSTM.nn.no_grad` runs the same kernels and returns what
+        ``forward`` returns.
 
         Parameters
         ----------
@@ -521,48 +530,66 @@ class _Recurrent(Module):
         X = self._check_input(X)
         T, B, _ = X.shape
         lengths = self._check_lengths(lengths, B, T)
+        zeros = np.zeros((self.num_layers * self.num_directions, B, self.hidden_size),
+                         dtype=self.dtype)  # fmt: skip
+        output, h_n, _ = self._run_infer(X, zeros, zeros, lengths, return_sequences)
+        if return_sequences:
+            return output.transpose(1, 0, 2) if self.batch_first else output
+        D = self.num_directions
+        return h_n[-1] if D == 1 else np.concatenate(h_n[-D:], axis=1)
+
+    def _run_infer(self, X, h0, c0, lengths, keep_output):
+        """Time-major inference through all layers: ``output, h_n, c_n`` as
+        :meth:`_run_forward` returns them (output None unless ``keep_output``), in
+        parallel batch chunks for large batches."""
+        T, B, _ = X.shape
         bounds = self._chunk_bounds(T, B)
         if len(bounds) == 2:
-            result = self._infer_chunk(X, lengths, return_sequences)
+            output, h_n, c_n = self._infer_chunk(X, h0, c0, lengths, keep_output)
         else:
 
             def chunk(k):
                 rows = slice(bounds[k], bounds[k + 1])
-                X_rows = np.ascontiguousarray(X[:, rows])
-                return self._infer_chunk(X_rows, lengths[rows], return_sequences)
+                c0_rows = c0[:, rows] if self._has_cell_state else None
+                return self._infer_chunk(
+                    np.ascontiguousarray(X[:, rows]), h0[:, rows], c0_rows, lengths[rows],
+                    keep_output,
+                )  # fmt: skip
 
             results = parallel_map(chunk, len(bounds) - 1)
-            result = np.concatenate(results, axis=1 if return_sequences else 0)
-        if return_sequences:
-            result = self._zero_padding(result, lengths)
-            return result.transpose(1, 0, 2) if self.batch_first else result
-        return result
+            output = np.concatenate([r[0] for r in results], axis=1) if keep_output else None
+            h_n = np.concatenate([r[1] for r in results], axis=1)
+            c_n = None
+            if self._has_cell_state:
+                c_n = np.concatenate([r[2] for r in results], axis=1)
+        if keep_output:
+            output = self._zero_padding(output, lengths)
+        return output, h_n, c_n
 
-    def _infer_chunk(self, X, lengths, return_sequences):
-        """Inference on time-major ``X``: outputs (T, B, D*H) or final states (B, D*H)."""
+    def _infer_chunk(self, X, h0, c0, lengths, keep_output):
+        """Inference on time-major ``X`` from the states ``h0``, ``c0`` (num_layers * D,
+        B, H): the top layer's outputs (T, B, D*H) or None, ``h_n`` and ``c_n``."""
         T, B, _ = X.shape
         H, D = self.hidden_size, self.num_directions
-        zeros = np.zeros((B, H), dtype=self.dtype)
-        layer_input, finals = X, []
+        h_n = np.empty((self.num_layers * D, B, H), dtype=self.dtype)
+        c_n = np.empty_like(h_n) if self._has_cell_state else None
+        layer_input = X
         for layer in range(self.num_layers):
-            top = layer == self.num_layers - 1
-            keep = not top or return_sequences
-            outputs, finals = [], []
-            for _, direction, _, sfx in self.directions(layer):
+            keep = layer < self.num_layers - 1 or keep_output
+            outputs = []
+            for _, direction, idx, sfx in self.directions(layer):
                 H_out = np.empty((T if keep else 0, B, H), dtype=self.dtype)
                 W_ihT, W_hhT, b_ih, b_hh = self._weights(sfx)
-                args = (layer_input, W_ihT, W_hhT, b_ih, b_hh, zeros)
+                args = (layer_input, W_ihT, W_hhT, b_ih, b_hh, np.ascontiguousarray(h0[idx]))
                 if self._has_cell_state:
-                    h_n = lstm_infer(*args, zeros, direction == 1, lengths, H_out)
+                    c0_dir = np.ascontiguousarray(c0[idx])
+                    h_n[idx], c_n[idx] = lstm_infer(*args, c0_dir, direction == 1, lengths, H_out)
                 else:
-                    h_n = gru_infer(*args, direction == 1, lengths, H_out)
+                    h_n[idx] = gru_infer(*args, direction == 1, lengths, H_out)
                 outputs.append(H_out)
-                finals.append(h_n)
             if keep:
                 layer_input = outputs[0] if D == 1 else np.concatenate(outputs, axis=2)
-        if return_sequences:
-            return layer_input
-        return finals[0] if D == 1 else np.concatenate(finals, axis=1)
+        return (layer_input if keep_output else None), h_n, c_n
 
     def __repr__(self):
         extra = ""
