@@ -9,9 +9,9 @@ three in one process (float32, 2 threads for torch).
 """
 
 import argparse
-import time
 
 import numpy as np
+from bench_engine import median_ms
 
 from tsLSTM.nn import GRU, LSTM, no_grad
 
@@ -21,17 +21,6 @@ CASES = {  # cell, B, T, I, H, L
     "GRU(1, 32), 1 window of 24": ("gru", 1, 24, 1, 32, 1),
     "LSTM(1, 32), 256 windows of 24": ("lstm", 256, 24, 1, 32, 1),
 }
-
-
-def median_us(fn, repeats):
-    for _ in range(5):
-        fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return 1e6 * float(np.median(times))
 
 
 def main(argv=None):
@@ -62,9 +51,10 @@ def main(argv=None):
                 return theirs(xt)
 
         np.testing.assert_allclose(inferred()[0], torch_forward()[0].numpy(), atol=1e-5)
-        plain = median_us(lambda ours=ours, x=x: ours.forward(x), args.repeats)
-        fast = median_us(inferred, args.repeats)
-        peer = median_us(torch_forward, args.repeats)
+        plain, fast, peer = (
+            1e3 * median_ms(fn, args.repeats, warmup=5)
+            for fn in (lambda ours=ours, x=x: ours.forward(x), inferred, torch_forward)
+        )  # microseconds
         print(f"| {name} | {plain:.1f} | {fast:.1f} | {peer:.1f} | {peer / fast:.2f}x |")
 
 
