@@ -198,11 +198,16 @@ def test_chunked_batches_equal_one_pass_and_ignore_the_thread_count(cls, monkeyp
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
 
 
-@pytest.mark.parametrize("cls", [LSTM, GRU])
-def test_recurrent_layers_run_blas_on_one_thread(cls, monkeypatch):
-    """Also outside an estimator: the layer API's results ignore the BLAS setting."""
+@pytest.mark.parametrize(
+    "cls, name, H",
+    [(LSTM, "lstm_forward", 15), (LSTM, "lstm_forward_tiled", 16), (GRU, "gru_forward", 16)],
+)
+def test_recurrent_layers_run_blas_on_one_thread(cls, name, H, monkeypatch):
+    """Also outside an estimator: the layer API's results ignore the BLAS setting.
+
+    An LSTM whose hidden size is a whole number of panels runs the tiled kernels.
+    """
     seen = []
-    name = "lstm_forward" if cls is LSTM else "gru_forward"
     real = getattr(tsLSTM.nn.recurrent, name)
 
     def spy(*args):
@@ -213,7 +218,7 @@ def test_recurrent_layers_run_blas_on_one_thread(cls, monkeypatch):
     before = _blas_threads()
     with threadpool_limits(limits=2, user_api="blas"):
         for B in (8, 70):  # one chunk, three chunks
-            cls(2, 16, random_state=0).forward(np.zeros((B, 3, 2)))
+            cls(2, H, random_state=0).forward(np.zeros((B, 3, 2)))
     assert seen and all(threads == [1] * len(before) for threads in seen)
     assert _blas_threads() == before
 

@@ -38,6 +38,7 @@ CONFIGS = [
     ("lstm", 5, 16, 2, False),
     ("lstm", 3, 6, 3, True),
     ("lstm", 7, 32, 1, True),
+    ("lstm", 20, 144, 2, True),  # tiled recurrent products, BLAS for the T*B-row ones
     ("gru", 1, 8, 1, False),
     ("gru", 5, 16, 2, False),
     ("gru", 3, 6, 3, True),
@@ -207,11 +208,12 @@ def test_training_steps_match_torch_optim(torch, name, kwargs, torch_name, torch
 
 @pytest.mark.parametrize("cell", ["lstm", "gru"])
 @pytest.mark.parametrize("bidir", [False, True])
-def test_variable_lengths_match_packed_sequences(torch, cell, bidir):
+@pytest.mark.parametrize("H", [5, 8])  # an LSTM of 8 float64 units runs the tiled kernels
+def test_variable_lengths_match_packed_sequences(torch, cell, bidir, H):
     """Right-padded sequences with lengths == torch's pack_padded_sequence."""
     from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-    I, H, L, B, T = 3, 5, 2, 5, 7
+    I, L, B, T = 3, 2, 5, 7
     D = 2 if bidir else 1
     ours = {"lstm": LSTM, "gru": GRU}[cell](I, H, L, bidir, dtype=np.float64, random_state=0)
     theirs = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[cell](

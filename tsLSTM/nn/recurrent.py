@@ -19,6 +19,7 @@ from sklearn.utils import check_random_state
 from .._threads import chunk_bounds, parallel_map, single_threaded_blas
 from ..kernels.gru import gru_backward, gru_forward, gru_infer
 from ..kernels.lstm import lstm_backward, lstm_forward, lstm_infer
+from ..kernels.lstm_tiled import lstm_backward_tiled, lstm_forward_tiled, tiles_apply
 from .grad_mode import is_grad_enabled
 from .module import Module, ParameterSpec, as_finite_array, check_dtype, check_positive_int
 from .workspace import Workspace
@@ -701,6 +702,10 @@ class LSTM(_Recurrent):
         dX, dh0, dc0 = self._backward(d_output, d_h_n, d_c_n, input_grad)
         return dX, (dh0, dc0)
 
+    def _tiled(self):
+        """Whether the training kernels use tsLSTM's own tiles (kernels.lstm_tiled)."""
+        return tiles_apply(self.hidden_size, np.dtype(self.dtype).itemsize)
+
     def _forward_direction(self, X, sfx, h0, c0, reverse, lengths, ws, key):
         T, B, _ = X.shape
         H = self.hidden_size
@@ -708,14 +713,16 @@ class LSTM(_Recurrent):
         Hs = ws.empty(f"Hs{key}", (T + 1, B, H), self.dtype)
         Cs = ws.empty(f"Cs{key}", (T + 1, B, H), self.dtype)
         G = ws.empty(f"G{key}", (T, B, 4 * H), self.dtype)
-        lstm_forward(X, W_ihT, W_hhT, b_ih, b_hh, h0, c0, reverse, lengths, Hs, Cs, G)
+        forward = lstm_forward_tiled if self._tiled() else lstm_forward
+        forward(X, W_ihT, W_hhT, b_ih, b_hh, h0, c0, reverse, lengths, Hs, Cs, G)
         return _DirectionCache(Hs, Cs, G)
 
     def _backward_direction(self, X, sfx, cache, dH, dh_n, dc_n, reverse, lengths, dX, grads, ws):
         W_ihT, W_hhT, _, _ = self._weights(sfx)
         W_hh = _copy_into(ws, "W_hh", W_hhT.T)
         dG = ws.empty("dG", cache.G.shape, self.dtype)
-        return lstm_backward(
+        backward = lstm_backward_tiled if self._tiled() else lstm_backward
+        return backward(
             X, W_ihT, W_hh, cache.Hs, cache.Cs, cache.G, dH, dh_n, dc_n, reverse, lengths, dG,
             *self._weight_grads(sfx, grads), dX,
         )  # fmt: skip
