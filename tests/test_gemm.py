@@ -54,7 +54,7 @@ def test_strided_rows_and_the_dense_layer():
     W = rng.standard_normal((10, 3)).astype(np.float32)
     bias = rng.standard_normal(3).astype(np.float32)
     out = np.empty((6, 3), np.float32)
-    affine_rows(np.ascontiguousarray(A), pack_panels(W), bias, out)
+    affine_rows(np.ascontiguousarray(A), W, bias, out)
     np.testing.assert_allclose(out, A @ W + bias, rtol=1e-5, atol=1e-5)
     strided = np.empty((6, 3), np.float32)
     matmul_panels(A, pack_panels(W), strided, False)

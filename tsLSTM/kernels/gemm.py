@@ -228,13 +228,14 @@ def matmul_panels(A, P, out, accumulate):
 
 
 @njit(**JIT_OPTIONS)
-def affine_rows(X, P, bias, out):
-    """``out = bias + X @ W`` row by row (``W`` packed as ``P``): a dense layer's inference.
+def affine_rows(X, W, bias, out):
+    """``out = bias + X @ W`` row by row: a dense layer's inference.
 
-    ``out`` (M, N) starts as the bias, then accumulates the products in order.
+    ``W`` (K, N) is packed here (one call instead of two from Python); ``out`` (M, N)
+    starts as the bias, then accumulates the products in order.
     """
     M, N = out.shape
     for r in range(M):
         for j in range(N):
             out[r, j] = bias[j]
-    matmul_panels(X, P, out, True)
+    matmul_panels(X, pack_panels(W), out, True)

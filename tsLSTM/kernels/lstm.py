@@ -89,6 +89,17 @@ def lstm_gates(gh, gates, bias, scale, shift):
 
 
 @njit(**JIT_OPTIONS)
+def lstm_activate(z, scale, shift):
+    """Gate activations of one sample in place: ``z = act(z)`` (see :func:`lstm_gates`).
+
+    ``z`` (4H,) holds the whole pre-activation ``x_t @ W_ihT + h_{t-1} @ W_hhT + b``.
+    """
+    for k in range(z.shape[0]):
+        s = scale[k]
+        z[k] = shift[k] + s * tanh(s * z[k])
+
+
+@njit(**JIT_OPTIONS)
 def lstm_state(gates, c_prev, c, h):
     """Cell and hidden state of one sample from its gate activations.
 
@@ -122,6 +133,26 @@ def lstm_step(gh, gates, bias, scale, shift, c_prev, c, h, h_prev, t, lengths):
     for b in range(B):
         if t < lengths[b]:
             lstm_state(gates[b], c_prev[b], c[b], h[b])
+        else:
+            copy_row(c[b], c_prev[b])
+            copy_row(h[b], h_prev[b])
+
+
+@njit(**JIT_OPTIONS)
+def lstm_step_preactivated(Z, scale, shift, c_prev, c, h, h_prev, t, lengths):
+    """:func:`lstm_step` when ``Z`` (B, 4H) already holds the whole pre-activations.
+
+    The kernels whose recurrent product accumulates onto the input projection plus
+    bias (:mod:`tsLSTM.kernels.lstm_tiled`, :func:`lstm_infer`) need neither a
+    separate product buffer nor a bias pass.
+    """
+    B = Z.shape[0]
+    for b in range(B):
+        if t < lengths[b]:
+            lstm_activate(Z[b], scale, shift)
+    for b in range(B):
+        if t < lengths[b]:
+            lstm_state(Z[b], c_prev[b], c[b], h[b])
         else:
             copy_row(c[b], c_prev[b])
             copy_row(h[b], h_prev[b])
@@ -319,7 +350,6 @@ def lstm_infer(X, W_ihT, W_hhT, b_ih, b_hh, h0, c0, reverse, lengths, H_out):
     cs = np.empty((2, B, nh), dtype=h0.dtype)
     copy_rows(cs[0], c0)
     GX = np.empty((projection_steps(T, B, 4 * nh), B, 4 * nh), dtype=h0.dtype)
-    gh = np.empty((B, 4 * nh), dtype=h0.dtype)
     P_ih, P_hh = pack_panels(W_ihT), pack_panels(W_hhT)
     store = H_out.shape[0] == T
     t0 = 0
@@ -327,10 +357,14 @@ def lstm_infer(X, W_ihT, W_hhT, b_ih, b_hh, h0, c0, reverse, lengths, H_out):
         t = T - 1 - step if reverse else step
         if step % GX.shape[0] == 0:
             t0 = project_block(X, P_ih, GX, step, reverse)
+            for k in range(min(GX.shape[0], T - step)):
+                for b in range(B):
+                    add_into(GX[k, b], bias)
         h_prev, h = hs[step % 2], hs[(step + 1) % 2]
         c_prev, c = cs[step % 2], cs[(step + 1) % 2]
-        matmul_panels(h_prev, P_hh, gh, False)
-        lstm_step(gh, GX[t - t0], bias, scale, shift, c_prev, c, h, h_prev, t, lengths)
+        # the recurrent product accumulates onto x_t @ W_ihT + b_ih + b_hh
+        matmul_panels(h_prev, P_hh, GX[t - t0], True)
+        lstm_step_preactivated(GX[t - t0], scale, shift, c_prev, c, h, h_prev, t, lengths)
         if store:
             copy_rows(H_out[t], h)
     return hs[T % 2].copy(), cs[T % 2].copy()

@@ -10,8 +10,8 @@ register tiles of :func:`~tsLSTM.kernels.gemm.matmul_panels`:
 
 - forward, the product accumulates directly onto the step's pre-activations, which
   already hold ``x_t @ W_ihT + b_ih + b_hh`` (no separate ``(B, 4H)`` buffer and no
-  bias pass), and the gate and state passes of :func:`~tsLSTM.kernels.lstm.lstm_step`
-  follow on the same block;
+  bias pass), and the gate and state passes of
+  :func:`~tsLSTM.kernels.lstm.lstm_step_preactivated` follow on the same block;
 - backward, the cell backward of the step, then ``dh = dgates @ W_hh``.
 
 The products over all ``T * B`` rows (input projection, weight gradients, input
@@ -37,7 +37,7 @@ from numba import njit
 from ._common import add_into, column_sums, copy_row, copy_rows, state_slots
 from ._jit import JIT_OPTIONS
 from .gemm import PANEL_BYTES, matmul_panels, pack_panels
-from .lstm import gate_coefficients, lstm_cell_backward, lstm_gates, lstm_state
+from .lstm import gate_coefficients, lstm_cell_backward, lstm_step_preactivated
 
 # The T * B-row products (input projection, weight gradients, input gradient) use the
 # tiles when the hidden size and the input size are at most LONG_TILES_MAX (beyond,
@@ -124,7 +124,6 @@ def lstm_forward_tiled(X, W_ihT, W_hhT, b_ih, b_hh, h0, c0, reverse, lengths, Hs
     input_projection(X.reshape(T * B, I), W_ihT, b_ih, b_hh, G.reshape(T * B, 4 * nh), tiled)
     P_hh = pack_panels(W_hhT)
     scale, shift = gate_coefficients(nh, G)
-    zeros = np.zeros(4 * nh, dtype=G.dtype)  # the recurrent term and bias are in G already
     init, out_start, prev_start = state_slots(T, reverse)
     copy_rows(Hs[init], h0)
     copy_rows(Cs[init], c0)
@@ -133,15 +132,7 @@ def lstm_forward_tiled(X, W_ihT, W_hhT, b_ih, b_hh, h0, c0, reverse, lengths, Hs
         prev = prev_start + t
         cur = out_start + t
         matmul_panels(Hs[prev], P_hh, G[t], True)
-        for b in range(B):
-            if t < lengths[b]:
-                lstm_gates(zeros, G[t, b], zeros, scale, shift)
-        for b in range(B):
-            if t < lengths[b]:
-                lstm_state(G[t, b], Cs[prev, b], Cs[cur, b], Hs[cur, b])
-            else:
-                copy_row(Cs[cur, b], Cs[prev, b])
-                copy_row(Hs[cur, b], Hs[prev, b])
+        lstm_step_preactivated(G[t], scale, shift, Cs[prev], Cs[cur], Hs[cur], Hs[prev], t, lengths)
 
 
 @njit(**JIT_OPTIONS)

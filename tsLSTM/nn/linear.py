@@ -3,7 +3,7 @@
 import numpy as np
 from sklearn.utils import check_random_state
 
-from ..kernels.gemm import affine_rows, pack_panels
+from ..kernels.gemm import affine_rows
 from .module import Module, ParameterSpec, as_finite_array, check_dtype, check_positive_int
 
 
@@ -63,22 +63,31 @@ class Linear(Module):
         self._X = X
         return X @ self._params["weight"] + self._params["bias"]
 
-    def infer(self, X):
+    def infer(self, X, validate=True):
         """``X @ W^T + b`` for inference: no cache, each row independent of the others.
 
         The product is :func:`~tsLSTM.kernels.gemm.affine_rows` rather than BLAS, so a
         row's result depends on that row only, not on the rest of the batch. Equal to
         :meth:`forward` up to rounding.
+
+        Parameters
+        ----------
+        X : array-like of shape (..., in_features)
+        validate : bool, default=True
+            Check that ``X`` is numeric, finite and of the right shape. A caller that
+            passes an array of the layer's dtype computed by tsLSTM's own layers from
+            validated input (as :meth:`SequenceModel.predict` does) may skip it.
         """
-        X = as_finite_array(X, "X", self.dtype)
-        if X.ndim < 1 or X.shape[-1] != self.in_features:
-            raise ValueError(
-                f"Linear expects inputs with {self.in_features} features on the last axis, "
-                f"got shape {X.shape}"
-            )
+        if validate:
+            X = as_finite_array(X, "X", self.dtype)
+            if X.ndim < 1 or X.shape[-1] != self.in_features:
+                raise ValueError(
+                    f"Linear expects inputs with {self.in_features} features on the last "
+                    f"axis, got shape {X.shape}"
+                )
         rows = np.ascontiguousarray(X.reshape(-1, self.in_features))
         out = np.empty((rows.shape[0], self.out_features), dtype=self.dtype)
-        affine_rows(rows, pack_panels(self._params["weight"]), self._params["bias"], out)
+        affine_rows(rows, self._params["weight"], self._params["bias"], out)
         return out.reshape(*X.shape[:-1], self.out_features)
 
     def _clear_own_cache(self):
