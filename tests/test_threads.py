@@ -8,6 +8,7 @@ forward + backward pass, a prediction, a whole fit.
 """
 
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -73,12 +74,33 @@ def _worker_threads(n_tasks):
     return set(parallel_map(lambda k: threading.current_thread().name, n_tasks))
 
 
+@pytest.mark.parametrize("failing", [0, 5])  # a task of the calling thread's, of the pool's
+def test_parallel_map_raises_after_every_task_has_finished(failing):
+    """Results come back in task order; a task's error is raised only once no task is
+    still running (the chunks share workspaces with the next call)."""
+    with chunk_threads(2):
+        assert parallel_map(lambda k: k * k, 9) == [k * k for k in range(9)]
+        done = []
+
+        def task(k):
+            if k == failing:
+                raise KeyError(k)
+            time.sleep(0.002)
+            done.append(k)
+
+        with pytest.raises(KeyError):
+            parallel_map(task, 6)
+        assert sorted(done) == [k for k in range(6) if k != failing]
+
+
 def test_chunk_threads_set_the_pool_for_their_context_only():
     with chunk_threads(1) as n:
         assert n == 1
         assert _worker_threads(4) == {threading.current_thread().name}
-        with chunk_threads(2):
-            assert all(name.startswith("tsLSTM") for name in _worker_threads(8))
+        with chunk_threads(2):  # the calling thread and one pool thread
+            names = _worker_threads(8)
+            me = threading.current_thread().name
+            assert len(names) <= 2 and all(n == me or n.startswith("tsLSTM") for n in names)
         assert _worker_threads(4) == {threading.current_thread().name}  # restored
     seen = {}
 

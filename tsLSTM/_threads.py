@@ -2,9 +2,10 @@
 
 The numba kernels are compiled without ``parallel=True`` (numba's own thread pool is
 never started) and release the GIL. The only parallelism is over batch chunks: the
-recurrent layers split a batch of more than :data:`CHUNK_ROWS` sequences into
-balanced chunks and run the chunks' forward, backward and inference on a thread pool
-of ``n_jobs`` threads (:func:`parallel_map`).
+recurrent layers split a batch of more than :data:`CHUNK_ROWS` sequences (for
+inference, :data:`INFER_CHUNK_ROWS`) into balanced chunks and run the chunks' forward,
+backward and inference on ``n_jobs`` threads: the calling thread and a pool
+(:func:`parallel_map`).
 
 BLAS always runs on one thread inside tsLSTM (:func:`single_threaded_blas`): OpenBLAS
 rounds a product differently with a different thread count (under its Haswell and
@@ -30,6 +31,9 @@ from contextlib import contextmanager
 # and run the chunks on a thread pool, each with single-threaded BLAS. The chunking
 # depends on the batch size only, so the results do not depend on the thread count.
 CHUNK_ROWS = 32
+# Inference chunks may be larger: each row's result depends on that row only, so the
+# chunking cannot change a result, and fewer chunks cost less Python per row.
+INFER_CHUNK_ROWS = 256
 
 # Threads of the chunk pool in the current context (set by chunk_threads; None: every
 # CPU available to the process). A context variable, so that estimators fitted or
@@ -232,15 +236,15 @@ SPLIT_MACS = 1 << 24
 MIN_SPLIT_ROWS = 8
 
 
-def chunk_bounds(batch_size, macs_per_row=0):
-    """Row bounds ``[0, ..., batch_size]`` of balanced chunks of <= CHUNK_ROWS rows.
+def chunk_bounds(batch_size, macs_per_row=0, max_rows=None):
+    """Row bounds ``[0, ..., batch_size]`` of balanced chunks of <= ``max_rows`` rows.
 
     ``macs_per_row``: the multiply-adds of one sequence's forward products (input and
     recurrent, all steps, layers and directions); a single chunk with enough work is
-    split in two (see ``SPLIT_MACS``).
-    The bounds depend on these two numbers only, never on the thread count.
+    split in two (see ``SPLIT_MACS``). ``max_rows``: :data:`CHUNK_ROWS` when None.
+    The bounds depend on these numbers only, never on the thread count.
     """
-    n_chunks = max(1, -(-batch_size // CHUNK_ROWS))
+    n_chunks = max(1, -(-batch_size // (max_rows or CHUNK_ROWS)))
     if (
         n_chunks == 1
         and batch_size >= 2 * MIN_SPLIT_ROWS
@@ -256,13 +260,36 @@ def parallel_map(function, n_tasks):
     """``[function(k) for k in range(n_tasks)]`` on up to ``n_jobs`` threads, in order.
 
     The thread count is that of the enclosing :func:`chunk_threads` (all CPUs outside
-    one); the numba kernels release the GIL, so the chunks run in parallel.
+    one); the numba kernels release the GIL, so the tasks run in parallel. The calling
+    thread takes tasks too, next to ``n_jobs - 1`` pool threads: every participant
+    takes the next task until none is left. Which thread runs a task does not change
+    its result. All tasks have finished when this returns or raises.
     """
     workers = min(n_tasks, _n_threads.get() or _cpu_count())
     if workers <= 1:
         return [function(k) for k in range(n_tasks)]
     with _pools_lock:
-        if workers not in _pools:
-            _pools[workers] = ThreadPoolExecutor(workers, thread_name_prefix="tsLSTM")
-        pool = _pools[workers]
-    return list(pool.map(function, range(n_tasks)))
+        if workers - 1 not in _pools:
+            _pools[workers - 1] = ThreadPoolExecutor(workers - 1, thread_name_prefix="tsLSTM")
+        pool = _pools[workers - 1]
+    results = [None] * n_tasks
+    tasks = iter(range(n_tasks))
+    take = threading.Lock()
+
+    def drain():
+        while True:
+            with take:
+                k = next(tasks, None)
+            if k is None:
+                return
+            results[k] = function(k)
+
+    helpers = [pool.submit(drain) for _ in range(workers - 1)]
+    try:
+        drain()
+    finally:
+        errors = [f.exception() for f in helpers]  # waits for every helper
+    for error in errors:
+        if error is not None:
+            raise error
+    return results

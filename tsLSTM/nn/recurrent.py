@@ -16,7 +16,7 @@ from typing import NamedTuple
 import numpy as np
 from sklearn.utils import check_random_state
 
-from .._threads import chunk_bounds, parallel_map, single_threaded_blas
+from .._threads import INFER_CHUNK_ROWS, chunk_bounds, parallel_map, single_threaded_blas
 from ..kernels.gru import gru_backward, gru_forward, gru_infer
 from ..kernels.lstm import lstm_backward, lstm_forward, lstm_infer
 from ..kernels.lstm_tiled import lstm_backward_tiled, lstm_forward_tiled, tiles_apply
@@ -248,12 +248,11 @@ class _Recurrent(Module):
         spaces.extend(Workspace() for _ in range(n_chunks - len(spaces)))
         return spaces
 
-    def _chunk_bounds(self, T, B):
+    def _chunk_bounds(self, T, B, max_rows=None):
         """Batch chunks for ``B`` sequences of ``T`` steps (see ``_threads.chunk_bounds``)."""
-        G = self._n_gates * self.hidden_size
-        inputs = sum(self._layer_input_size(layer) for layer in range(self.num_layers))
-        macs_per_row = T * self.num_directions * G * (inputs + self.num_layers * self.hidden_size)
-        return chunk_bounds(B, macs_per_row)
+        G, H, L = self._n_gates * self.hidden_size, self.hidden_size, self.num_layers
+        inputs = self.input_size + (L - 1) * self.num_directions * H  # all layers' inputs
+        return chunk_bounds(B, T * self.num_directions * G * (inputs + L * H), max_rows)
 
     def _run_forward(self, X, h0, c0, training, lengths, keep_output):
         """Time-major forward through all layers; returns output, h_n, c_n.
@@ -544,7 +543,7 @@ class _Recurrent(Module):
         :meth:`_run_forward` returns them (output None unless ``keep_output``), in
         parallel batch chunks for large batches."""
         T, B, _ = X.shape
-        bounds = self._chunk_bounds(T, B)
+        bounds = self._chunk_bounds(T, B, INFER_CHUNK_ROWS)
         if len(bounds) == 2:
             output, h_n, c_n = self._infer_chunk(X, h0, c0, lengths, keep_output)
         else:
@@ -574,17 +573,19 @@ class _Recurrent(Module):
         H, D = self.hidden_size, self.num_directions
         h_n = np.empty((self.num_layers * D, B, H), dtype=self.dtype)
         c_n = np.empty_like(h_n) if self._has_cell_state else None
+        no_output = np.empty((0, B, H), dtype=self.dtype)
         layer_input = X
         for layer in range(self.num_layers):
             keep = layer < self.num_layers - 1 or keep_output
             outputs = []
-            for _, direction, idx, sfx in self.directions(layer):
-                H_out = np.empty((T if keep else 0, B, H), dtype=self.dtype)
-                W_ihT, W_hhT, b_ih, b_hh = self._weights(sfx)
-                args = (layer_input, W_ihT, W_hhT, b_ih, b_hh, np.ascontiguousarray(h0[idx]))
+            for direction in range(D):
+                idx = layer * D + direction
+                H_out = np.empty((T, B, H), dtype=self.dtype) if keep else no_output
+                W_ihT, W_hhT, b_ih, b_hh = self._weights(param_suffix(layer, direction))
+                # h0[idx] of the (L * D, B, H) state arrays is contiguous
+                args = (layer_input, W_ihT, W_hhT, b_ih, b_hh, h0[idx])
                 if self._has_cell_state:
-                    c0_dir = np.ascontiguousarray(c0[idx])
-                    h_n[idx], c_n[idx] = lstm_infer(*args, c0_dir, direction == 1, lengths, H_out)
+                    h_n[idx], c_n[idx] = lstm_infer(*args, c0[idx], direction == 1, lengths, H_out)
                 else:
                     h_n[idx] = gru_infer(*args, direction == 1, lengths, H_out)
                 outputs.append(H_out)
