@@ -11,10 +11,11 @@ blocks (as ``bench_engine.py`` does):
 - torch's training step or prediction;
 - tsLSTM's (the same code as ``bench_engine.py``);
 - a *floor*: only the matrix products tsLSTM's kernels must do for that case, with the
-  same shapes, the same product kernels (BLAS for training, tsLSTM's row-independent
-  ``kernels.gemm`` for inference), the same batch chunks and the same threads, and no
-  gate arithmetic, no Python layers, no loss or optimizer. tsLSTM's design (these
-  products through these kernels) cannot be faster than the floor.
+  same shapes, the same product kernels (for training, those ``kernels/lstm_tiled.py``
+  picks by shape: its own register tiles of ``kernels/gemm.py``, or BLAS; for
+  inference the row-independent tiles), the same batch chunks and the same threads,
+  and no gate arithmetic, no Python layers, no loss or optimizer. tsLSTM's design
+  (these products through these kernels) cannot be faster than the floor.
 
 The three are timed in the same alternating blocks. It prints the issue's target
 ratio, the time a run must beat to meet it (torch's time divided by the target), the
@@ -32,16 +33,23 @@ from bench_engine import CASES, blocked_median_ms, case_steps
 from numba import njit
 
 from tsLSTM.kernels.gemm import matmul_panels, pack_panels
+from tsLSTM.kernels.lstm_tiled import (
+    NARROW_INPUT,
+    add_narrow_weight_grad,
+    input_projection,
+    long_products_tiled,
+    tiles_apply,
+)
 
 TARGETS = {
-    "S": 3.0, "M": 2.0, "L": 1.5, "XL": 1.0, "BiLSTM-M": 1.5,
-    "predict-1-S": 20.0, "predict-1-M": 20.0, "predict-10k-S": 2.0,
+    "S": 3.0, "M": 2.0, "L": 1.5, "XL": 1.2, "BiLSTM-M": 1.5,
+    "predict-1-S": 10.0, "predict-1-M": 5.0, "predict-10k-S": 2.0,
 }  # fmt: skip
 
 
 @njit(nogil=True)
 def train_products(X, W_ihT, W_hhT, W_hh, Hs, G, gh, dG, dh, dW_ihT, dW_hhT, dX, input_grad):
-    """The matrix products of ``lstm_forward`` + ``lstm_backward`` for one direction."""
+    """The matrix products of ``lstm_forward`` + ``lstm_backward`` (BLAS) for one direction."""
     T, B, I = X.shape
     nh = W_hhT.shape[0]
     G2 = G.reshape(T * B, 4 * nh)
@@ -55,6 +63,40 @@ def train_products(X, W_ihT, W_hhT, W_hh, Hs, G, gh, dG, dh, dW_ihT, dW_hhT, dX,
     dW_hhT += np.dot(Hs[:T].reshape(T * B, nh).T, dG2)
     if input_grad:
         np.dot(dG2, W_ihT.T, dX.reshape(T * B, I))
+
+
+@njit(nogil=True)
+def train_products_tiled(X, W_ihT, W_hhT, W_hh, Hs, G, gh, dG, dh, dW_ihT, dW_hhT, dX, input_grad):
+    """The matrix products of ``lstm_forward_tiled`` + ``lstm_backward_tiled``, with the
+    same choice of product kernel per product (see ``kernels/lstm_tiled.py``)."""
+    T, B, I = X.shape
+    nh = W_hhT.shape[0]
+    tiled = long_products_tiled(nh, I)
+    b = np.zeros(4 * nh, dtype=G.dtype)
+    input_projection(X.reshape(T * B, I), W_ihT, b, b, G.reshape(T * B, 4 * nh), tiled)
+    P_hh = pack_panels(W_hhT)
+    for t in range(T):  # forward: h_{t-1} W_hh^T onto the pre-activations
+        matmul_panels(Hs[t], P_hh, G[t], True)
+    P_w = pack_panels(W_hh)
+    for t in range(T):  # backward: dgates W_hh
+        matmul_panels(dG[t], P_w, dh, False)
+    dG2 = dG.reshape(T * B, 4 * nh)
+    X2 = X.reshape(T * B, I)
+    H_prev = Hs[:T].reshape(T * B, nh)
+    if tiled:
+        P_dG = pack_panels(dG2)
+        if I >= NARROW_INPUT:
+            matmul_panels(X2.T, P_dG, dW_ihT, True)
+        else:
+            add_narrow_weight_grad(X2, dG2, dW_ihT)
+        matmul_panels(H_prev.T, P_dG, dW_hhT, True)
+        if input_grad:
+            matmul_panels(dG2, pack_panels(W_ihT.T), dX.reshape(T * B, I), False)
+    else:
+        dW_ihT += np.dot(X2.T, dG2)
+        dW_hhT += np.dot(H_prev.T, dG2)
+        if input_grad:
+            np.dot(dG2, W_ihT.T, dX.reshape(T * B, I))
 
 
 @njit(nogil=True)
@@ -100,7 +142,10 @@ def floor_function(name):
         return layers
 
     chunks = [chunk_arrays(bounds[k + 1] - bounds[k]) for k in range(len(bounds) - 1)]
-    products = train_products if kind == "train" else infer_products
+    if kind == "train":
+        products = train_products_tiled if tiles_apply(H, 4) else train_products
+    else:
+        products = infer_products
 
     def run_chunk(k):
         for arrays in chunks[k]:

@@ -41,6 +41,20 @@ def test_floors_benchmark_prints_its_table(tmp_path):
         assert c["allowed_ms"] == c["torch_ms"] / c["target"]
 
 
+def test_kernel_benchmark_prints_its_table(tmp_path):
+    path = tmp_path / "kernels.json"
+    out = subprocess.run(
+        [sys.executable, os.path.join(BENCHMARKS, "bench_kernels.py"), "--chunks", "S,M layer 2",
+         "--repeats", "2", "--json", str(path)],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert "speed-up" in out.stdout
+    rows = json.loads(path.read_text())
+    assert [r["chunk"] for r in rows] == ["S", "M layer 2"]
+    assert all(r["speedup"] > 0 and r["tiled_gflops"] > 0 for r in rows)
+
+
 def test_layer_benchmark_prints_its_table():
     out = _run("bench_layer.py", "--repeats", "3")
     rows = [line for line in out.splitlines() if line.startswith(("| LSTM", "| GRU"))]
