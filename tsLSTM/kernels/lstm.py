@@ -317,7 +317,7 @@ def lstm_backward(
 
 
 @njit(**JIT_OPTIONS)
-def lstm_infer(X, W_ihT, W_hhT, b_ih, b_hh, h0, c0, reverse, lengths, H_out):
+def lstm_infer(X, W_ihT, W_hhT, b_ih, b_hh, h0, c0, reverse, lengths, H_out, h_n, c_n):
     """Inference-only LSTM direction: no saved gates, two (B, H) state buffers.
 
     The input projection is one product per block of steps (:func:`project_block`),
@@ -332,11 +332,9 @@ def lstm_infer(X, W_ihT, W_hhT, b_ih, b_hh, h0, c0, reverse, lengths, H_out):
     H_out : ndarray, shape (T, B, H) or (0, B, H)
         Output: the hidden state of every step; pass a zero-length array when only
         the final state is needed.
-
-    Returns
-    -------
     h_n, c_n : ndarray, shape (B, H)
-        The final hidden and cell states.
+        Output: the final hidden and cell states (written in place: one call from
+        Python returns nothing to box).
     """
     T = X.shape[0]
     B = X.shape[1]
@@ -367,4 +365,5 @@ def lstm_infer(X, W_ihT, W_hhT, b_ih, b_hh, h0, c0, reverse, lengths, H_out):
         lstm_step_preactivated(GX[t - t0], scale, shift, c_prev, c, h, h_prev, t, lengths)
         if store:
             copy_rows(H_out[t], h)
-    return hs[T % 2].copy(), cs[T % 2].copy()
+    copy_rows(h_n, hs[T % 2])
+    copy_rows(c_n, cs[T % 2])

@@ -585,7 +585,7 @@ class _Recurrent(Module):
                 # h0[idx] of the (L * D, B, H) state arrays is contiguous
                 args = (layer_input, W_ihT, W_hhT, b_ih, b_hh, h0[idx])
                 if self._has_cell_state:
-                    h_n[idx], c_n[idx] = lstm_infer(*args, c0[idx], direction == 1, lengths, H_out)
+                    lstm_infer(*args, c0[idx], direction == 1, lengths, H_out, h_n[idx], c_n[idx])
                 else:
                     h_n[idx] = gru_infer(*args, direction == 1, lengths, H_out)
                 outputs.append(H_out)
