@@ -191,14 +191,15 @@ _FIRST_CALL = textwrap.dedent(
     X = np.zeros((8, 10, 1), np.float32); y = np.zeros((8, 1), np.float32)
     t1 = time.perf_counter()
     _, d = mean_squared_error(y, model.forward(X, training=True))
-    model.backward(d); opt.step(); model.forward(X)
+    model.backward(d, input_grad=False); opt.step(); model.forward(X)
     print(t_import, time.perf_counter() - t1)
     """
 )
 
 
 def compile_times():
-    """Import time, and first training step in fresh processes: cold, then warm cache."""
+    """Import time, and the first training step (as the estimators take it: no gradient
+    w.r.t. the data) in fresh processes: cold, then warm cache."""
     with tempfile.TemporaryDirectory() as cache:
         env = dict(os.environ, NUMBA_CACHE_DIR=cache)
         results = []

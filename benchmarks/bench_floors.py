@@ -32,12 +32,12 @@ import numpy as np
 from bench_engine import CASES, blocked_median_ms, case_steps
 from numba import njit
 
-from tsLSTM.kernels.gemm import matmul_panels, pack_panels
+from tsLSTM.kernels.gemm import matmul_panels, matmul_whole_panels, pack_panels
 from tsLSTM.kernels.lstm_tiled import (
-    NARROW_INPUT,
-    add_narrow_weight_grad,
-    input_projection,
-    long_products_tiled,
+    INPUT_GRAD_KERNELS,
+    PROJECT_KERNELS,
+    WEIGHT_GRAD_KERNELS,
+    products_plan,
     tiles_apply,
 )
 
@@ -66,37 +66,31 @@ def train_products(X, W_ihT, W_hhT, W_hh, Hs, G, gh, dG, dh, dW_ihT, dW_hhT, dX,
 
 
 @njit(nogil=True)
-def train_products_tiled(X, W_ihT, W_hhT, W_hh, Hs, G, gh, dG, dh, dW_ihT, dW_hhT, dX, input_grad):
-    """The matrix products of ``lstm_forward_tiled`` + ``lstm_backward_tiled``, with the
-    same choice of product kernel per product (see ``kernels/lstm_tiled.py``)."""
-    T, B, I = X.shape
-    nh = W_hhT.shape[0]
-    tiled = long_products_tiled(nh, I)
-    b = np.zeros(4 * nh, dtype=G.dtype)
-    input_projection(X.reshape(T * B, I), W_ihT, b, b, G.reshape(T * B, 4 * nh), tiled)
+def _recurrent_products(W_hhT, W_hh, Hs, G, dG, dh):
+    """The per-step products of ``lstm_recurrence`` and ``lstm_recurrence_backward``."""
+    T = G.shape[0]
     P_hh = pack_panels(W_hhT)
     for t in range(T):  # forward: h_{t-1} W_hh^T onto the pre-activations
-        matmul_panels(Hs[t], P_hh, G[t], True)
+        matmul_whole_panels(Hs[t], P_hh, G[t], True)
     P_w = pack_panels(W_hh)
     for t in range(T):  # backward: dgates W_hh
-        matmul_panels(dG[t], P_w, dh, False)
-    dG2 = dG.reshape(T * B, 4 * nh)
-    X2 = X.reshape(T * B, I)
+        matmul_whole_panels(dG[t], P_w, dh, False)
+
+
+def train_products_tiled(X, W_ihT, W_hhT, W_hh, Hs, G, gh, dG, dh, dW_ihT, dW_hhT, dX, input_grad):
+    """The matrix products of ``lstm_forward_tiled`` + ``lstm_backward_tiled``, through
+    the product kernels they pick for these sizes (see ``kernels/lstm_tiled.py``)."""
+    T, B, I = X.shape
+    nh = W_hhT.shape[0]
+    plan = products_plan(nh, I)
+    X2, G2, dG2 = X.reshape(T * B, I), G.reshape(T * B, 4 * nh), dG.reshape(T * B, 4 * nh)
+    b = np.zeros(4 * nh, dtype=G.dtype)
+    PROJECT_KERNELS[plan](X2, W_ihT, b, b, G2)
+    _recurrent_products(W_hhT, W_hh, Hs, G, dG, dh)
     H_prev = Hs[:T].reshape(T * B, nh)
-    if tiled:
-        P_dG = pack_panels(dG2)
-        if I >= NARROW_INPUT:
-            matmul_panels(X2.T, P_dG, dW_ihT, True)
-        else:
-            add_narrow_weight_grad(X2, dG2, dW_ihT)
-        matmul_panels(H_prev.T, P_dG, dW_hhT, True)
-        if input_grad:
-            matmul_panels(dG2, pack_panels(W_ihT.T), dX.reshape(T * B, I), False)
-    else:
-        dW_ihT += np.dot(X2.T, dG2)
-        dW_hhT += np.dot(H_prev.T, dG2)
-        if input_grad:
-            np.dot(dG2, W_ihT.T, dX.reshape(T * B, I))
+    WEIGHT_GRAD_KERNELS[plan](X2, H_prev, dG2, dW_ihT, dW_hhT, b.copy(), b.copy())
+    if input_grad:
+        INPUT_GRAD_KERNELS[plan](dG2, W_ihT, dX.reshape(T * B, I))
 
 
 @njit(nogil=True)

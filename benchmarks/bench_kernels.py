@@ -9,7 +9,7 @@ thread, as the layers run them), it times one direction's forward pass and its
 backward pass (with the input gradient for layers above the first) through
 ``kernels/lstm.py`` (OpenBLAS for every product) and ``kernels/lstm_tiled.py`` (the
 register tiles of ``kernels/gemm.py``; BLAS for the products over all ``T * B`` rows
-where ``lstm_tiled.long_products_tiled`` says so), and prints medians, the speed-up
+where ``lstm_tiled.products_plan`` says so), and prints medians, the speed-up
 and the tiled kernels' GFLOP/s. This is the measurement behind the layer's choice of
 kernel by shape; run it on each processor type (the README has both).
 """

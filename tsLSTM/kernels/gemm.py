@@ -228,6 +228,19 @@ def matmul_panels(A, P, out, accumulate):
 
 
 @njit(**JIT_OPTIONS)
+def matmul_whole_panels(A, P, out, accumulate):
+    """:func:`matmul_panels` for an ``out`` whose width is a whole number of panels.
+
+    Without the partial last panel's scratch path: less code to compile where the
+    shapes guarantee whole panels (the tiled LSTM kernels).
+    """
+    M, N = out.shape
+    if A.shape[0] != M or A.shape[1] != P.shape[1] or N != P.shape[0] * P.shape[2]:
+        raise ValueError("matmul_whole_panels: A (M, K), W (K, N) and out (M, N) disagree")
+    _full_panels(A, P, P.shape[0], out, accumulate)
+
+
+@njit(**JIT_OPTIONS)
 def affine_rows(X, W, bias, out):
     """``out = bias + X @ W`` row by row: a dense layer's inference.
 
