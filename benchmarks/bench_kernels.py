@@ -16,10 +16,9 @@ kernel by shape; run it on each processor type (the README has both).
 
 import argparse
 import json
-import statistics
-import time
 
 import numpy as np
+from bench_engine import median_ms
 
 from tsLSTM._threads import single_threaded_blas
 from tsLSTM.kernels.lstm import lstm_backward, lstm_forward
@@ -34,16 +33,6 @@ CHUNKS = {
     "L layer 2": (25, 28, 128, 128, True),
     "XL": (32, 100, 256, 256, False),
 }
-
-
-def median_ms(fn, repeats):
-    fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return 1e3 * statistics.median(times)
 
 
 def time_chunk(B, T, I, H, input_grad, repeats):

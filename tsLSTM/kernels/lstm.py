@@ -195,6 +195,29 @@ def lstm_cell_backward(gates, c_prev, c, dh_out, dh_rec, dc, dgates):
 
 
 @njit(**JIT_OPTIONS)
+def lstm_step_backward(G, Cs, dH, no_dH, t, prev, cur, lengths, padded, dh_rec, dc, carry, dG):
+    """The cell backward of step ``t`` for a batch (before the recurrent product).
+
+    ``G``, ``Cs``, ``dH`` and ``dG`` are the whole sequences' arrays of
+    :func:`lstm_backward` (``dH`` of zero length: ``no_dH``, zeros of shape (H,), for
+    every row); ``prev`` and ``cur`` the state slots of the step. Rows with
+    ``t >= lengths[b]`` get no gate gradient and keep their ``dh_rec`` in ``carry``, to
+    pass it through the padded step.
+    """
+    B = G.shape[1]
+    has_dH = dH.shape[0] == G.shape[0]
+    for b in range(B):
+        if t < lengths[b]:
+            dh_out = dH[t, b] if has_dH else no_dH
+            lstm_cell_backward(G[t, b], Cs[prev, b], Cs[cur, b], dh_out, dh_rec[b], dc[b], dG[t, b])
+            if padded:
+                carry[b] = 0
+        else:
+            dG[t, b] = 0
+            copy_row(carry[b], dh_rec[b])
+
+
+@njit(**JIT_OPTIONS)
 def lstm_forward(X, W_ihT, W_hhT, b_ih, b_hh, h0, c0, reverse, lengths, Hs, Cs, G):
     """Run one LSTM direction over a sequence, saving what BPTT needs.
 
@@ -283,24 +306,13 @@ def lstm_backward(
     dc = dc_n.copy()
     carry = np.zeros_like(dh_rec)  # dL/dh passed through padded steps unchanged
     padded = np.any(lengths < T)
-    has_dH = dH.shape[0] == T
     no_dH = np.zeros(nh, dtype=G.dtype)
     _, out_start, prev_start = state_slots(T, reverse)
     for step in range(T):
         t = step if reverse else T - 1 - step
         prev = prev_start + t
         cur = out_start + t
-        for b in range(B):
-            if t < lengths[b]:
-                lstm_cell_backward(
-                    G[t, b], Cs[prev, b], Cs[cur, b], dH[t, b] if has_dH else no_dH, dh_rec[b],
-                    dc[b], dG[t, b],
-                )  # fmt: skip
-                if padded:
-                    carry[b] = 0
-            else:
-                dG[t, b] = 0
-                copy_row(carry[b], dh_rec[b])
+        lstm_step_backward(G, Cs, dH, no_dH, t, prev, cur, lengths, padded, dh_rec, dc, carry, dG)
         np.dot(dG[t], W_hh, dh_rec)
         if padded:
             dh_rec += carry

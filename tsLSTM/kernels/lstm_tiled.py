@@ -42,7 +42,7 @@ from numba import njit
 from ._common import add_into, column_sums, copy_row, copy_rows, state_slots
 from ._jit import JIT_OPTIONS
 from .gemm import PANEL_BYTES, matmul_panels, matmul_whole_panels, pack_panels
-from .lstm import gate_coefficients, lstm_cell_backward, lstm_step_preactivated
+from .lstm import gate_coefficients, lstm_step_backward, lstm_step_preactivated
 
 # The T * B-row products use the tiles when the hidden size and the input size are at
 # most LONG_TILES_MAX (beyond, OpenBLAS's cache blocking wins); inputs of fewer than
@@ -212,31 +212,20 @@ def lstm_recurrence(W_hhT, h0, c0, reverse, lengths, Hs, Cs, G):
 def lstm_recurrence_backward(W_hh, Cs, G, dH, dh_n, dc_n, reverse, lengths, dG):
     """The backward time loop: fills ``dG`` and returns ``dh0, dc0`` (see
     :func:`~tsLSTM.kernels.lstm.lstm_backward`)."""
-    T, B, _ = G.shape
+    T = G.shape[0]
     nh = W_hh.shape[1]
     P_w = pack_panels(W_hh)
     dh_rec = dh_n.copy()  # dL/dh flowing back from the step processed after this one
     dc = dc_n.copy()
     carry = np.zeros_like(dh_rec)  # dL/dh passed through padded steps unchanged
     padded = np.any(lengths < T)
-    has_dH = dH.shape[0] == T
     no_dH = np.zeros(nh, dtype=G.dtype)
     _, out_start, prev_start = state_slots(T, reverse)
     for step in range(T):
         t = step if reverse else T - 1 - step
         prev = prev_start + t
         cur = out_start + t
-        for b in range(B):
-            if t < lengths[b]:
-                lstm_cell_backward(
-                    G[t, b], Cs[prev, b], Cs[cur, b], dH[t, b] if has_dH else no_dH, dh_rec[b],
-                    dc[b], dG[t, b],
-                )  # fmt: skip
-                if padded:
-                    carry[b] = 0
-            else:
-                dG[t, b] = 0
-                copy_row(carry[b], dh_rec[b])
+        lstm_step_backward(G, Cs, dH, no_dH, t, prev, cur, lengths, padded, dh_rec, dc, carry, dG)
         matmul_whole_panels(dG[t], P_w, dh_rec, False)
         if padded:
             dh_rec += carry
