@@ -179,7 +179,7 @@ _LAYER_PROGRAM = textwrap.dedent(
         layer = LSTM(I, H, num_layers=2, bidirectional=True, dtype=dtype, random_state=0)
         assert layer._tiled()
         rng = np.random.default_rng(0)
-        X = rng.standard_normal((37, 9, I)).astype(dtype)  # two chunks, one 4-row remainder
+        X = rng.standard_normal((37, 9, I)).astype(dtype)  # chunks of 18 and 19 rows
         lengths = rng.integers(1, 10, 37)
         y, (h_n, c_n) = layer.forward(X, lengths=lengths, training=True)
         dX, (dh0, dc0) = layer.backward(np.cos(y), np.sin(h_n), np.cos(c_n))
