@@ -18,6 +18,8 @@ from math import prod
 
 import numpy as np
 
+from ..kernels.checks import all_finite
+
 SUPPORTED_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
@@ -40,7 +42,7 @@ def as_finite_array(X, name, dtype):
             raise ValueError(f"{name} must be real, got complex values")
         raise ValueError(f"{name} must be numeric, got an array of dtype {arr.dtype}")
     arr = arr.astype(dtype, copy=False)
-    if not np.isfinite(arr).all():
+    if not all_finite(arr):
         raise ValueError(f"{name} contains NaN or infinity")
     return arr
 
@@ -104,7 +106,8 @@ class Module:
         # The named views are rebuilt on unpickling: pickled separately they would
         # become independent copies, detached from the flat buffers.
         state = dict(self.__dict__)
-        for key in ("_params", "_grads", "_workspaces"):  # scratch buffers are not state
+        # views and scratch buffers are not state
+        for key in ("_params", "_grads", "_workspaces", "_by_direction", "_all_steps"):
             state.pop(key, None)
         return state
 

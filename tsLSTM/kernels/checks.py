@@ -1,0 +1,56 @@
+"""Whether a floating-point array is finite, in one compiled pass.
+
+Every forward, backward and prediction validates its inputs; ``np.isfinite(a).all()``
+costs two numpy calls and a temporary boolean array, the largest part of a
+one-window prediction's checks. Here the test is on the bits: a float32 or float64
+value is NaN or infinite exactly when all of its exponent bits are set, so the
+largest ``bits & EXPONENT`` over the array equals ``EXPONENT`` exactly when some
+element is not finite. An integer maximum vectorises and has no rounding to get wrong.
+"""
+
+import numpy as np
+from numba import njit
+
+from ._jit import JIT_OPTIONS
+
+# Not the kernels' fastmath: this kernel compares integers, and its result must not
+# rest on an assumption that the values are finite.
+_OPTIONS = {"cache": JIT_OPTIONS["cache"], "nogil": True}
+
+
+@njit(**_OPTIONS)
+def finite_f32(a):
+    """Whether the 1-D C-contiguous float32 array ``a`` is finite everywhere."""
+    bits = a.view(np.uint32)
+    exponent = np.uint32(0x7F800000)
+    m = exponent - exponent
+    for k in range(bits.shape[0]):
+        m = max(m, bits[k] & exponent)
+    return m != exponent
+
+
+@njit(**_OPTIONS)
+def finite_f64(a):
+    """Whether the 1-D C-contiguous float64 array ``a`` is finite everywhere."""
+    bits = a.view(np.uint64)
+    exponent = np.uint64(0x7FF0000000000000)
+    m = exponent - exponent
+    for k in range(bits.shape[0]):
+        m = max(m, bits[k] & exponent)
+    return m != exponent
+
+
+def all_finite(a):
+    """Whether every element of the float32 or float64 array ``a`` is finite.
+
+    Parameters
+    ----------
+    a : ndarray of float32 or float64, any shape and layout
+        (A non-contiguous array is copied once.)
+
+    Returns
+    -------
+    bool
+    """
+    flat = a.reshape(-1)
+    return bool(finite_f32(flat) if flat.itemsize == 4 else finite_f64(flat))
