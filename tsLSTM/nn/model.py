@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from ..kernels.checks import all_finite
 from .conv import Conv1dBlock
 from .linear import Linear
 from .module import Module
@@ -125,6 +126,9 @@ class SequenceModel(Module):
         No product goes through BLAS, so each row of the result is bit-identical
         whatever the other rows, their order, ``batch_size`` or the thread count.
         """
+        if not self.frontend and len(X) <= batch_size:  # one batch: no slicing, no joining
+            features = self.rnn.infer(X, self.output == "sequence", lengths=lengths)
+            return self.head.infer(features, validate=False)
         chunks = []
         for start in range(0, len(X), batch_size):
             part = None if lengths is None else lengths[start : start + batch_size]
@@ -144,7 +148,7 @@ class SequenceModel(Module):
         that does not require a gradient).
         """
         d_features = self.head.backward(dY)
-        if not np.all(np.isfinite(d_features)):
+        if not all_finite(d_features):
             raise FloatingPointError("the gradient overflowed in the dense head")
         rnn = self.rnn
         rnn_input_grad = input_grad or bool(self.frontend)  # the front-end needs it
