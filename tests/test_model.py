@@ -6,7 +6,7 @@ from test_recurrent import central_difference
 
 import tsLSTM._threads
 from tsLSTM.kernels._common import projection_steps
-from tsLSTM.nn import GRU, LSTM, Linear, SequenceModel
+from tsLSTM.nn import GRU, LSTM, Linear, SequenceModel, no_grad
 
 
 @pytest.mark.parametrize("output", ["last", "sequence"])
@@ -104,6 +104,13 @@ def test_inference_kernels_equal_forward(cell, bidirectional, output, dtype, rto
     assert rnn._cache is not None  # forward's cache; predict neither uses nor adds one
 
 
+def _arrays(result):
+    """The arrays of a layer's ``forward`` result, its nested tuples flattened."""
+    if isinstance(result, tuple):
+        return [a for part in result for a in _arrays(part)]
+    return [result]
+
+
 @pytest.mark.parametrize("cell", ["lstm", "gru"])
 def test_inference_projects_inputs_in_blocks_of_steps(cell):
     """Long sequences: the input projection runs in several blocks, the last one partial."""
@@ -116,8 +123,12 @@ def test_inference_projects_inputs_in_blocks_of_steps(cell):
     rng = np.random.default_rng(0)
     X = rng.standard_normal((40, T, 2))  # chunks of 20 and 20 rows
     lengths = rng.integers(1, T + 1, size=40)
-    expected = rnn.forward(X, lengths=lengths)[0]
-    np.testing.assert_allclose(rnn.infer(X, True, lengths), expected, rtol=1e-12, atol=1e-12)
+    expected = rnn.forward(X, lengths=lengths)
+    np.testing.assert_allclose(rnn.infer(X, True, lengths), expected[0], rtol=1e-12, atol=1e-12)
+    with no_grad():  # the inference kernels, final states of both directions included
+        inferred = rnn.forward(X, lengths=lengths)
+    for got, want in zip(_arrays(inferred), _arrays(expected), strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
 
 
 @pytest.mark.parametrize("output", ["last", "sequence"])

@@ -329,7 +329,7 @@ def lstm_backward(
 
 
 @njit(**JIT_OPTIONS)
-def lstm_infer(X, W_ihT, W_hhT, b_ih, b_hh, h0, c0, reverse, lengths, H_out, h_n, c_n):
+def lstm_infer(X, W_ihT, W_hhT, b_ih, b_hh, h0, c0, reverse, lengths, H_out, h_n, c_n, row):
     """Inference-only LSTM direction: no saved gates, two (B, H) state buffers.
 
     The input projection is one product per block of steps (:func:`project_block`),
@@ -339,14 +339,20 @@ def lstm_infer(X, W_ihT, W_hhT, b_ih, b_hh, h0, c0, reverse, lengths, H_out, h_n
 
     Parameters
     ----------
-    X, W_ihT, W_hhT, b_ih, b_hh, h0, c0, reverse, lengths
+    X, W_ihT, W_hhT, b_ih, b_hh, reverse, lengths
         As :func:`lstm_forward`.
+    h0, c0 : ndarray, shape (L, B, H)
+        Initial hidden and cell states of a whole stack; this direction starts from
+        ``h0[row]``, ``c0[row]``.
     H_out : ndarray, shape (T, B, H) or (0, B, H)
         Output: the hidden state of every step; pass a zero-length array when only
         the final state is needed.
-    h_n, c_n : ndarray, shape (B, H)
-        Output: the final hidden and cell states (written in place: one call from
-        Python returns nothing to box).
+    h_n, c_n : ndarray, shape (L, B, H)
+        Output: row ``row`` receives the final hidden and cell states (written in
+        place: one call from Python returns nothing to box).
+    row : int
+        This direction's row of the state arrays (``layer * D + direction``): the
+        stack's arrays are passed whole, so the caller takes no views.
     """
     T = X.shape[0]
     B = X.shape[1]
@@ -354,11 +360,11 @@ def lstm_infer(X, W_ihT, W_hhT, b_ih, b_hh, h0, c0, reverse, lengths, H_out, h_n
     bias = b_ih + b_hh
     scale, shift = gate_coefficients(nh, h0)
     hs = np.empty((2, B, nh), dtype=h0.dtype)
-    copy_rows(hs[0], h0)
+    copy_rows(hs[0], h0[row])
     # two state buffers used in turn: reading and writing one row in place would
     # alias, and LLVM's runtime alias check then falls back to scalar code
     cs = np.empty((2, B, nh), dtype=h0.dtype)
-    copy_rows(cs[0], c0)
+    copy_rows(cs[0], c0[row])
     GX = np.empty((projection_steps(T, B, 4 * nh), B, 4 * nh), dtype=h0.dtype)
     P_ih, P_hh = pack_panels(W_ihT), pack_panels(W_hhT)
     store = H_out.shape[0] == T
@@ -377,5 +383,5 @@ def lstm_infer(X, W_ihT, W_hhT, b_ih, b_hh, h0, c0, reverse, lengths, H_out, h_n
         lstm_step_preactivated(GX[t - t0], scale, shift, c_prev, c, h, h_prev, t, lengths)
         if store:
             copy_rows(H_out[t], h)
-    copy_rows(h_n, hs[T % 2])
-    copy_rows(c_n, cs[T % 2])
+    copy_rows(h_n[row], hs[T % 2])
+    copy_rows(c_n[row], cs[T % 2])

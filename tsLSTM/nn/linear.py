@@ -85,10 +85,10 @@ class Linear(Module):
                     f"Linear expects inputs with {self.in_features} features on the last "
                     f"axis, got shape {X.shape}"
                 )
-        rows = np.ascontiguousarray(X.reshape(-1, self.in_features))
+        rows = np.ascontiguousarray(X if X.ndim == 2 else X.reshape(-1, self.in_features))
         out = np.empty((rows.shape[0], self.out_features), dtype=self.dtype)
         affine_rows(rows, self._params["weight"], self._params["bias"], out)
-        return out.reshape(*X.shape[:-1], self.out_features)
+        return out if X.ndim == 2 else out.reshape(*X.shape[:-1], self.out_features)
 
     def _clear_own_cache(self):
         self._X = None

@@ -16,7 +16,13 @@ from typing import NamedTuple
 import numpy as np
 from sklearn.utils import check_random_state
 
-from .._threads import INFER_CHUNK_ROWS, chunk_bounds, parallel_map, single_threaded_blas
+from .._threads import (
+    INFER_CHUNK_ROWS,
+    MIN_SPLIT_ROWS,
+    chunk_bounds,
+    parallel_map,
+    single_threaded_blas,
+)
 from ..kernels.gru import gru_backward, gru_forward, gru_infer
 from ..kernels.lstm import lstm_backward, lstm_forward, lstm_infer
 from ..kernels.lstm_tiled import lstm_backward_tiled, lstm_forward_tiled, tiles_apply
@@ -54,6 +60,11 @@ class Direction(NamedTuple):
     @property
     def reverse(self):
         return self.direction == 1
+
+
+# ``H_out`` of no steps, for an inference kernel whose outputs are not kept (the
+# kernels read only its length)
+_NO_STEPS = {np.dtype(t): np.empty((0, 0, 0), dtype=t) for t in (np.float32, np.float64)}
 
 
 def _copy_into(ws, name, array):
@@ -122,11 +133,9 @@ class _Recurrent(Module):
 
     def directions(self, layer=None):
         """The :class:`Direction` s of ``layer`` (all layers when None), in PyTorch's order."""
-        layers = range(self.num_layers) if layer is None else (layer,)
         D = self.num_directions
-        for k in layers:
-            for d in range(D):
-                yield Direction(k, d, k * D + d, param_suffix(k, d))
+        every = self._by_direction[2]
+        return every if layer is None else every[layer * D : (layer + 1) * D]
 
     def dropout_after(self, layer):
         """Whether a training pass applies dropout to ``layer``'s output."""
@@ -172,13 +181,34 @@ class _Recurrent(Module):
             value = self._rng.uniform(-bound, bound, size=spec.shape)
             spec.assign(self._params[spec.name], value)
 
+    @staticmethod
+    def _direction_views(views, sfx):
+        """``W_ihT, W_hhT, b_ih, b_hh`` of the direction ``sfx`` in named ``views``."""
+        v = views
+        return v[f"weight_ih{sfx}"], v[f"weight_hh{sfx}"], v[f"bias_ih{sfx}"], v[f"bias_hh{sfx}"]
+
+    def _bind(self, flat_params, flat_grads):
+        super()._bind(flat_params, flat_grads)
+        # every call walks the directions and looks their views up: built once here
+        D = self.num_directions
+        every = tuple(
+            Direction(k, d, k * D + d, param_suffix(k, d))
+            for k in range(self.num_layers)
+            for d in range(D)
+        )
+        self._by_direction = (
+            {d.suffix: self._direction_views(self._params, d.suffix) for d in every},
+            {d.suffix: self._direction_views(self._grads, d.suffix) for d in every},
+            every,
+        )
+
     def _weights(self, sfx):
-        p = self._params
-        return p[f"weight_ih{sfx}"], p[f"weight_hh{sfx}"], p[f"bias_ih{sfx}"], p[f"bias_hh{sfx}"]
+        return self._by_direction[0][sfx]
 
     def _weight_grads(self, sfx, grads):
-        g = grads
-        return g[f"weight_ih{sfx}"], g[f"weight_hh{sfx}"], g[f"bias_ih{sfx}"], g[f"bias_hh{sfx}"]
+        if grads is self._grads:
+            return self._by_direction[1][sfx]
+        return self._direction_views(grads, sfx)
 
     # -- validation --------------------------------------------------------------
 
@@ -219,9 +249,16 @@ class _Recurrent(Module):
         return np.ascontiguousarray(state)
 
     def _check_lengths(self, lengths, B, T):
-        """Valid steps per sequence as int64 (B,); all T when ``lengths`` is None."""
+        """Valid steps per sequence as int64 (B,); all T when ``lengths`` is None.
+
+        The kernels only read it; the all-``T`` array of the last ``(B, T)`` is kept.
+        """
         if lengths is None:
-            return np.full(B, T, dtype=np.int64)
+            key, full = self.__dict__.get("_all_steps", (None, None))
+            if key != (B, T):
+                full = np.full(B, T, dtype=np.int64)
+                self._all_steps = ((B, T), full)
+            return full
         arr = np.asarray(lengths)
         if arr.shape != (B,) or not np.issubdtype(arr.dtype, np.integer):
             raise ValueError(
@@ -250,6 +287,8 @@ class _Recurrent(Module):
 
     def _chunk_bounds(self, T, B, max_rows=None):
         """Batch chunks for ``B`` sequences of ``T`` steps (see ``_threads.chunk_bounds``)."""
+        if B < 2 * MIN_SPLIT_ROWS:  # never split: the products' size does not matter
+            return chunk_bounds(B, 0, max_rows)
         G, H, L = self._n_gates * self.hidden_size, self.hidden_size, self.num_layers
         inputs = self.input_size + (L - 1) * self.num_directions * H  # all layers' inputs
         return chunk_bounds(B, T * self.num_directions * G * (inputs + L * H), max_rows)
@@ -550,10 +589,11 @@ class _Recurrent(Module):
 
             def chunk(k):
                 rows = slice(bounds[k], bounds[k + 1])
-                c0_rows = c0[:, rows] if self._has_cell_state else None
+                # the kernels take the states of the whole stack as C-contiguous arrays
+                c0_rows = np.ascontiguousarray(c0[:, rows]) if self._has_cell_state else None
                 return self._infer_chunk(
-                    np.ascontiguousarray(X[:, rows]), h0[:, rows], c0_rows, lengths[rows],
-                    keep_output,
+                    np.ascontiguousarray(X[:, rows]), np.ascontiguousarray(h0[:, rows]),
+                    c0_rows, lengths[rows], keep_output,
                 )  # fmt: skip
 
             results = parallel_map(chunk, len(bounds) - 1)
@@ -573,21 +613,21 @@ class _Recurrent(Module):
         H, D = self.hidden_size, self.num_directions
         h_n = np.empty((self.num_layers * D, B, H), dtype=self.dtype)
         c_n = np.empty_like(h_n) if self._has_cell_state else None
-        no_output = np.empty((0, B, H), dtype=self.dtype)
+        no_output = _NO_STEPS[self.dtype]
         layer_input = X
         for layer in range(self.num_layers):
             keep = layer < self.num_layers - 1 or keep_output
             outputs = []
-            for direction in range(D):
-                idx = layer * D + direction
+            for _, direction, idx, sfx in self.directions(layer):
                 H_out = np.empty((T, B, H), dtype=self.dtype) if keep else no_output
-                W_ihT, W_hhT, b_ih, b_hh = self._weights(param_suffix(layer, direction))
-                # h0[idx] of the (L * D, B, H) state arrays is contiguous
-                args = (layer_input, W_ihT, W_hhT, b_ih, b_hh, h0[idx])
+                W_ihT, W_hhT, b_ih, b_hh = self._weights(sfx)
                 if self._has_cell_state:
-                    lstm_infer(*args, c0[idx], direction == 1, lengths, H_out, h_n[idx], c_n[idx])
+                    lstm_infer(layer_input, W_ihT, W_hhT, b_ih, b_hh, h0, c0, direction == 1,
+                               lengths, H_out, h_n, c_n, idx)  # fmt: skip
                 else:
-                    h_n[idx] = gru_infer(*args, direction == 1, lengths, H_out)
+                    # h0[idx] of the (L * D, B, H) state array is contiguous
+                    h_n[idx] = gru_infer(layer_input, W_ihT, W_hhT, b_ih, b_hh, h0[idx],
+                                         direction == 1, lengths, H_out)  # fmt: skip
                 outputs.append(H_out)
             if keep:
                 layer_input = outputs[0] if D == 1 else np.concatenate(outputs, axis=2)

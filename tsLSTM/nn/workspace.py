@@ -12,6 +12,8 @@ Arrays handed out by a workspace are valid until the same name is asked for agai
 whatever leaves the layer (outputs, input gradients) must be a copy or a fresh array.
 """
 
+from math import prod
+
 import numpy as np
 
 
@@ -37,9 +39,7 @@ class Workspace:
     def empty(self, name, shape, dtype):
         """An uninitialised C-contiguous array of ``shape`` and ``dtype`` under ``name``."""
         dtype = np.dtype(dtype)
-        size = 1
-        for n in shape:
-            size *= n
+        size = prod(shape)
         buffer = self._buffers.get(name)
         if buffer is None or buffer.dtype != dtype or buffer.size < size:
             buffer = np.empty(size, dtype=dtype)
