@@ -15,13 +15,18 @@ blocks (as ``bench_engine.py`` does):
   picks by shape: its own register tiles of ``kernels/gemm.py``, or BLAS; for
   inference the row-independent tiles), the same batch chunks and the same threads,
   and no gate arithmetic, no Python layers, no loss or optimizer. tsLSTM's design
-  (these products through these kernels) cannot be faster than the floor.
+  (these products through these kernels) cannot be faster than the floor;
+- the *kernels*: tsLSTM's whole recurrent kernels for the case (products and gate
+  arithmetic: ``lstm_forward_tiled`` + ``lstm_backward_tiled``, or ``lstm_forward`` +
+  ``lstm_backward`` where the tiles do not apply, or ``lstm_infer``) over the same
+  chunks and threads, without the Python of the layers, the dense head, the loss and
+  the optimizer. The difference to tsLSTM's time is that Python.
 
-The three are timed in the same alternating blocks. It prints the issue's target
+The four are timed in the same alternating blocks. It prints the issue's target
 ratio, the time a run must beat to meet it (torch's time divided by the target), the
-floor, and the floor as a fraction of that allowance. A fraction above 100% means the
-target cannot be met with these products on this machine; well below 100% means the
-rest (gate math, Python) is what stands between.
+floor and the kernels' time, each as a fraction of that allowance. A fraction above
+100% means the target cannot be met with these products (or kernels) on this
+machine; well below 100% means the rest (gate math, Python) is what stands between.
 """
 
 import argparse
@@ -32,11 +37,21 @@ import numpy as np
 from bench_engine import CASES, blocked_median_ms, case_steps
 from numba import njit
 
+from tsLSTM._threads import (
+    CHUNK_ROWS,
+    INFER_CHUNK_ROWS,
+    chunk_bounds,
+    parallel_map,
+    single_threaded_blas,
+)
 from tsLSTM.kernels.gemm import matmul_panels, matmul_whole_panels, pack_panels
+from tsLSTM.kernels.lstm import lstm_backward, lstm_forward, lstm_infer
 from tsLSTM.kernels.lstm_tiled import (
     INPUT_GRAD_KERNELS,
     PROJECT_KERNELS,
     WEIGHT_GRAD_KERNELS,
+    lstm_backward_tiled,
+    lstm_forward_tiled,
     products_plan,
     tiles_apply,
 )
@@ -103,17 +118,23 @@ def infer_products(X, W_ihT, W_hhT, GX, h, gh):
         matmul_panels(h, P_hh, gh, False)
 
 
+def case_chunks(name):
+    """The batch chunks' bounds of the case, as the recurrent layer computes them."""
+    kind, _, B, T, I, H, L, bidir = CASES[name]
+    D = 2 if bidir else 1
+    inputs = I + (L - 1) * D * H  # the layers' input sizes
+    max_rows = CHUNK_ROWS if kind == "train" else INFER_CHUNK_ROWS
+    return chunk_bounds(B, T * D * 4 * H * (inputs + L * H), max_rows)
+
+
 def floor_function(name):
     """A function running the case's matrix products over tsLSTM's batch chunks."""
-    from tsLSTM._threads import chunk_bounds, parallel_map, single_threaded_blas
-
-    kind, cell, B, T, I, H, L, bidir = CASES[name]
+    kind, cell, _, T, I, H, L, bidir = CASES[name]
     assert cell == "lstm"
     D = 2 if bidir else 1
     rng = np.random.default_rng(0)
     f32 = np.float32
-    inputs = I + (L - 1) * D * H  # the layers' input sizes, as the layer computes them
-    bounds = chunk_bounds(B, T * D * 4 * H * (inputs + L * H))
+    bounds = case_chunks(name)
 
     def chunk_arrays(rows):
         layers = []
@@ -152,6 +173,66 @@ def floor_function(name):
     return run
 
 
+def kernels_function(name):
+    """A function running the case's whole recurrent kernels over tsLSTM's batch chunks."""
+    kind, cell, _, T, I, H, L, bidir = CASES[name]
+    assert cell == "lstm"
+    D = 2 if bidir else 1
+    rng = np.random.default_rng(0)
+    f32 = np.float32
+    bounds = case_chunks(name)
+    tiled = tiles_apply(H, 4)
+    forward = lstm_forward_tiled if tiled else lstm_forward
+    backward = lstm_backward_tiled if tiled else lstm_backward
+
+    def uniform(*shape):  # PyTorch's initialisation range
+        return rng.uniform(-(H**-0.5), H**-0.5, shape).astype(f32)
+
+    def direction_calls(rows, layer, reverse):
+        inp = I if layer == 0 else D * H
+        X, W_ihT, W_hhT = uniform(T, rows, inp), uniform(inp, 4 * H), uniform(H, 4 * H)
+        b = uniform(4 * H)
+        lengths = np.full(rows, T, dtype=np.int64)
+        zeros = np.zeros((1, rows, H), f32)
+        if kind != "train":
+            h_n, c_n = np.empty_like(zeros), np.empty_like(zeros)
+            H_out = np.empty((T if layer < L - 1 else 0, rows, H), f32)
+            return [lambda: lstm_infer(X, W_ihT, W_hhT, b, b, zeros, zeros, reverse, lengths,
+                                       H_out, h_n, c_n, 0)]  # fmt: skip
+        Hs, Cs = np.empty((T + 1, rows, H), f32), np.empty((T + 1, rows, H), f32)
+        G, dG = np.empty((T, rows, 4 * H), f32), np.empty((T, rows, 4 * H), f32)
+        W_hh = np.ascontiguousarray(W_hhT.T)
+        grads = (np.zeros_like(W_ihT), np.zeros_like(W_hhT), np.zeros_like(b), np.zeros_like(b))
+        dH = uniform(T if layer < L - 1 else 0, rows, H)  # the layer above's gradient
+        dh_n, dX = uniform(rows, H), np.empty((T if layer > 0 else 0, rows, inp), f32)
+        return [
+            lambda: forward(X, W_ihT, W_hhT, b, b, zeros[0], zeros[0], reverse, lengths, Hs, Cs, G),
+            lambda: backward(X, W_ihT, W_hh, Hs, Cs, G, dH, dh_n, zeros[0], reverse, lengths,
+                             dG, *grads, dX),
+        ]  # fmt: skip
+
+    chunks = []
+    for k in range(len(bounds) - 1):
+        rows = bounds[k + 1] - bounds[k]
+        calls = [direction_calls(rows, layer, d == 1) for layer in range(L) for d in range(D)]
+        forward_calls = [c[0] for c in calls]
+        backward_calls = [c[-1] for c in reversed(calls)] if kind == "train" else []
+        chunks.append((forward_calls, backward_calls))
+
+    def run_part(part):
+        return lambda k: [call() for call in chunks[k][part]]
+
+    def run():
+        with single_threaded_blas():
+            for part in (0, 1):  # forward, then backward
+                parallel_map(run_part(part), len(chunks))
+
+    if kind != "train":  # inference calls no BLAS
+        return lambda: parallel_map(run_part(0), len(chunks))
+
+    return run
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--threads", type=int, default=os.cpu_count())
@@ -169,31 +250,36 @@ def main(argv=None):
     with thread_limits(args.threads):
         for name in args.cases.split(","):
             ours_step, torch_step = case_steps(name, torch)
-            ours_ms, floor_ms, torch_ms = blocked_median_ms(
-                [ours_step, floor_function(name), torch_step], args.repeats
+            ours_ms, floor_ms, kernels_ms, torch_ms = blocked_median_ms(
+                [ours_step, floor_function(name), kernels_function(name), torch_step],
+                args.repeats,
             )
             allowed = torch_ms / TARGETS[name]
             rows.append({
                 "case": name, "target": TARGETS[name], "torch_ms": torch_ms,
                 "allowed_ms": allowed, "tslstm_ms": ours_ms, "ratio": torch_ms / ours_ms,
                 "floor_ms": floor_ms, "floor_of_allowed": floor_ms / allowed,
+                "kernels_ms": kernels_ms, "kernels_of_allowed": kernels_ms / allowed,
             })  # fmt: skip
 
     print(f"threads: {args.threads}; torch {torch.__version__}; medians of {args.repeats} "
           "repeats in 2 blocks; floor: tsLSTM's matrix products alone")  # fmt: skip
     header = (
         f"{'case':14} {'target':>6} {'torch ms':>9} {'allowed ms':>10} {'floor ms':>9} "
-        f"{'floor/allowed':>13} {'tsLSTM ms':>10} {'torch/ours':>10}"
+        f"{'floor/allowed':>13} {'kernels ms':>10} {'kernels/allowed':>15} {'tsLSTM ms':>10} "
+        f"{'torch/ours':>10}"
     )
     print(header)
     print("-" * len(header))
     for r in rows:
         print(f"{r['case']:14} {r['target']:>5.1f}x {r['torch_ms']:>9.3f} {r['allowed_ms']:>10.3f} "
-              f"{r['floor_ms']:>9.3f} {r['floor_of_allowed']:>12.0%} {r['tslstm_ms']:>10.3f} "
+              f"{r['floor_ms']:>9.3f} {r['floor_of_allowed']:>12.0%} {r['kernels_ms']:>10.3f} "
+              f"{r['kernels_of_allowed']:>14.0%} {r['tslstm_ms']:>10.3f} "
               f"{r['ratio']:>9.2f}x")  # fmt: skip
     print(
         "\nallowed: torch ms / target, the time that meets the target; floor/allowed "
-        "above 100%: the products alone already miss it"
+        "above 100%: the products alone already miss it; kernels: products and gate "
+        "arithmetic, without the Python of the layers, the loss and the optimizer"
     )
     if args.json:
         with open(args.json, "w") as fh:
