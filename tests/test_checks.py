@@ -39,3 +39,10 @@ def test_layers_name_a_non_finite_input(bad):
         LSTM(1, 4).forward(X)
     with pytest.raises(ValueError, match="X contains NaN or infinity"):
         LSTM(1, 4).infer(X)
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.longdouble])
+def test_all_finite_other_floating_types_take_numpy(dtype):
+    assert all_finite(np.ones(5, dtype))
+    assert not all_finite(np.array([1.0, np.inf], dtype))
+    assert not all_finite(np.array([np.nan, 1.0], dtype))

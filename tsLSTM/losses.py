@@ -12,11 +12,14 @@ Reduction. Each sample ``i`` gets a loss ``l_i`` (averaged over its outputs when
 weights every loss equals the ``reduction="mean"`` form of its PyTorch counterpart
 (``MSELoss``, ``BCEWithLogitsLoss``, ``CrossEntropyLoss``).
 
-The functions are plain numpy: they run once per batch on arrays of the size of
-the output layer, which is small next to the recurrent kernels.
+The functions are plain numpy (and the compiled finiteness check of
+:mod:`tsLSTM.kernels.checks`): they run once per batch on arrays of the size of the
+output layer, which is small next to the recurrent kernels.
 """
 
 import numpy as np
+
+from .kernels.checks import all_finite
 
 __all__ = [
     "LOSSES",
@@ -27,14 +30,14 @@ __all__ = [
 
 
 def _check_finite(name, a):
-    if not np.isfinite(a).all():
+    if not all_finite(a):
         raise ValueError(f"{name} contains NaN or infinity")
 
 
 def _check_y_pred(y_pred, allowed_ndim):
     """Validate the network output: a non-empty, finite floating array."""
     y_pred = np.asarray(y_pred)
-    if not np.issubdtype(y_pred.dtype, np.floating):
+    if y_pred.dtype.kind != "f":  # a floating-point type
         raise ValueError(f"y_pred must have a floating dtype, got {y_pred.dtype}")
     if y_pred.ndim not in allowed_ndim:
         expected = " or ".join(f"{d}-D" for d in allowed_ndim)
@@ -52,7 +55,7 @@ def _check_targets(y_true, y_pred):
     accepted for an ``(N, 1)`` output.
     """
     y_true = np.asarray(y_true)
-    if not (np.issubdtype(y_true.dtype, np.number) or y_true.dtype == np.bool_):
+    if y_true.dtype.kind not in "biufc":  # bool, integers, floating, complex
         raise ValueError(f"y_true must be numeric, got dtype {y_true.dtype}")
     if y_true.shape != y_pred.shape:
         if y_pred.ndim == 2 and y_pred.shape[1] == 1 and y_true.shape == (y_pred.shape[0],):
@@ -87,7 +90,12 @@ def _sample_coef(sample_weight, n_samples):
 
 def _reduce(per_element, coef):
     """Weighted mean over samples of the per-sample mean over outputs."""
-    per_sample = per_element if per_element.ndim == 1 else per_element.mean(axis=1)
+    if per_element.ndim == 1:
+        per_sample = per_element
+    elif per_element.shape[1] == 1:  # the mean of one output is that output, exactly
+        per_sample = per_element[:, 0]
+    else:
+        per_sample = per_element.mean(axis=1)
     return float(np.dot(coef, per_sample))
 
 

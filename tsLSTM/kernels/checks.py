@@ -41,16 +41,22 @@ def finite_f64(a):
 
 
 def all_finite(a):
-    """Whether every element of the float32 or float64 array ``a`` is finite.
+    """Whether every element of the floating-point array ``a`` is finite.
 
     Parameters
     ----------
-    a : ndarray of float32 or float64, any shape and layout
-        (A non-contiguous array is copied once.)
+    a : ndarray of a floating-point type, any shape and layout
+        float32 and float64 take the compiled pass (a non-contiguous array is copied
+        once); other types, ``np.isfinite``.
 
     Returns
     -------
     bool
     """
-    flat = a.reshape(-1)
-    return bool(finite_f32(flat) if flat.itemsize == 4 else finite_f64(flat))
+    kernel = _KERNELS.get(a.dtype)
+    if kernel is None:
+        return bool(np.isfinite(a).all())
+    return bool(kernel(a.reshape(-1)))
+
+
+_KERNELS = {np.dtype(np.float32): finite_f32, np.dtype(np.float64): finite_f64}
