@@ -32,6 +32,11 @@ _B0 = np.float32(4.89352518554385e-03)
 _B2 = np.float32(2.26843463243900e-03)
 _B4 = np.float32(1.18534705686654e-04)
 _B6 = np.float32(1.19825839466702e-06)
+# the same coefficients, highest degree first, for code generated outside numba
+# (tsLSTM.kernels.cell_vectors): numerator in x^2 (times x), denominator in x^2
+TANH32_CLAMP = _CLAMP
+TANH32_P = (_A13, _A11, _A9, _A7, _A5, _A3, _A1)
+TANH32_Q = (_B6, _B4, _B2, _B0)
 _HALF32 = np.float32(0.5)
 _INLINE = {"forceinline": True}  # see tsLSTM.kernels._jit
 _ONE64 = np.float64(1.0)

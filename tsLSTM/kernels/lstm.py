@@ -25,7 +25,9 @@ contiguous slices of one buffer (see :func:`~tsLSTM.kernels._common.state_slots`
 
 import numpy as np
 from numba import njit
+from numba.extending import overload
 
+from . import cell_vectors
 from ._common import (
     add_into,
     column_sums,
@@ -194,6 +196,29 @@ def lstm_cell_backward(gates, c_prev, c, dh_out, dh_rec, dc, dgates):
         dgates[3 * nh + j] = dh * tc * o * (one - o)
 
 
+def cell_backward(gates, c_prev, c, dh_out, dh_rec, dc, dgates):
+    """:func:`lstm_cell_backward` (inside numba: in explicit vectors where they apply)."""
+    lstm_cell_backward(gates, c_prev, c, dh_out, dh_rec, dc, dgates)
+
+
+@overload(cell_backward, jit_options={"forceinline": True})  # see kernels._jit
+def _ol_cell_backward(gates, c_prev, c, dh_out, dh_rec, dc, dgates):
+    """float32 rows of whole vectors: :mod:`tsLSTM.kernels.cell_vectors`, bit-identical
+    to :func:`lstm_cell_backward`, without the vectoriser's per-row overlap checks."""
+    if not cell_vectors.applies(gates, c_prev, c, dh_out, dh_rec, dc, dgates):
+        return lambda gates, c_prev, c, dh_out, dh_rec, dc, dgates: lstm_cell_backward(
+            gates, c_prev, c, dh_out, dh_rec, dc, dgates
+        )
+
+    def vectors(gates, c_prev, c, dh_out, dh_rec, dc, dgates):
+        if c.shape[0] % cell_vectors.FLOATS32 == 0:
+            cell_vectors.cell_backward_f32(gates, c_prev, c, dh_out, dh_rec, dc, dgates)
+        else:
+            lstm_cell_backward(gates, c_prev, c, dh_out, dh_rec, dc, dgates)
+
+    return vectors
+
+
 @njit(**JIT_OPTIONS)
 def lstm_step_backward(G, Cs, dH, no_dH, t, prev, cur, lengths, padded, dh_rec, dc, carry, dG):
     """The cell backward of step ``t`` for a batch (before the recurrent product).
@@ -209,7 +234,7 @@ def lstm_step_backward(G, Cs, dH, no_dH, t, prev, cur, lengths, padded, dh_rec, 
     for b in range(B):
         if t < lengths[b]:
             dh_out = dH[t, b] if has_dH else no_dH
-            lstm_cell_backward(G[t, b], Cs[prev, b], Cs[cur, b], dh_out, dh_rec[b], dc[b], dG[t, b])
+            cell_backward(G[t, b], Cs[prev, b], Cs[cur, b], dh_out, dh_rec[b], dc[b], dG[t, b])
             if padded:
                 carry[b] = 0
         else:
@@ -288,7 +313,9 @@ def lstm_backward(
     lengths : ndarray of int64, shape (B,)
         As in :func:`lstm_forward`; padded steps pass the state gradients through.
     dG : ndarray, shape (T, B, 4H)
-        Scratch: gradients w.r.t. the gate pre-activations (overwritten).
+        Scratch: gradients w.r.t. the gate pre-activations (overwritten). It must not
+        overlap ``G``, ``Cs`` or ``dH`` (the float32 cell backward reads and writes
+        whole vectors, see :mod:`tsLSTM.kernels.cell_vectors`).
     dW_ihT, dW_hhT, db_ih, db_hh : ndarray
         Parameter gradients, accumulated into (``+=``).
     dX : ndarray, shape (T, B, I) or (0, B, I)
