@@ -222,12 +222,13 @@ def test_chunked_batches_equal_one_pass_and_ignore_the_thread_count(cls, monkeyp
 
 @pytest.mark.parametrize(
     "cls, name, H",
-    [(LSTM, "lstm_forward", 15), (LSTM, "lstm_forward_tiled", 16), (GRU, "gru_forward", 16)],
+    [(LSTM, "lstm_forward", 15), (LSTM, "lstm_forward_tiled", 144), (GRU, "gru_forward", 16)],
 )
 def test_recurrent_layers_run_blas_on_one_thread(cls, name, H, monkeypatch):
     """Also outside an estimator: the layer API's results ignore the BLAS setting.
 
-    An LSTM whose hidden size is a whole number of panels runs the tiled kernels.
+    An LSTM whose hidden size is a whole number of panels runs the tiled kernels; with
+    H = 144 their products over all steps go to BLAS.
     """
     seen = []
     real = getattr(tsLSTM.nn.recurrent, name)
@@ -243,6 +244,35 @@ def test_recurrent_layers_run_blas_on_one_thread(cls, name, H, monkeypatch):
             cls(2, H, random_state=0).forward(np.zeros((B, 3, 2)))
     assert seen and all(threads == [1] * len(before) for threads in seen)
     assert _blas_threads() == before
+
+
+@pytest.mark.parametrize(
+    "layer, calls_blas",
+    [
+        (LSTM(2, 16), False),  # tiles, loops for the narrow input
+        (LSTM(20, 32, num_layers=2, bidirectional=True), False),  # tiles everywhere
+        (LSTM(2, 144), True),  # tiles, BLAS for the products over all steps
+        (LSTM(200, 32), True),  # a wide input: BLAS for its products
+        (LSTM(2, 15), True),  # not whole panels: the BLAS kernels
+        (GRU(2, 16), True),
+    ],
+)
+def test_layers_whose_kernels_call_no_blas_leave_its_setting_alone(layer, calls_blas, monkeypatch):
+    """A training pass limits BLAS to one thread only where its kernels call BLAS."""
+    assert layer._calls_blas() == calls_blas
+    entered = []
+    real = tsLSTM._threads._OneBlasThread.__enter__
+
+    def spy(self):
+        entered.append(True)
+        return real(self)
+
+    monkeypatch.setattr(tsLSTM._threads._OneBlasThread, "__enter__", spy)
+    X = np.zeros((40, 3, layer.input_size), np.float32)  # two chunks
+    for B in (8, 40):
+        output = layer.forward(X[:B], training=True)[0]
+        layer.backward(np.ones_like(output))
+    assert bool(entered) == calls_blas
 
 
 def test_one_blas_thread_is_restored_after_overlapping_users():

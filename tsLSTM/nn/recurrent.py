@@ -11,6 +11,7 @@ same layers with a ``device`` argument are :class:`tsLSTM.gpu.LSTM` and
 """
 
 import numbers
+from contextlib import nullcontext
 from typing import NamedTuple
 
 import numpy as np
@@ -25,7 +26,13 @@ from .._threads import (
 )
 from ..kernels.gru import gru_backward, gru_forward, gru_infer
 from ..kernels.lstm import lstm_backward, lstm_forward, lstm_infer
-from ..kernels.lstm_tiled import lstm_backward_tiled, lstm_forward_tiled, tiles_apply
+from ..kernels.lstm_tiled import (
+    PRODUCTS_BLAS,
+    lstm_backward_tiled,
+    lstm_forward_tiled,
+    products_plan,
+    tiles_apply,
+)
 from .grad_mode import is_grad_enabled
 from .module import Module, ParameterSpec, as_finite_array, check_dtype, check_positive_int
 from .workspace import Workspace
@@ -316,11 +323,13 @@ class _Recurrent(Module):
         bounds = self._chunk_bounds(T, B)
         spaces = self._chunk_workspaces(len(bounds) - 1)
         if len(bounds) == 2:
-            with single_threaded_blas():
+            with self._one_blas_thread():
                 output, h_n, c_n, cache = self._forward_chunk(X, h0, c0, lengths, masks, spaces[0])
             self._cache = [(0, B, cache)]
             if keep_output == "copy":
                 output = output.copy()
+            elif keep_output is None:
+                output = None  # not asked for: no padding to zero
         else:
 
             def chunk(k):
@@ -332,7 +341,7 @@ class _Recurrent(Module):
                     [None if m is None else m[:, rows] for m in masks], ws,
                 )  # fmt: skip
 
-            with single_threaded_blas():
+            with self._one_blas_thread():
                 results = parallel_map(chunk, len(bounds) - 1)
             output = None
             if keep_output is not None:
@@ -345,6 +354,18 @@ class _Recurrent(Module):
         if output is not None:
             output = self._zero_padding(output, lengths)
         return output, h_n, c_n
+
+    def _calls_blas(self):
+        """Whether this stack's training kernels call BLAS (the GRU's always do)."""
+        return True
+
+    def _one_blas_thread(self):
+        """The context of a training pass: BLAS on one thread where the kernels call it
+        (:func:`~tsLSTM._threads.single_threaded_blas`), nothing to set otherwise."""
+        calls = self.__dict__.get("_kernels_call_blas")
+        if calls is None:  # the sizes decide, so it is found once
+            calls = self._kernels_call_blas = self._calls_blas()
+        return single_threaded_blas() if calls else nullcontext()
 
     def _forward_chunk(self, X, h0, c0, lengths, masks, ws):
         """Forward of one batch chunk: ``output, h_n, c_n, cache`` (no padding zeroed).
@@ -414,7 +435,7 @@ class _Recurrent(Module):
         if len(chunks) == 1:
             B = d_h_n.shape[1]
             dX = np.empty((T if input_grad else 0, B, self.input_size), dtype=self.dtype)
-            with single_threaded_blas():
+            with self._one_blas_thread():
                 _, dh0, dc0 = self._backward_chunk(
                     chunks[0][2], d_output, d_h_n, d_c_n, self._grads, spaces[0], dX
                 )
@@ -434,7 +455,7 @@ class _Recurrent(Module):
             )  # fmt: skip
             return (*result, flat)
 
-        with single_threaded_blas():
+        with self._one_blas_thread():
             results = parallel_map(chunk, len(chunks))
         for result in results:
             self.flat_grads += result[3]
@@ -746,6 +767,14 @@ class LSTM(_Recurrent):
     def _tiled(self):
         """Whether the training kernels use tsLSTM's own tiles (kernels.lstm_tiled)."""
         return tiles_apply(self.hidden_size, np.dtype(self.dtype).itemsize)
+
+    def _calls_blas(self):
+        """Only where the tiles do not apply, or where a layer's products over all
+        ``T * B`` rows go to BLAS (:func:`~tsLSTM.kernels.lstm_tiled.products_plan`)."""
+        if not self._tiled():
+            return True
+        inputs = (self._layer_input_size(k) for k in range(self.num_layers))
+        return any(products_plan(self.hidden_size, n) == PRODUCTS_BLAS for n in inputs)
 
     def _forward_direction(self, X, sfx, h0, c0, reverse, lengths, ws, key):
         T, B, _ = X.shape
