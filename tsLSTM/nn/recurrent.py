@@ -305,7 +305,8 @@ class _Recurrent(Module):
 
         Batches of more than ``CHUNK_ROWS`` sequences are split into balanced chunks
         that run through the whole stack in parallel (see :mod:`tsLSTM._threads`);
-        BLAS runs on one thread, so the result does not depend on the thread count.
+        BLAS (where the kernels call it) runs on one thread, so the result does not
+        depend on the thread count.
         ``keep_output`` is ``'copy'`` (output in a new array), ``'view'`` (it may be a
         view of the layer's workspace, valid until the next call) or None (output is
         None: the caller needs only the final states).
