@@ -208,6 +208,12 @@ class _Recurrent(Module):
             {d.suffix: self._direction_views(self._grads, d.suffix) for d in every},
             every,
         )
+        # inference's walk: per layer, (reverse, state row, weights) of each direction
+        self._infer_plan = tuple(
+            tuple((d.direction == 1, d.index, self._by_direction[0][d.suffix])
+                  for d in every[k * D : (k + 1) * D])
+            for k in range(self.num_layers)
+        )  # fmt: skip
 
     def _weights(self, sfx):
         return self._by_direction[0][sfx]
@@ -225,8 +231,8 @@ class _Recurrent(Module):
     def _check_input(self, X):
         name = type(self).__name__
         X = as_finite_array(X, "X", self.dtype)
-        layout = "(batch, time, features)" if self.batch_first else "(time, batch, features)"
         if X.ndim != 3:
+            layout = "(batch, time, features)" if self.batch_first else "(time, batch, features)"
             raise ValueError(
                 f"{name} expects a 3-D input {layout}; got an array of shape {X.shape}. "
                 "Reshape a single sequence to (1, time, features)."
@@ -591,20 +597,32 @@ class _Recurrent(Module):
         X = self._check_input(X)
         T, B, _ = X.shape
         lengths = self._check_lengths(lengths, B, T)
-        zeros = np.zeros((self.num_layers * self.num_directions, B, self.hidden_size),
-                         dtype=self.dtype)  # fmt: skip
+        zeros = self._zero_states(B)
         output, h_n, _ = self._run_infer(X, zeros, zeros, lengths, return_sequences)
         if return_sequences:
             return output.transpose(1, 0, 2) if self.batch_first else output
         D = self.num_directions
         return h_n[-1] if D == 1 else np.concatenate(h_n[-D:], axis=1)
 
+    def _zero_states(self, B):
+        """Zero initial states (num_layers * D, B, H) for the inference kernels, which
+        only read them: the array of the last ``B`` is kept (not marked read-only,
+        which numba would compile kernels for anew)."""
+        zeros = self.__dict__.get("_zeros")
+        if zeros is None or zeros.shape[1] != B:
+            shape = (self.num_layers * self.num_directions, B, self.hidden_size)
+            zeros = self._zeros = np.zeros(shape, dtype=self.dtype)
+        return zeros
+
     def _run_infer(self, X, h0, c0, lengths, keep_output):
         """Time-major inference through all layers: ``output, h_n, c_n`` as
         :meth:`_run_forward` returns them (output None unless ``keep_output``), in
         parallel batch chunks for large batches."""
         T, B, _ = X.shape
-        bounds = self._chunk_bounds(T, B, INFER_CHUNK_ROWS)
+        if B < 2 * MIN_SPLIT_ROWS:  # one chunk, whatever the products' size
+            bounds = (0, B)
+        else:
+            bounds = self._chunk_bounds(T, B, INFER_CHUNK_ROWS)
         if len(bounds) == 2:
             output, h_n, c_n = self._infer_chunk(X, h0, c0, lengths, keep_output)
         else:
@@ -632,27 +650,27 @@ class _Recurrent(Module):
         """Inference on time-major ``X`` from the states ``h0``, ``c0`` (num_layers * D,
         B, H): the top layer's outputs (T, B, D*H) or None, ``h_n`` and ``c_n``."""
         T, B, _ = X.shape
-        H, D = self.hidden_size, self.num_directions
-        h_n = np.empty((self.num_layers * D, B, H), dtype=self.dtype)
-        c_n = np.empty_like(h_n) if self._has_cell_state else None
+        H, L = self.hidden_size, self.num_layers
+        lstm = self._has_cell_state
+        states = np.empty((2 if lstm else 1, L * self.num_directions, B, H), dtype=self.dtype)
+        h_n, c_n = states[0], (states[1] if lstm else None)
         no_output = _NO_STEPS[self.dtype]
         layer_input = X
-        for layer in range(self.num_layers):
-            keep = layer < self.num_layers - 1 or keep_output
+        for layer, directions in enumerate(self._infer_plan):
+            keep = keep_output or layer < L - 1
             outputs = []
-            for _, direction, idx, sfx in self.directions(layer):
+            for reverse, idx, (W_ihT, W_hhT, b_ih, b_hh) in directions:
                 H_out = np.empty((T, B, H), dtype=self.dtype) if keep else no_output
-                W_ihT, W_hhT, b_ih, b_hh = self._weights(sfx)
-                if self._has_cell_state:
-                    lstm_infer(layer_input, W_ihT, W_hhT, b_ih, b_hh, h0, c0, direction == 1,
-                               lengths, H_out, h_n, c_n, idx)  # fmt: skip
+                if lstm:
+                    lstm_infer(layer_input, W_ihT, W_hhT, b_ih, b_hh, h0, c0, reverse, lengths,
+                               H_out, h_n, c_n, idx)  # fmt: skip
                 else:
                     # h0[idx] of the (L * D, B, H) state array is contiguous
-                    h_n[idx] = gru_infer(layer_input, W_ihT, W_hhT, b_ih, b_hh, h0[idx],
-                                         direction == 1, lengths, H_out)  # fmt: skip
+                    h_n[idx] = gru_infer(layer_input, W_ihT, W_hhT, b_ih, b_hh, h0[idx], reverse,
+                                         lengths, H_out)  # fmt: skip
                 outputs.append(H_out)
             if keep:
-                layer_input = outputs[0] if D == 1 else np.concatenate(outputs, axis=2)
+                layer_input = outputs[0] if len(outputs) == 1 else np.concatenate(outputs, axis=2)
         return (layer_input if keep_output else None), h_n, c_n
 
     def __repr__(self):
