@@ -3,7 +3,14 @@
 import numpy as np
 import pytest
 
-from tsLSTM.kernels.gemm import affine_rows, matmul_panels, pack_panels, panel_width
+from tsLSTM.kernels.gemm import (
+    TALL_TILE_ROWS,
+    add_transposed_product,
+    affine_rows,
+    matmul_panels,
+    pack_panels,
+    panel_width,
+)
 
 # (M, K, N): lone rows, whole and partial row tiles, whole and partial panels
 SHAPES = [(1, 1, 1), (1, 5, 17), (1, 64, 256), (3, 8, 16), (4, 7, 33), (9, 64, 256), (13, 3, 70)]
@@ -46,6 +53,34 @@ def test_matmul_panels_equals_numpy_and_each_row_stands_alone(dtype, shape, accu
     shuffled = init[order].copy()
     matmul_panels(A[order], P, shuffled, accumulate)
     np.testing.assert_array_equal(shuffled, out[order])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("M, K, N", [(8, 1, 1), (16, 40, 16), (32, 7, 28), (64, 300, 48)])
+def test_transposed_product_is_the_row_major_products_bits(dtype, M, K, N):
+    """``outT += (A @ W).T`` gate-major gives the bits of ``outT += W.T @ A.T`` in
+    the row tiles: the same order of fused multiply-adds per element."""
+    rng = np.random.default_rng(M + K + N)
+    A = rng.standard_normal((K, M)).astype(dtype).T  # strided, as dG.T
+    W = rng.standard_normal((K, N)).astype(dtype)
+    init = rng.standard_normal((N, M)).astype(dtype)
+    gate_major = init.copy()
+    add_transposed_product(A, pack_panels(W), gate_major)
+    row_major = init.copy()
+    matmul_panels(np.ascontiguousarray(W.T), pack_panels(np.ascontiguousarray(A.T)), row_major,
+                  True)  # fmt: skip
+    np.testing.assert_array_equal(gate_major, row_major)
+    np.testing.assert_allclose(gate_major, init + (A @ W).T, rtol=1e-4, atol=1e-4)
+
+
+def test_transposed_product_refuses_partial_tiles_and_mismatches():
+    A = np.ones((TALL_TILE_ROWS + 1, 5), np.float32)
+    with pytest.raises(ValueError, match="whole tiles"):
+        add_transposed_product(A, pack_panels(np.ones((5, 3), np.float32)),
+                               np.zeros((3, TALL_TILE_ROWS + 1), np.float32))  # fmt: skip
+    with pytest.raises(ValueError, match="disagree"):
+        add_transposed_product(A[:-1, :4], pack_panels(np.ones((5, 3), np.float32)),
+                               np.zeros((3, TALL_TILE_ROWS), np.float32))  # fmt: skip
 
 
 def test_strided_rows_and_the_dense_layer():

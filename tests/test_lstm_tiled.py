@@ -84,6 +84,32 @@ def test_tiled_kernels_equal_the_blas_kernels(shape, dtype):
             np.testing.assert_allclose(ours[name], expected, rtol=0, atol=tol * scale, err_msg=name)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("N, I, H", [(7, 1, 16), (40, 3, 32), (24, 8, 16), (33, 28, 48)])
+def test_gate_major_weight_grads_are_the_row_major_bits(N, I, H, dtype):
+    """The gate-major weight gradients (small ``dG2``) and the row-major ones (large
+    ``dG2``) give the same bits, so where the size threshold falls changes no result."""
+    plan = lstm_tiled.products_plan(H, I)
+    assert plan != lstm_tiled.PRODUCTS_BLAS
+    rng = np.random.default_rng(N)
+    X2, H_prev = (
+        rng.standard_normal((N, I)).astype(dtype),
+        rng.standard_normal((N, H)).astype(dtype),
+    )
+    dG2 = rng.standard_normal((N, 4 * H)).astype(dtype)
+    init = [
+        rng.standard_normal(s).astype(dtype) for s in ((I, 4 * H), (H, 4 * H), (4 * H,), (4 * H,))
+    ]
+    results = []
+    for kernels in (lstm_tiled.GATE_MAJOR_KERNELS, lstm_tiled.WEIGHT_GRAD_KERNELS):
+        grads = [g.copy() for g in init]
+        kernels[plan](X2, H_prev, dG2, *grads)
+        results.append(grads)
+    for gate_major, row_major in zip(*results, strict=True):
+        np.testing.assert_array_equal(gate_major, row_major)
+    np.testing.assert_allclose(results[0][1], init[1] + H_prev.T @ dG2, rtol=1e-4, atol=1e-4)
+
+
 def test_layer_picks_the_kernels_by_hidden_size():
     """A whole number of panels (16 float32 or 8 float64 units): tiles; else BLAS."""
     assert LSTM(2, 16)._tiled() and LSTM(2, 256)._tiled() and LSTM(2, 48)._tiled()

@@ -65,3 +65,20 @@ JIT_OPTIONS = {
     "nogil": True,
     "forceinline": True,
 }
+
+
+def _target_features():
+    """The CPU features numba compiles for (its code generator's), ``""`` if unknown."""
+    try:
+        from numba.core.registry import cpu_target
+
+        return cpu_target.target_context.codegen()._tm_features
+    except Exception:  # numba's internals moved: assume the narrower vectors
+        return ""
+
+
+# Whether numba compiles for AVX-512 (32 vector registers of 64 bytes, against AVX2's
+# 16 of 32): how many accumulators a register tile can hold (tsLSTM.kernels.gemm).
+# It follows numba's target (NUMBA_CPU_NAME, NUMBA_CPU_FEATURES), with which numba's
+# cache is keyed, so a cached kernel was compiled under the same value.
+WIDE_VECTORS = "+avx512f" in _target_features().split(",")

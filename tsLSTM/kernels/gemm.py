@@ -32,11 +32,14 @@ from numba import njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-from ._jit import JIT_OPTIONS
+from ._jit import JIT_OPTIONS, WIDE_VECTORS
 
 PANEL_BYTES = 64
 TILE_ROWS = 4  # rows of a tile (one panel wide)
 ROW_PANELS = 4  # panels of a one-row tile (rows left over, matrix-vector products)
+# rows of the tiles of add_transposed_product: eight accumulators of one 64-byte vector
+# fit AVX-512's 32 vector registers; under AVX2 (16 registers of 32 bytes) they spill
+TALL_TILE_ROWS = 8 if WIDE_VECTORS else 4
 
 
 @intrinsic
@@ -252,3 +255,43 @@ def affine_rows(X, W, bias, out):
         for j in range(N):
             out[r, j] = bias[j]
     matmul_panels(X, pack_panels(W), out, True)
+
+
+@njit(**JIT_OPTIONS)
+def add_transposed_product(A, P, outT):
+    """``outT += (A @ W).T``, ``W`` (K, N) packed as ``P``, in tiles of ``TALL_TILE_ROWS``.
+
+    A weight gradient ``dW = Y.T @ dG`` computed "gate-major" as ``(dG.T @ Y).T``:
+    the small operand ``Y`` is packed instead of the wide ``dG``, and the tiles run
+    down the rows of ``dG.T``. ``outT[j, r]`` starts from its value and accumulates
+    ``A[r, k] * W[k, j]`` over ``k`` in order, one fused multiply-add each: the
+    order of :func:`matmul_panels` for ``outT += W.T @ A.T``, so the same bits.
+
+    Parameters
+    ----------
+    A : ndarray, shape (M, K)
+        Any strides (``dG.T``); ``M`` a multiple of ``TALL_TILE_ROWS``.
+    P : ndarray, shape (n_panels, K, V)
+        ``W`` from :func:`pack_panels`.
+    outT : ndarray, shape (N, M)
+        Accumulated into; C-contiguous.
+    """
+    M, K = A.shape
+    N = outT.shape[0]
+    n_panels, V = P.shape[0], P.shape[2]
+    if outT.shape[1] != M or P.shape[1] != K or not N <= n_panels * V < N + V:
+        raise ValueError("add_transposed_product: A (M, K), W (K, N) and outT (N, M) disagree")
+    if M % TALL_TILE_ROWS:
+        raise ValueError("add_transposed_product: A's rows are not whole tiles")
+    out = np.zeros((M, n_panels * V), dtype=outT.dtype)  # (A @ W), zero past column N
+    for j in range(N):
+        src = outT[j]
+        for r in range(M):
+            out[r, j] = src[r]
+    for p in range(n_panels):
+        for r in range(0, M, TALL_TILE_ROWS):
+            _tile_fmuladd(A, r, P, p, out, TALL_TILE_ROWS, 1, True)
+    for j in range(N):
+        dst = outT[j]
+        for r in range(M):
+            dst[r] = out[r, j]

@@ -41,7 +41,13 @@ from numba import njit
 
 from ._common import add_into, column_sums, copy_row, copy_rows, state_slots
 from ._jit import JIT_OPTIONS
-from .gemm import PANEL_BYTES, matmul_panels, matmul_whole_panels, pack_panels
+from .gemm import (
+    PANEL_BYTES,
+    add_transposed_product,
+    matmul_panels,
+    matmul_whole_panels,
+    pack_panels,
+)
 from .lstm import gate_coefficients, lstm_step_backward, lstm_step_preactivated
 
 # The T * B-row products use the tiles when the hidden size and the input size are at
@@ -138,10 +144,9 @@ def weight_grads_tiled(X2, H_prev, dG2, dW_ihT, dW_hhT, db_ih, db_hh):
 
 
 @njit(**JIT_OPTIONS)
-def weight_grads_narrow(X2, H_prev, dG2, dW_ihT, dW_hhT, db_ih, db_hh):
-    """The recurrent weights' gradient in the tiles; the input weights' (few features)
-    by a loop that adds the rows' terms in order."""
-    matmul_whole_panels(H_prev.T, pack_panels(dG2), dW_hhT, True)
+def _add_narrow_input_grads(X2, dG2, dW_ihT):
+    """``dW_ihT += X2.T @ dG2`` for few features: a loop that adds the rows' terms in
+    order."""
     N, I = X2.shape
     G = dG2.shape[1]
     for r in range(N):
@@ -151,6 +156,31 @@ def weight_grads_narrow(X2, H_prev, dG2, dW_ihT, dW_hhT, db_ih, db_hh):
             w = dW_ihT[i]
             for k in range(G):
                 w[k] += x * dz[k]
+
+
+@njit(**JIT_OPTIONS)
+def weight_grads_narrow(X2, H_prev, dG2, dW_ihT, dW_hhT, db_ih, db_hh):
+    """The recurrent weights' gradient in the tiles; the input weights' (few features)
+    by a loop that adds the rows' terms in order."""
+    matmul_whole_panels(H_prev.T, pack_panels(dG2), dW_hhT, True)
+    _add_narrow_input_grads(X2, dG2, dW_ihT)
+    _bias_grads(dG2, db_ih, db_hh)
+
+
+@njit(**JIT_OPTIONS)
+def weight_grads_gate_major(X2, H_prev, dG2, dW_ihT, dW_hhT, db_ih, db_hh):
+    """:func:`weight_grads_tiled` gate-major (same bits): ``X2`` and ``H_prev`` are
+    packed, not ``dG2`` (:func:`~tsLSTM.kernels.gemm.add_transposed_product`)."""
+    add_transposed_product(dG2.T, pack_panels(X2), dW_ihT)
+    add_transposed_product(dG2.T, pack_panels(H_prev), dW_hhT)
+    _bias_grads(dG2, db_ih, db_hh)
+
+
+@njit(**JIT_OPTIONS)
+def weight_grads_narrow_gate_major(X2, H_prev, dG2, dW_ihT, dW_hhT, db_ih, db_hh):
+    """:func:`weight_grads_narrow` with the recurrent weights' gradient gate-major."""
+    add_transposed_product(dG2.T, pack_panels(H_prev), dW_hhT)
+    _add_narrow_input_grads(X2, dG2, dW_ihT)
     _bias_grads(dG2, db_ih, db_hh)
 
 
@@ -182,6 +212,13 @@ PROJECT_KERNELS = {PRODUCTS_TILED: project_tiled, PRODUCTS_NARROW: project_narro
             PRODUCTS_BLAS: project_blas}  # fmt: skip
 WEIGHT_GRAD_KERNELS = {PRODUCTS_TILED: weight_grads_tiled, PRODUCTS_NARROW: weight_grads_narrow,
                  PRODUCTS_BLAS: weight_grads_blas}  # fmt: skip
+# Gate-major weight gradients (same bits) where dG2 takes at most this many bytes: it is
+# read once per panel of the packed operand, which is fast while it stays in the L2
+# cache, and measured slower for larger dG2 with two chunks running at once (the
+# README's "Measurements behind the design").
+GATE_MAJOR_MAX_BYTES = 512 * 1024
+GATE_MAJOR_KERNELS = {PRODUCTS_TILED: weight_grads_gate_major,
+                      PRODUCTS_NARROW: weight_grads_narrow_gate_major}  # fmt: skip
 INPUT_GRAD_KERNELS = {PRODUCTS_TILED: input_grad_tiled, PRODUCTS_NARROW: input_grad_tiled,
                PRODUCTS_BLAS: input_grad_blas}  # fmt: skip
 
@@ -266,7 +303,10 @@ def lstm_backward_tiled(
     prev_start = 1 if reverse else 0  # state_slots: the states each step starts from
     H_prev = Hs[prev_start : prev_start + T].reshape(T * B, nh)
     dG2 = dG.reshape(T * B, 4 * nh)
-    WEIGHT_GRAD_KERNELS[plan](X.reshape(T * B, I), H_prev, dG2, dW_ihT, dW_hhT, db_ih, db_hh)
+    weight_grads = WEIGHT_GRAD_KERNELS[plan]
+    if plan != PRODUCTS_BLAS and dG2.nbytes <= GATE_MAJOR_MAX_BYTES:
+        weight_grads = GATE_MAJOR_KERNELS[plan]
+    weight_grads(X.reshape(T * B, I), H_prev, dG2, dW_ihT, dW_hhT, db_ih, db_hh)
     if dX.shape[0] == T:
         INPUT_GRAD_KERNELS[plan](dG2, W_ihT, dX.reshape(T * B, I))
     return dh0, dc0
