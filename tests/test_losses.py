@@ -158,6 +158,49 @@ def test_mse_accepts_1d_targets_for_single_output():
     np.testing.assert_array_equal(grad, [[1.0], [2.0]])
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.float16])
+@pytest.mark.parametrize("shape", [(32,), (32, 1), (7, 3), (5, 12)])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_mse_gradient_is_numpys_bits(dtype, shape, weighted):
+    """The compiled pass (float32, float64; float16 takes numpy's path) gives the
+    gradient of numpy's float64 arithmetic bit for bit, and its value up to the order
+    of the sums."""
+    rng = np.random.default_rng(len(shape) * 100 + shape[0])
+    y_pred = rng.standard_normal(shape).astype(dtype)
+    y_true = rng.standard_normal(shape)
+    w = rng.uniform(0.1, 2.0, shape[0]) if weighted else None
+    value, grad = mean_squared_error(y_true, y_pred, w)
+    coef = np.full(shape[0], 1.0 / shape[0]) if w is None else w / w.sum()
+    diff = y_pred.astype(np.float64) - y_true
+    scale = coef if len(shape) == 1 else (coef / shape[1])[:, None]
+    assert grad.dtype == dtype
+    np.testing.assert_array_equal(grad, ((2.0 * diff) * scale).astype(dtype))
+    per_sample = diff * diff if len(shape) == 1 else (diff * diff).mean(axis=1)
+    np.testing.assert_allclose(value, coef @ per_sample, rtol=1e-14)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("where", ["y_true", "y_pred"])
+def test_mse_names_a_non_finite_input_even_under_a_zero_weight(bad, where):
+    """The compiled pass checks finiteness only when its value is not finite: a bad
+    value under a zero sample weight must still make it so."""
+    arrays = {"y_true": np.zeros(3), "y_pred": np.zeros((3, 1), np.float32)}
+    arrays[where][1] = bad
+    with pytest.raises(ValueError, match=f"{where} contains NaN or infinity"):
+        mean_squared_error(arrays["y_true"], arrays["y_pred"], np.array([1.0, 0.0, 1.0]))
+
+
+def test_mse_value_does_not_depend_on_the_batch_layout():
+    """A non-contiguous output and its contiguous copy give the same bits."""
+    rng = np.random.default_rng(0)
+    y_pred = rng.standard_normal((40, 6)).astype(np.float32)[::2, ::3]
+    y_true = rng.standard_normal((20, 2))
+    strided = mean_squared_error(y_true, y_pred)
+    contiguous = mean_squared_error(y_true, np.ascontiguousarray(y_pred))
+    assert strided[0] == contiguous[0]
+    np.testing.assert_array_equal(strided[1], contiguous[1])
+
+
 @pytest.mark.parametrize(
     ("loss", "y_true", "y_pred", "kwargs", "match"),
     [

@@ -27,3 +27,18 @@ def test_zeros_and_clear():
     ws.clear()
     assert ws.nbytes == 0
     assert ws.empty("x", (0, 2), np.float32).shape == (0, 2)
+
+
+def test_views_are_reused_until_the_buffer_is_replaced():
+    ws = Workspace()
+    a = ws.empty("G", (4, 5), np.float32)
+    assert ws.empty("G", (4, 5), np.float32) is a  # the same request: the same view
+    b = ws.empty("G", (8, 5), np.float32)  # the buffer grows: views of it are new
+    c = ws.empty("G", (4, 5), np.float32)
+    assert c is not a and np.shares_memory(b, c) and not np.shares_memory(a, c)
+    for k in range(Workspace.MAX_VIEWS + 3):  # the kept views stay bounded
+        assert ws.empty("G", (1, k % 8 + 1), np.float32).shape == (1, k % 8 + 1)
+        ws.empty(f"n{k}", (2,), np.float64)
+    assert len(ws._views) <= Workspace.MAX_VIEWS
+    ws.clear()
+    assert ws.empty("G", (4, 5), np.float32) is not c

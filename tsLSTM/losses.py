@@ -12,14 +12,19 @@ Reduction. Each sample ``i`` gets a loss ``l_i`` (averaged over its outputs when
 weights every loss equals the ``reduction="mean"`` form of its PyTorch counterpart
 (``MSELoss``, ``BCEWithLogitsLoss``, ``CrossEntropyLoss``).
 
-The functions are plain numpy (and the compiled finiteness check of
-:mod:`tsLSTM.kernels.checks`): they run once per batch on arrays of the size of the
-output layer, which is small next to the recurrent kernels.
+The functions are numpy, with the compiled finiteness check of
+:mod:`tsLSTM.kernels.checks` and, for the squared error of float32 and float64
+outputs, the one-pass value and gradient of :mod:`tsLSTM.kernels.losses`: they run
+once per batch, and a training step of a small model is short enough for their
+numpy calls to count.
 """
+
+import math
 
 import numpy as np
 
 from .kernels.checks import all_finite
+from .kernels.losses import squared_error
 
 __all__ = [
     "LOSSES",
@@ -29,13 +34,21 @@ __all__ = [
 ]
 
 
+# output types of the compiled squared error (others, float16 say, take numpy's path)
+_COMPILED_TYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
 def _check_finite(name, a):
     if not all_finite(a):
         raise ValueError(f"{name} contains NaN or infinity")
 
 
-def _check_y_pred(y_pred, allowed_ndim):
-    """Validate the network output: a non-empty, finite floating array."""
+def _check_y_pred(y_pred, allowed_ndim, finite=True):
+    """Validate the network output: a non-empty, finite floating array.
+
+    ``finite=False`` leaves out the finiteness check, for a caller that makes it only
+    when its result is not finite (see :func:`mean_squared_error`).
+    """
     y_pred = np.asarray(y_pred)
     if y_pred.dtype.kind != "f":  # a floating-point type
         raise ValueError(f"y_pred must have a floating dtype, got {y_pred.dtype}")
@@ -44,15 +57,16 @@ def _check_y_pred(y_pred, allowed_ndim):
         raise ValueError(f"y_pred must be {expected}, got shape {y_pred.shape}")
     if y_pred.shape[0] == 0 or y_pred.size == 0:
         raise ValueError(f"y_pred is empty (shape {y_pred.shape})")
-    _check_finite("y_pred", y_pred)
+    if finite:
+        _check_finite("y_pred", y_pred)
     return y_pred
 
 
-def _check_targets(y_true, y_pred):
+def _check_targets(y_true, y_pred, finite=True):
     """Targets of an elementwise loss as float64 with ``y_pred``'s shape.
 
     ``y_true`` must have ``y_pred``'s shape, except that 1-D targets of length N are
-    accepted for an ``(N, 1)`` output.
+    accepted for an ``(N, 1)`` output. ``finite`` as in :func:`_check_y_pred`.
     """
     y_true = np.asarray(y_true)
     if y_true.dtype.kind not in "biufc":  # bool, integers, floating, complex
@@ -63,7 +77,8 @@ def _check_targets(y_true, y_pred):
         else:
             raise ValueError(f"y_true has shape {y_true.shape} but y_pred has shape {y_pred.shape}")
     y_true = y_true.astype(np.float64)
-    _check_finite("y_true", y_true)
+    if finite:
+        _check_finite("y_true", y_true)
     return y_true
 
 
@@ -133,9 +148,24 @@ def mean_squared_error(y_true, y_pred, sample_weight=None):
     grad : ndarray
         Gradient with respect to ``y_pred``, same shape and dtype.
     """
-    y_pred = _check_y_pred(y_pred, (1, 2))
-    y_true = _check_targets(y_true, y_pred)
+    y_pred = _check_y_pred(y_pred, (1, 2), finite=False)
+    y_true = _check_targets(y_true, y_pred, finite=False)
     coef = _sample_coef(sample_weight, y_pred.shape[0])
+    if y_pred.dtype in _COMPILED_TYPES:  # one compiled pass (kernels.losses)
+        rows = (y_pred.shape[0], -1)  # (N,) as (N, 1): the same arithmetic
+        grad = np.empty(y_pred.shape, dtype=y_pred.dtype)
+        value = squared_error(
+            np.ascontiguousarray(y_true.reshape(rows)), np.ascontiguousarray(y_pred.reshape(rows)),
+            coef, grad.reshape(rows),
+        )  # fmt: skip
+        # a NaN or infinity in either input makes the value NaN or infinite (its
+        # terms are >= 0, or NaN for a zero weight times infinity): only then check
+        if not math.isfinite(value):
+            _check_finite("y_pred", y_pred)
+            _check_finite("y_true", y_true)
+        return value, grad
+    _check_finite("y_pred", y_pred)
+    _check_finite("y_true", y_true)
     diff = y_pred.astype(np.float64) - y_true
     value = _reduce(diff * diff, coef)
     grad = (2.0 * diff) * _grad_scale(coef, y_pred)

@@ -52,14 +52,20 @@ class Linear(Module):
         for spec in self._parameter_specs():
             spec.assign(self._params[spec.name], self._rng.uniform(-bound, bound, spec.shape))
 
-    def forward(self, X):
-        """``X @ W^T + b`` for ``X`` of shape (..., in_features)."""
-        X = as_finite_array(X, "X", self.dtype)
-        if X.ndim < 1 or X.shape[-1] != self.in_features:
-            raise ValueError(
-                f"Linear expects inputs with {self.in_features} features on the last axis, "
-                f"got shape {X.shape}"
-            )
+    def forward(self, X, validate=True):
+        """``X @ W^T + b`` for ``X`` of shape (..., in_features).
+
+        ``validate=False`` skips the checks of ``X`` (numeric, finite, of the layer's
+        dtype and width), for a caller that passes tsLSTM's own layers' output (see
+        :meth:`infer`).
+        """
+        if validate:
+            X = as_finite_array(X, "X", self.dtype)
+            if X.ndim < 1 or X.shape[-1] != self.in_features:
+                raise ValueError(
+                    f"Linear expects inputs with {self.in_features} features on the last "
+                    f"axis, got shape {X.shape}"
+                )
         self._X = X
         return X @ self._params["weight"] + self._params["bias"]
 

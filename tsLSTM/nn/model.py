@@ -111,12 +111,15 @@ class SequenceModel(Module):
         ``lengths`` gives the valid steps of right-padded sequences (see ``LSTM.forward``).
         """
         X, lengths = self._through_frontend(X, lengths)
+        # the head's input, recurrent states, is checked where it came from: the
+        # recurrent layer checks its input, the loss the predictions
         if self.output == "sequence":
-            return self.head.forward(self.rnn._model_forward(X, training, lengths, True))
+            features = self.rnn._model_forward(X, training, lengths, True)
+            return self.head.forward(features, validate=False)
         h_n = self.rnn._model_forward(X, training, lengths, False)
         D = self.rnn.num_directions
         features = h_n[-1] if D == 1 else np.concatenate([h_n[-2], h_n[-1]], axis=1)
-        return self.head.forward(features)
+        return self.head.forward(features, validate=False)
 
     def predict(self, X, batch_size=1024, lengths=None):
         """Inference with the inference-only kernels, in batches of ``batch_size``.
@@ -159,7 +162,7 @@ class SequenceModel(Module):
             d_h_n = np.zeros((rnn.num_layers * D, d_features.shape[0], H), dtype=self.dtype)
             for direction in range(D):
                 d_h_n[-D + direction] = d_features[:, direction * H : (direction + 1) * H]
-            dX = rnn._backward(None, d_h_n, None, rnn_input_grad)[0]
+            dX = rnn._backward(None, d_h_n, None, rnn_input_grad, checked=True)[0]
         for block in reversed(self.frontend):
             dX = block.backward(dX)
         return dX if input_grad else None

@@ -249,10 +249,15 @@ class _Recurrent(Module):
             raise ValueError(f"{name} got sequences with zero time steps (input shape {X.shape})")
         return self._to_time_major(X)
 
-    def _check_state(self, state, name, batch):
-        shape = (self.num_layers * self.num_directions, batch, self.hidden_size)
+    def _check_state(self, state, name, batch, checked=False):
+        """``state`` for the kernels, which only read it: zeros when None (the kept
+        array of :meth:`_zero_states`), the array itself when ``checked`` (finite, of
+        this dtype and shape: the caller built it)."""
         if state is None:
-            return np.zeros(shape, dtype=self.dtype)
+            return self._zero_states(batch)
+        if checked:
+            return state
+        shape = (self.num_layers * self.num_directions, batch, self.hidden_size)
         state = as_finite_array(state, name, self.dtype)
         if state.shape != shape:
             raise ValueError(
@@ -544,7 +549,10 @@ class _Recurrent(Module):
         )
         return output if sequence else h_n
 
-    def _backward(self, d_output, d_h_n, d_c_n, input_grad=True):
+    def _backward(self, d_output, d_h_n, d_c_n, input_grad=True, checked=False):
+        """Validated backward (``checked``: ``d_h_n`` and ``d_c_n`` are C-contiguous
+        finite arrays of the right dtype and shape, as :class:`SequenceModel` builds
+        them)."""
         if self._cache is None:
             raise RuntimeError(
                 f"{type(self).__name__}.backward needs a forward pass first, outside "
@@ -561,9 +569,9 @@ class _Recurrent(Module):
                     f"got {d_output.shape}"
                 )
             d_output = self._to_time_major(d_output)
-        d_h_n = self._check_state(d_h_n, "d_h_n", B)
+        d_h_n = self._check_state(d_h_n, "d_h_n", B, checked)
         if self._has_cell_state:
-            d_c_n = self._check_state(d_c_n, "d_c_n", B)
+            d_c_n = self._check_state(d_c_n, "d_c_n", B, checked)
         dX, dh0, dc0 = self._run_backward(d_output, d_h_n, d_c_n, input_grad)
         if self.batch_first and dX is not None:
             dX = dX.transpose(1, 0, 2)
@@ -605,9 +613,9 @@ class _Recurrent(Module):
         return h_n[-1] if D == 1 else np.concatenate(h_n[-D:], axis=1)
 
     def _zero_states(self, B):
-        """Zero initial states (num_layers * D, B, H) for the inference kernels, which
-        only read them: the array of the last ``B`` is kept (not marked read-only,
-        which numba would compile kernels for anew)."""
+        """Zero states (num_layers * D, B, H) for the kernels, which only read them:
+        the array of the last ``B`` is kept (not marked read-only, which numba would
+        compile kernels for anew)."""
         zeros = self.__dict__.get("_zeros")
         if zeros is None or zeros.shape[1] != B:
             shape = (self.num_layers * self.num_directions, B, self.hidden_size)
@@ -787,6 +795,18 @@ class LSTM(_Recurrent):
         """Whether the training kernels use tsLSTM's own tiles (kernels.lstm_tiled)."""
         return tiles_apply(self.hidden_size, np.dtype(self.dtype).itemsize)
 
+    def _training_kernels(self):
+        """``(forward, backward)`` for this layer's sizes: the tiled kernels where
+        :meth:`_tiled`, else BLAS's; found once."""
+        kernels = self.__dict__.get("_kernels")
+        if kernels is None:
+            tiled = self._tiled()
+            kernels = self._kernels = (
+                lstm_forward_tiled if tiled else lstm_forward,
+                lstm_backward_tiled if tiled else lstm_backward,
+            )
+        return kernels
+
     def _calls_blas(self):
         """Only where the tiles do not apply, or where a layer's products over all
         ``T * B`` rows go to BLAS (:func:`~tsLSTM.kernels.lstm_tiled.products_plan`)."""
@@ -802,7 +822,7 @@ class LSTM(_Recurrent):
         Hs = ws.empty(f"Hs{key}", (T + 1, B, H), self.dtype)
         Cs = ws.empty(f"Cs{key}", (T + 1, B, H), self.dtype)
         G = ws.empty(f"G{key}", (T, B, 4 * H), self.dtype)
-        forward = lstm_forward_tiled if self._tiled() else lstm_forward
+        forward = self._training_kernels()[0]
         forward(X, W_ihT, W_hhT, b_ih, b_hh, h0, c0, reverse, lengths, Hs, Cs, G)
         return _DirectionCache(Hs, Cs, G)
 
@@ -810,8 +830,7 @@ class LSTM(_Recurrent):
         W_ihT, W_hhT, _, _ = self._weights(sfx)
         W_hh = _copy_into(ws, "W_hh", W_hhT.T)
         dG = ws.empty("dG", cache.G.shape, self.dtype)
-        backward = lstm_backward_tiled if self._tiled() else lstm_backward
-        return backward(
+        return self._training_kernels()[1](
             X, W_ihT, W_hh, cache.Hs, cache.Cs, cache.G, dH, dh_n, dc_n, reverse, lengths, dG,
             *self._weight_grads(sfx, grads), dX,
         )  # fmt: skip

@@ -33,18 +33,35 @@ class Workspace:
     True
     """
 
+    # views kept for reuse (see empty); past this many, they are dropped and rebuilt
+    MAX_VIEWS = 64
+
     def __init__(self):
         self._buffers = {}
+        self._views = {}  # (name, shape, dtype) -> the view of the name's buffer
 
     def empty(self, name, shape, dtype):
-        """An uninitialised C-contiguous array of ``shape`` and ``dtype`` under ``name``."""
+        """An uninitialised C-contiguous array of ``shape`` and ``dtype`` under ``name``.
+
+        The same request returns the same view object as long as the name's buffer
+        is not replaced (every training step asks for the same arrays).
+        """
+        key = (name, shape, dtype)
+        view = self._views.get(key)
+        if view is not None:
+            return view
         dtype = np.dtype(dtype)
         size = prod(shape)
         buffer = self._buffers.get(name)
         if buffer is None or buffer.dtype != dtype or buffer.size < size:
             buffer = np.empty(size, dtype=dtype)
             self._buffers[name] = buffer
-        return buffer[:size].reshape(shape)
+            self._views = {k: v for k, v in self._views.items() if k[0] != name}
+        view = buffer[:size].reshape(shape)
+        if len(self._views) >= self.MAX_VIEWS:
+            self._views.clear()
+        self._views[key] = view
+        return view
 
     def zeros(self, name, shape, dtype):
         """As :meth:`empty`, filled with zeros."""
@@ -55,6 +72,7 @@ class Workspace:
     def clear(self):
         """Release every buffer."""
         self._buffers.clear()
+        self._views.clear()
 
     @property
     def nbytes(self):
