@@ -131,6 +131,44 @@ def _tile_fmuladd(typingctx, A, r0, P, p0, out, n_rows, n_panels, accumulate):
     return signature, codegen
 
 
+@intrinsic
+def _copy_panel_row(typingctx, W, k, p, P):
+    """``P[p, k, :] = W[k, p * V : (p + 1) * V]``: one vector load and store.
+
+    ``W``'s rows must be contiguous and hold the whole panel, ``P`` must be
+    C-contiguous (the caller checks). Written as IR so that the copy of one cache line
+    carries none of the run-time overlap checks LLVM puts before a vectorised loop.
+    """
+    if not (isinstance(W, types.Array) and isinstance(P, types.Array) and W.dtype == P.dtype):
+        return None
+    signature = types.void(W, k, p, P)
+
+    def codegen(context, builder, sig, args):
+        w_arr = context.make_array(W)(context, builder, args[0])
+        p_arr = context.make_array(P)(context, builder, args[3])
+        row, panel = args[1], args[2]
+        T = context.get_data_type(P.dtype)
+        size = context.get_abi_sizeof(T)
+        vec = llvm_ir.VectorType(T, PANEL_BYTES // size)
+        i64 = llvm_ir.IntType(64)
+        w_row_stride = cgutils.unpack_tuple(builder, w_arr.strides)[0]
+        p_stride_panel, p_stride_row = cgutils.unpack_tuple(builder, p_arr.strides)[:2]
+        source = builder.add(
+            builder.mul(row, w_row_stride), builder.mul(panel, llvm_ir.Constant(i64, PANEL_BYTES))
+        )
+        dest = builder.add(builder.mul(panel, p_stride_panel), builder.mul(row, p_stride_row))
+
+        def pointer(data, offset):
+            address = builder.add(builder.ptrtoint(data, i64), offset)
+            return builder.inttoptr(address, vec.as_pointer())
+
+        value = builder.load(pointer(w_arr.data, source), align=size)
+        builder.store(value, pointer(p_arr.data, dest), align=size)
+        return context.get_dummy_value()
+
+    return signature, codegen
+
+
 @njit(**JIT_OPTIONS)
 def panel_width(like):
     """Columns per panel for arrays of ``like``'s type: one 64-byte cache line."""
@@ -150,12 +188,17 @@ def pack_panels(W):
     n_panels = (N + V - 1) // V
     P = np.empty((n_panels, K, V), dtype=W.dtype)
     zero = W.dtype.type(0.0)
+    if W.strides[1] == W.itemsize:  # rows contiguous: a vector per panel row
+        for p in range(full):
+            for k in range(K):
+                _copy_panel_row(W, k, p, P)
     for k in range(K):
         row = W[k]
-        for p in range(full):
-            dst = P[p, k]
-            for v in range(V):
-                dst[v] = row[p * V + v]
+        if W.strides[1] != W.itemsize:
+            for p in range(full):
+                dst = P[p, k]
+                for v in range(V):
+                    dst[v] = row[p * V + v]
         if full < n_panels:
             dst = P[full, k]
             for v in range(V):
