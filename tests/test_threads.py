@@ -221,23 +221,24 @@ def test_chunked_batches_equal_one_pass_and_ignore_the_thread_count(cls, monkeyp
 
 
 @pytest.mark.parametrize(
-    "cls, name, H",
-    [(LSTM, "lstm_forward", 15), (LSTM, "lstm_forward_tiled", 144), (GRU, "gru_forward", 16)],
-)
-def test_recurrent_layers_run_blas_on_one_thread(cls, name, H, monkeypatch):
+    "cls, kernels, H",
+    [(LSTM, "_BLAS_KERNELS", 15), (LSTM, "_TILED_KERNELS", 144), (GRU, "_TILED_KERNELS", 16),
+     (GRU, "_BLAS_KERNELS", 15)],
+)  # fmt: skip
+def test_recurrent_layers_run_blas_on_one_thread(cls, kernels, H, monkeypatch):
     """Also outside an estimator: the layer API's results ignore the BLAS setting.
 
-    An LSTM whose hidden size is a whole number of panels runs the tiled kernels; with
-    H = 144 their products over all steps go to BLAS.
+    A layer whose hidden size is a whole number of panels runs the tiled kernels; with
+    H = 144 the LSTM's products over all steps go to BLAS, and the GRU's always do.
     """
     seen = []
-    real = getattr(tsLSTM.nn.recurrent, name)
+    real_forward, real_backward = getattr(cls, kernels)
 
     def spy(*args):
         seen.append(_blas_threads())
-        return real(*args)
+        return real_forward(*args)
 
-    monkeypatch.setattr(tsLSTM.nn.recurrent, name, spy)
+    monkeypatch.setattr(cls, kernels, (spy, real_backward))
     before = _blas_threads()
     with threadpool_limits(limits=2, user_api="blas"):
         for B in (8, 70):  # one chunk, three chunks

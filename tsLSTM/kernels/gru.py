@@ -102,6 +102,47 @@ def gru_cell_backward(gates, hn, h_prev, dh_out, dh_rec, dgx, dgh, dh_direct):
 
 
 @njit(**JIT_OPTIONS)
+def gru_step_cells(gh, G, b_ih, b_hh, Hs, HN, t, prev, cur, lengths):
+    """The cells of step ``t`` for every row, ``gh`` (B, 3H) holding ``h_{t-1} @ W_hhT``
+    (overwritten): rows with ``t >= lengths[b]`` carry their state."""
+    for b in range(gh.shape[0]):
+        if t < lengths[b]:
+            gru_cell_forward(gh[b], G[t, b], b_ih, b_hh, Hs[prev, b], Hs[cur, b], HN[t, b])
+        else:
+            copy_row(Hs[cur, b], Hs[prev, b])
+
+
+@njit(**JIT_OPTIONS)
+def gru_step_cells_backward(G, HN, Hs, dH, no_dH, dh_rec, dGx, dGh, dh_direct, t, prev,
+                            lengths):  # fmt: skip
+    """The cell backward of step ``t`` for every row (``dH`` of zero length: the zeros
+    ``no_dH`` (H,) instead); padded rows pass ``dh_rec`` through ``dh_direct``."""
+    has_dH = dH.shape[0] > 0
+    for b in range(dh_rec.shape[0]):
+        if t < lengths[b]:
+            gru_cell_backward(
+                G[t, b], HN[t, b], Hs[prev, b], dH[t, b] if has_dH else no_dH, dh_rec[b],
+                dGx[t, b], dGh[t, b], dh_direct[b],
+            )  # fmt: skip
+        else:
+            dGx[t, b] = 0
+            dGh[t, b] = 0
+            copy_row(dh_direct[b], dh_rec[b])
+
+
+@njit(**JIT_OPTIONS)
+def gru_weight_grads(X2, H_prev, dGx2, dGh2, W_ihT, dW_ihT, dW_hhT, db_ih, db_hh, dX2):
+    """The products over all ``T * B`` rows, by BLAS: the weight and bias gradients,
+    and ``dX2 = dGx2 @ W_ihT.T`` unless ``dX2`` has no rows."""
+    dW_ihT += np.dot(X2.T, dGx2)
+    dW_hhT += np.dot(H_prev.T, dGh2)
+    add_column_sums(dGx2, db_ih)
+    add_column_sums(dGh2, db_hh)
+    if dX2.shape[0] == X2.shape[0]:
+        np.dot(dGx2, W_ihT.T, dX2)
+
+
+@njit(**JIT_OPTIONS)
 def gru_forward(X, W_ihT, W_hhT, b_ih, b_hh, h0, reverse, lengths, Hs, G, HN):
     """Run one GRU direction over a sequence, saving what BPTT needs.
 
@@ -139,11 +180,7 @@ def gru_forward(X, W_ihT, W_hhT, b_ih, b_hh, h0, reverse, lengths, Hs, G, HN):
         prev = prev_start + t
         cur = out_start + t
         np.dot(Hs[prev], W_hhT, gh)
-        for b in range(B):
-            if t < lengths[b]:
-                gru_cell_forward(gh[b], G[t, b], b_ih, b_hh, Hs[prev, b], Hs[cur, b], HN[t, b])
-            else:
-                copy_row(Hs[cur, b], Hs[prev, b])
+        gru_step_cells(gh, G, b_ih, b_hh, Hs, HN, t, prev, cur, lengths)
 
 
 @njit(**JIT_OPTIONS)
@@ -188,35 +225,21 @@ def gru_backward(
     T, B, I = X.shape
     nh = W_hh.shape[1]
     dh_rec = dh_n.copy()
-    has_dH = dH.shape[0] == T
-    no_dH = np.zeros(nh, dtype=G.dtype)
     dh_direct = np.empty_like(dh_rec)  # dL/dh_{t-1} through h_t = ... + z_t h_{t-1}
+    no_dH = np.zeros(nh, dtype=G.dtype)
     prev_start = state_slots(T, reverse)[2]
     for step in range(T):
         t = step if reverse else T - 1 - step
         prev = prev_start + t
-        for b in range(B):
-            if t < lengths[b]:
-                gru_cell_backward(
-                    G[t, b], HN[t, b], Hs[prev, b], dH[t, b] if has_dH else no_dH, dh_rec[b],
-                    dGx[t, b], dGh[t, b],
-                    dh_direct[b],
-                )  # fmt: skip
-            else:
-                dGx[t, b] = 0
-                dGh[t, b] = 0
-                copy_row(dh_direct[b], dh_rec[b])
+        gru_step_cells_backward(G, HN, Hs, dH, no_dH, dh_rec, dGx, dGh, dh_direct, t, prev,
+                                lengths)  # fmt: skip
         np.dot(dGh[t], W_hh, dh_rec)
         dh_rec += dh_direct
-    dGx2 = dGx.reshape(T * B, 3 * nh)
-    dGh2 = dGh.reshape(T * B, 3 * nh)
-    dW_ihT += np.dot(X.reshape(T * B, I).T, dGx2)
-    H_prev = Hs[prev_start : prev_start + T]
-    dW_hhT += np.dot(H_prev.reshape(T * B, nh).T, dGh2)
-    add_column_sums(dGx2, db_ih)
-    add_column_sums(dGh2, db_hh)
-    if dX.shape[0] == T:
-        np.dot(dGx2, W_ihT.T, dX.reshape(T * B, I))
+    H_prev = Hs[prev_start : prev_start + T].reshape(T * B, nh)
+    gru_weight_grads(
+        X.reshape(T * B, I), H_prev, dGx.reshape(T * B, 3 * nh), dGh.reshape(T * B, 3 * nh),
+        W_ihT, dW_ihT, dW_hhT, db_ih, db_hh, dX.reshape(dX.shape[0] * B, I),
+    )  # fmt: skip
     return dh_rec
 
 

@@ -25,6 +25,7 @@ from .._threads import (
     single_threaded_blas,
 )
 from ..kernels.gru import gru_backward, gru_forward, gru_infer
+from ..kernels.gru_tiled import gru_backward_tiled, gru_forward_tiled
 from ..kernels.lstm import lstm_backward, lstm_forward, lstm_infer
 from ..kernels.lstm_tiled import (
     PRODUCTS_BLAS,
@@ -370,6 +371,22 @@ class _Recurrent(Module):
     def _calls_blas(self):
         """Whether this stack's training kernels call BLAS (the GRU's always do)."""
         return True
+
+    # the training kernels (forward, backward): with tsLSTM's tiles, with BLAS's products
+    _TILED_KERNELS = _BLAS_KERNELS = None
+
+    def _tiled(self):
+        """Whether the training kernels use tsLSTM's own tiles for the recurrent
+        products (:mod:`~tsLSTM.kernels.lstm_tiled`, :mod:`~tsLSTM.kernels.gru_tiled`)."""
+        return tiles_apply(self.hidden_size, np.dtype(self.dtype).itemsize)
+
+    def _training_kernels(self):
+        """``(forward, backward)`` for this layer's sizes: the tiled kernels where
+        :meth:`_tiled`, else BLAS's; found once."""
+        kernels = self.__dict__.get("_kernels")
+        if kernels is None:
+            kernels = self._kernels = self._TILED_KERNELS if self._tiled() else self._BLAS_KERNELS
+        return kernels
 
     def _one_blas_thread(self):
         """The context of a training pass: BLAS on one thread where the kernels call it
@@ -738,6 +755,8 @@ class LSTM(_Recurrent):
 
     _n_gates = 4
     _has_cell_state = True
+    _TILED_KERNELS = (lstm_forward_tiled, lstm_backward_tiled)
+    _BLAS_KERNELS = (lstm_forward, lstm_backward)
 
     def forward(self, X, h0=None, c0=None, training=False, lengths=None):
         """Run the network over a batch of sequences.
@@ -791,22 +810,6 @@ class LSTM(_Recurrent):
         dX, dh0, dc0 = self._backward(d_output, d_h_n, d_c_n, input_grad)
         return dX, (dh0, dc0)
 
-    def _tiled(self):
-        """Whether the training kernels use tsLSTM's own tiles (kernels.lstm_tiled)."""
-        return tiles_apply(self.hidden_size, np.dtype(self.dtype).itemsize)
-
-    def _training_kernels(self):
-        """``(forward, backward)`` for this layer's sizes: the tiled kernels where
-        :meth:`_tiled`, else BLAS's; found once."""
-        kernels = self.__dict__.get("_kernels")
-        if kernels is None:
-            tiled = self._tiled()
-            kernels = self._kernels = (
-                lstm_forward_tiled if tiled else lstm_forward,
-                lstm_backward_tiled if tiled else lstm_backward,
-            )
-        return kernels
-
     def _calls_blas(self):
         """Only where the tiles do not apply, or where a layer's products over all
         ``T * B`` rows go to BLAS (:func:`~tsLSTM.kernels.lstm_tiled.products_plan`)."""
@@ -847,6 +850,8 @@ class GRU(_Recurrent):
 
     _n_gates = 3
     _has_cell_state = False
+    _TILED_KERNELS = (gru_forward_tiled, gru_backward_tiled)
+    _BLAS_KERNELS = (gru_forward, gru_backward)
 
     def forward(self, X, h0=None, training=False, lengths=None):
         """Run the network over a batch of sequences.
@@ -888,7 +893,8 @@ class GRU(_Recurrent):
         Hs = ws.empty(f"Hs{key}", (T + 1, B, H), self.dtype)
         G = ws.empty(f"G{key}", (T, B, 3 * H), self.dtype)
         HN = ws.empty(f"HN{key}", (T, B, H), self.dtype)
-        gru_forward(X, W_ihT, W_hhT, b_ih, b_hh, h0, reverse, lengths, Hs, G, HN)
+        forward = self._training_kernels()[0]
+        forward(X, W_ihT, W_hhT, b_ih, b_hh, h0, reverse, lengths, Hs, G, HN)
         return _DirectionCache(Hs, G=G, HN=HN)
 
     def _backward_direction(self, X, sfx, cache, dH, dh_n, dc_n, reverse, lengths, dX, grads, ws):
@@ -896,7 +902,7 @@ class GRU(_Recurrent):
         W_hh = _copy_into(ws, "W_hh", W_hhT.T)
         dGx = ws.empty("dGx", cache.G.shape, self.dtype)
         dGh = ws.empty("dGh", cache.G.shape, self.dtype)
-        dh0 = gru_backward(
+        dh0 = self._training_kernels()[1](
             X, W_ihT, W_hh, cache.Hs, cache.G, cache.HN, dH, dh_n, reverse, lengths, dGx, dGh,
             *self._weight_grads(sfx, grads), dX,
         )  # fmt: skip
