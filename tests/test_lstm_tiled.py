@@ -110,6 +110,24 @@ def test_gate_major_weight_grads_are_the_row_major_bits(N, I, H, dtype):
     np.testing.assert_allclose(results[0][1], init[1] + H_prev.T @ dG2, rtol=1e-4, atol=1e-4)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_one_feature_projection_is_the_two_pass_bits(dtype):
+    """The one-pass projection of a single feature gives the bits of the bias pass
+    followed by the feature's multiply-add (the path of two features, the second
+    zero: adding 0 * 0 changes nothing)."""
+    rng = np.random.default_rng(3)
+    X2, W_ihT = (
+        rng.standard_normal((37, 1)).astype(dtype),
+        rng.standard_normal((1, 64)).astype(dtype),
+    )
+    b_ih, b_hh = rng.standard_normal(64).astype(dtype), rng.standard_normal(64).astype(dtype)
+    one, two = np.empty((37, 64), dtype), np.empty((37, 64), dtype)
+    lstm_tiled.project_narrow(X2, W_ihT, b_ih, b_hh, one)
+    X2_zero, W_zero = np.hstack([X2, 0 * X2]), np.vstack([W_ihT, 0 * W_ihT])
+    lstm_tiled.project_narrow(X2_zero, W_zero, b_ih, b_hh, two)
+    np.testing.assert_array_equal(one, two)
+
+
 def test_layer_picks_the_kernels_by_hidden_size():
     """A whole number of panels (16 float32 or 8 float64 units): tiles; else BLAS."""
     assert LSTM(2, 16)._tiled() and LSTM(2, 256)._tiled() and LSTM(2, 48)._tiled()

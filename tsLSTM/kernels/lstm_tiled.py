@@ -102,10 +102,24 @@ def project_tiled(X2, W_ihT, b_ih, b_hh, Z2):
 
 @njit(**JIT_OPTIONS)
 def project_narrow(X2, W_ihT, b_ih, b_hh, Z2):
-    """Each row starts as the bias and adds the features' terms in order (few features)."""
-    _bias_rows(b_ih, b_hh, Z2)
+    """Each row starts as the bias and adds the features' terms in order (few features).
+
+    One feature (a univariate series) takes one pass, ``bias + x * w``: the same
+    multiply-add as the bias pass followed by the feature's, without writing the rows
+    twice.
+    """
     N, I = X2.shape
     G = Z2.shape[1]
+    if I == 1:
+        bias = b_ih + b_hh
+        w = W_ihT[0]
+        for r in range(N):
+            z = Z2[r]
+            x = X2[r, 0]
+            for k in range(G):
+                z[k] = bias[k] + x * w[k]
+        return
+    _bias_rows(b_ih, b_hh, Z2)
     for r in range(N):
         z = Z2[r]
         for i in range(I):
