@@ -49,11 +49,11 @@ from tsLSTM.kernels.lstm import lstm_backward, lstm_forward, lstm_infer
 from tsLSTM.kernels.lstm_tiled import (
     INPUT_GRAD_KERNELS,
     PROJECT_KERNELS,
-    WEIGHT_GRAD_KERNELS,
     lstm_backward_tiled,
     lstm_forward_tiled,
     products_plan,
     tiles_apply,
+    weight_grads_kernel,
 )
 
 TARGETS = {
@@ -103,7 +103,7 @@ def train_products_tiled(X, W_ihT, W_hhT, W_hh, Hs, G, gh, dG, dh, dW_ihT, dW_hh
     PROJECT_KERNELS[plan](X2, W_ihT, b, b, G2)
     _recurrent_products(W_hhT, W_hh, Hs, G, dG, dh)
     H_prev = Hs[:T].reshape(T * B, nh)
-    WEIGHT_GRAD_KERNELS[plan](X2, H_prev, dG2, dW_ihT, dW_hhT, b.copy(), b.copy())
+    weight_grads_kernel(plan, dG2.nbytes)(X2, H_prev, dG2, dW_ihT, dW_hhT, b.copy(), b.copy())
     if input_grad:
         INPUT_GRAD_KERNELS[plan](dG2, W_ihT, dX.reshape(T * B, I))
 

@@ -233,6 +233,15 @@ WEIGHT_GRAD_KERNELS = {PRODUCTS_TILED: weight_grads_tiled, PRODUCTS_NARROW: weig
 GATE_MAJOR_MAX_BYTES = 512 * 1024
 GATE_MAJOR_KERNELS = {PRODUCTS_TILED: weight_grads_gate_major,
                       PRODUCTS_NARROW: weight_grads_narrow_gate_major}  # fmt: skip
+
+
+def weight_grads_kernel(plan, dG_bytes):
+    """The weight-gradient kernel for a ``products_plan`` and a ``dG2`` of this size."""
+    if plan != PRODUCTS_BLAS and dG_bytes <= GATE_MAJOR_MAX_BYTES:
+        return GATE_MAJOR_KERNELS[plan]
+    return WEIGHT_GRAD_KERNELS[plan]
+
+
 INPUT_GRAD_KERNELS = {PRODUCTS_TILED: input_grad_tiled, PRODUCTS_NARROW: input_grad_tiled,
                PRODUCTS_BLAS: input_grad_blas}  # fmt: skip
 
@@ -317,9 +326,7 @@ def lstm_backward_tiled(
     prev_start = 1 if reverse else 0  # state_slots: the states each step starts from
     H_prev = Hs[prev_start : prev_start + T].reshape(T * B, nh)
     dG2 = dG.reshape(T * B, 4 * nh)
-    weight_grads = WEIGHT_GRAD_KERNELS[plan]
-    if plan != PRODUCTS_BLAS and dG2.nbytes <= GATE_MAJOR_MAX_BYTES:
-        weight_grads = GATE_MAJOR_KERNELS[plan]
+    weight_grads = weight_grads_kernel(plan, dG2.nbytes)
     weight_grads(X.reshape(T * B, I), H_prev, dG2, dW_ihT, dW_hhT, db_ih, db_hh)
     if dX.shape[0] == T:
         INPUT_GRAD_KERNELS[plan](dG2, W_ihT, dX.reshape(T * B, I))
