@@ -1,5 +1,10 @@
 """The row-independent matrix products of ``tsLSTM.kernels.gemm`` against numpy."""
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -71,6 +76,22 @@ def test_transposed_product_is_the_row_major_products_bits(dtype, M, K, N):
                   True)  # fmt: skip
     np.testing.assert_array_equal(gate_major, row_major)
     np.testing.assert_allclose(gate_major, init + (A @ W).T, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("target", ["native", "avx2"])
+def test_tall_tiles_follow_numbas_target(target):
+    """Eight-row tiles where numba generates AVX-512 code, four under AVX2 (numba told
+    to generate code for Haswell, as an AVX2-only processor runs it)."""
+    env = dict(os.environ)
+    flags = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
+    expected = 8 if target == "native" and " avx512f" in flags else 4
+    if target == "avx2":
+        env.update(NUMBA_CPU_NAME="haswell", NUMBA_CPU_FEATURES="-avx512f")
+    program = "from tsLSTM.kernels.gemm import TALL_TILE_ROWS; print(TALL_TILE_ROWS)"
+    proc = subprocess.run([sys.executable, "-c", program], env=env, capture_output=True,
+                          text=True, timeout=300)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert int(proc.stdout.split()[-1]) == expected
 
 
 def test_transposed_product_refuses_partial_tiles_and_mismatches():
