@@ -7,20 +7,15 @@ the GRU layers of these sizes too.
 
 import numpy as np
 import pytest
+from test_lstm_tiled import SHAPES as LSTM_SHAPES
 from test_recurrent import check_gradients, make
 
 from tsLSTM.kernels import gru, gru_tiled
 from tsLSTM.nn import GRU
 
-# (B, T, I, H, reverse, padded, dH given, dX wanted): rows left over from the 4-row
-# tiles, hidden sizes of one to three panels, one sequence
-SHAPES = [
-    (5, 7, 1, 16, False, False, True, True),
-    (9, 6, 3, 32, True, True, True, True),
-    (4, 5, 8, 16, False, True, False, False),
-    (13, 3, 20, 48, False, True, True, True),
-    (1, 4, 2, 32, True, True, True, True),
-]
+# the LSTM's shapes (rows left over from the 4-row tiles, one to nine panels, narrow
+# and wide inputs, one sequence)
+SHAPES = LSTM_SHAPES
 
 
 def _run_kernels(forward, backward, shape, dtype):
@@ -49,7 +44,8 @@ def _run_kernels(forward, backward, shape, dtype):
     dh0 = backward(X, W_ihT, W_hh, Hs, G, HN, dH, dh_n, reverse, lengths, dGx, dGh, *grads, dX)
     valid = (np.arange(T)[:, None] < lengths[None, :])[..., None]
     return {
-        "Hs": Hs, "G": G * valid, "HN": HN * valid, "dW_ihT": grads[0], "dW_hhT": grads[1],
+        "Hs": Hs, "G": np.where(valid, G, 0), "HN": np.where(valid, HN, 0),  # padded: unset
+        "dW_ihT": grads[0], "dW_hhT": grads[1],
         "db_ih": grads[2], "db_hh": grads[3], "dX": dX, "dh0": dh0,
     }  # fmt: skip
 

@@ -52,6 +52,17 @@ class Linear(Module):
         for spec in self._parameter_specs():
             spec.assign(self._params[spec.name], self._rng.uniform(-bound, bound, spec.shape))
 
+    def _check_features(self, X):
+        """``X`` as a finite array of the layer's dtype with ``in_features`` on its last
+        axis; ValueError otherwise."""
+        X = as_finite_array(X, "X", self.dtype)
+        if X.ndim < 1 or X.shape[-1] != self.in_features:
+            raise ValueError(
+                f"Linear expects inputs with {self.in_features} features on the last axis, "
+                f"got shape {X.shape}"
+            )
+        return X
+
     def forward(self, X, validate=True):
         """``X @ W^T + b`` for ``X`` of shape (..., in_features).
 
@@ -60,12 +71,7 @@ class Linear(Module):
         :meth:`infer`).
         """
         if validate:
-            X = as_finite_array(X, "X", self.dtype)
-            if X.ndim < 1 or X.shape[-1] != self.in_features:
-                raise ValueError(
-                    f"Linear expects inputs with {self.in_features} features on the last "
-                    f"axis, got shape {X.shape}"
-                )
+            X = self._check_features(X)
         self._X = X
         return X @ self._params["weight"] + self._params["bias"]
 
@@ -85,12 +91,7 @@ class Linear(Module):
             validated input (as :meth:`SequenceModel.predict` does) may skip it.
         """
         if validate:
-            X = as_finite_array(X, "X", self.dtype)
-            if X.ndim < 1 or X.shape[-1] != self.in_features:
-                raise ValueError(
-                    f"Linear expects inputs with {self.in_features} features on the last "
-                    f"axis, got shape {X.shape}"
-                )
+            X = self._check_features(X)
         rows = np.ascontiguousarray(X if X.ndim == 2 else X.reshape(-1, self.in_features))
         out = np.empty((rows.shape[0], self.out_features), dtype=self.dtype)
         affine_rows(rows, self._params["weight"], self._params["bias"], out)
