@@ -512,3 +512,19 @@ def test_no_grad_forward_of_a_batch_split_into_chunks(cell):
     for g, e in zip(got, expected, strict=True):
         if e is not None:
             np.testing.assert_allclose(g, e, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+@pytest.mark.parametrize("H", [16, 15])  # tiled kernels, BLAS kernels
+def test_the_kept_zero_states_stay_zero(cell, H):
+    """The zero states a layer keeps for calls without states (and for the zero
+    gradients of a backward without them) are only read: forward, backward and
+    inference, in one chunk and in several, leave them zero."""
+    layer = make(cell, I=3, H=H, num_layers=2, bidirectional=True, dtype=np.float32)
+    rng = np.random.default_rng(0)
+    for B in (5, 40):
+        X = rng.standard_normal((B, 6, 3)).astype(np.float32)
+        output = layer.forward(X, training=True)[0]
+        layer.backward(np.ones_like(output))
+        layer.infer(X)
+        assert not layer._zero_states(B).any()
