@@ -1,4 +1,5 @@
-"""The LSTM cell backward in explicit vectors: the same bits as the compiled loop."""
+"""The LSTM cell in explicit vectors, forward and backward: the same bits as the
+compiled loops."""
 
 import numpy as np
 import pytest
@@ -6,7 +7,14 @@ from numba import njit
 
 from tsLSTM.kernels import cell_vectors
 from tsLSTM.kernels._jit import JIT_OPTIONS
-from tsLSTM.kernels.lstm import cell_backward, lstm_cell_backward
+from tsLSTM.kernels.lstm import (
+    cell_backward,
+    gate_coefficients,
+    lstm_activate,
+    lstm_cell_backward,
+    lstm_state,
+    lstm_step_preactivated,
+)
 
 _UNCACHED = {**JIT_OPTIONS, "cache": False}  # compiled as the kernels are
 
@@ -57,3 +65,81 @@ def test_vector_rows_apply_to_float32_contiguous_rows_only():
     assert cell_vectors.applies(row32, row32)
     assert not cell_vectors.applies(row32, row64)
     assert not cell_vectors.applies(row32, strided)
+
+
+@njit(**_UNCACHED)
+def _step_dispatched(Z, C_prev, C, Hh, H_prev, t, lengths):
+    scale, shift = gate_coefficients(C.shape[1], Z)
+    lstm_step_preactivated(Z, scale, shift, C_prev, C, Hh, H_prev, t, lengths)
+
+
+@njit(**_UNCACHED)
+def _step_two_loops(Z, C_prev, C, Hh, H_prev, t, lengths):
+    scale, shift = gate_coefficients(C.shape[1], Z)
+    for b in range(Z.shape[0]):
+        if t < lengths[b]:
+            lstm_activate(Z[b], scale, shift)
+            lstm_state(Z[b], C_prev[b], C[b], Hh[b])
+        else:
+            C[b] = C_prev[b]
+            Hh[b] = H_prev[b]
+
+
+@pytest.mark.parametrize("H", [16, 32, 48, 64, 128, 24, 5])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_cell_forward_equals_the_loops_bit_for_bit(H, dtype):
+    """float32 rows of whole vectors take cell_vectors' one pass, with the bits of the
+    two loops (activations, cell and hidden states); padded rows carry their state."""
+    rng = np.random.default_rng(1)
+    B = 9
+    Z = rng.standard_normal((B, 4 * H)) * 4
+    Z[0, :6] = [-40.0, 40.0, -15.9, 16.5, 0.0, 1e-30]  # past and inside tanh's clamp
+    C_prev = rng.standard_normal((B, H)) * 3
+    C_prev[1, :2] = [-30.0, 30.0]
+    H_prev = rng.standard_normal((B, H))
+    Z, C_prev, H_prev = (a.astype(dtype) for a in (Z, C_prev, H_prev))
+    lengths = np.full(B, 5, dtype=np.int64)
+    lengths[[2, 7]] = 3  # step 4 is padding for these rows
+    results = []
+    for step in (_step_dispatched, _step_two_loops):
+        z, c, h = Z.copy(), np.full_like(C_prev, np.nan), np.full_like(C_prev, np.nan)
+        step(z, C_prev, c, h, H_prev, 4, lengths)
+        results.append((z, c, h))
+    for one_pass, two_loops in zip(*results, strict=True):
+        np.testing.assert_array_equal(one_pass, two_loops)
+    z, c, h = results[0]
+    assert np.isfinite(c).all() and np.isfinite(h).all()  # every state written
+    np.testing.assert_array_equal(c[[2, 7]], C_prev[[2, 7]])
+    np.testing.assert_array_equal(h[[2, 7]], H_prev[[2, 7]])
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        {"NUMBA_CPU_NAME": "haswell", "NUMBA_CPU_FEATURES": "-avx512f"},
+        {"NUMBA_CPU_NAME": "generic"},
+    ],
+    ids=["avx2", "generic"],
+)
+def test_cell_vectors_bits_under_other_targets(target, tmp_path):
+    """The explicit vectors have the loops' bits also where numba compiles for AVX2 or
+    for generic x86-64 (no FMA), not only for this machine (a subprocess each: the
+    target is fixed when numba starts)."""
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; sys.path.insert(0, 'tests'); import numpy as np\n"
+        "import test_cell_vectors as t\n"
+        "for H in (16, 32, 64, 24):\n"
+        "    t.test_cell_forward_equals_the_loops_bit_for_bit(H, np.float32)\n"
+        "    t.test_cell_backward_equals_the_loop_bit_for_bit(H, np.float32)\n"
+        "print('ok')\n"
+    )
+    env = {**os.environ, **target, "NUMBA_CACHE_DIR": str(tmp_path)}
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    done = subprocess.run([sys.executable, "-c", code], cwd=root, env=env,
+                          capture_output=True, text=True, timeout=600)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.strip().endswith("ok")

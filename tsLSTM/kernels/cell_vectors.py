@@ -142,3 +142,43 @@ def cell_backward_f32(typingctx, gates, c_prev, c, dh_out, dh_rec, dc, dgates):
         return context.get_dummy_value()
 
     return signature, codegen
+
+
+@intrinsic
+def cell_forward_f32(typingctx, z, c_prev, c, h):
+    """:func:`~tsLSTM.kernels.lstm.lstm_activate` then
+    :func:`~tsLSTM.kernels.lstm.lstm_state` for one float32 row, in one pass.
+
+    ``z`` (4H,) holds the pre-activations on entry and the activations ``i, f, g, o``
+    on exit; ``c`` and ``h`` (H,) receive the new states. The same operations as the
+    two loops, with the gate coefficients of
+    :func:`~tsLSTM.kernels.lstm.gate_coefficients` as constants (``0.5, 0.5`` for
+    ``i, f, o``; ``1, 0`` for ``g``): all arguments are 1-D C-contiguous float32
+    arrays that do not overlap, and ``H`` must be a multiple of :data:`FLOATS32`.
+    """
+    if not applies(z, c_prev, c, h):
+        return None  # numba then reports a typing error naming the arguments
+    signature = types.void(z, c_prev, c, h)
+
+    def codegen(context, builder, sig, args):
+        v = _Vectors(context, builder)
+        data, nh = _pointers_and_length(context, builder, sig, args, 2)
+        p_z, p_cprev, p_c, p_h = data
+        half = v.splat(0.5)
+        coefficients = ((half, half), (half, half), (v.one, v.splat(0.0)), (half, half))
+        for j, gate in v.blocks(nh):
+            acts = []
+            for offset, (scale, shift) in zip(gate, coefficients, strict=True):
+                # shift + scale * tanh(scale * z), contracted as in lstm_activate
+                t = v.tanh(builder.fmul(scale, v.load(p_z, offset)))
+                act = builder.call(v.fmuladd, [scale, t, shift])
+                v.store(act, p_z, offset)
+                acts.append(act)
+            i, f, g, o = acts
+            # f * c_prev + i * g, contracted as in lstm_state: the first product fused
+            c_new = builder.call(v.fmuladd, [f, v.load(p_cprev, j), builder.fmul(i, g)])
+            v.store(c_new, p_c, j)
+            v.store(builder.fmul(o, v.tanh(c_new)), p_h, j)
+        return context.get_dummy_value()
+
+    return signature, codegen
