@@ -104,6 +104,35 @@ def test_trajectory_matches_torch(torch, name, kwargs, max_norm, dtype):
     np.testing.assert_allclose(params, expected, rtol=rtol, atol=rtol * np.abs(expected).max())
 
 
+@pytest.mark.parametrize("name", ["adam", "adamw"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_hyper_parameters_changed_between_steps_take_effect(torch, name, dtype):
+    """A schedule may change lr, betas, eps and weight decay between steps: each step
+    uses the values of that moment, as torch's param_groups do (the step's fixed
+    scalars are cast once per set of values, not once per optimizer)."""
+    p0, c = _problem()
+    params = p0.astype(dtype)
+    grads = np.zeros_like(params)
+    opt = OPTIMIZERS[name](params, grads, lr=0.01)
+    t_param = torch.nn.Parameter(torch.from_numpy(p0.astype(dtype)))
+    t_opt = _torch_optimizer(torch, name, t_param, {"lr": 0.01})
+    changes = {3: {"lr": 0.05}, 5: {"betas": (0.8, 0.99)}, 7: {"eps": 1e-3},
+               9: {"weight_decay": 0.1}, 11: {"lr": 0.002, "betas": (0.95, 0.9)}}  # fmt: skip
+    for step in range(14):
+        for key, value in changes.get(step, {}).items():
+            if key == "betas":
+                opt.beta1, opt.beta2 = value
+            else:
+                setattr(opt, key, value)
+            t_opt.param_groups[0][key] = value
+        grads[:] = _gradient(params, c)
+        t_param.grad = torch.from_numpy(_gradient(t_param.detach().numpy(), c).astype(dtype))
+        opt.step()
+        t_opt.step()
+        np.testing.assert_allclose(params, t_param.detach().numpy(), rtol=TOLERANCE[dtype],
+                                   atol=TOLERANCE[dtype])  # fmt: skip
+
+
 def test_clipping_changes_the_trajectory(torch):
     _, clipped, _ = _run_both(torch, "adagrad", CONFIGS[-1][1], np.float64, max_norm=0.5)
     _, free, _ = _run_both(torch, "adagrad", CONFIGS[-1][1], np.float64)

@@ -179,6 +179,20 @@ def test_a_single_chunk_with_enough_work_runs_as_two():
     assert large._chunk_bounds(28, 1) == [0, 1]
 
 
+def test_kept_chunk_bounds_follow_the_sizes_and_the_chunking_settings(monkeypatch):
+    """A layer keeps the bounds of the last sizes it was asked for; other sizes, or
+    other chunking settings (as the tests set them), are found anew."""
+    layer = LSTM(8, 16, random_state=0)
+    assert layer._chunk_bounds(24, 70) == [0, 23, 46, 70]
+    assert layer._chunk_bounds(24, 70) is layer._chunk_bounds(24, 70)  # kept
+    assert layer._chunk_bounds(24, 20) == [0, 20]
+    monkeypatch.setattr(tsLSTM._threads, "CHUNK_ROWS", 10_000)
+    assert layer._chunk_bounds(24, 70) == [0, 70]
+    monkeypatch.setattr(tsLSTM._threads, "CHUNK_ROWS", 32)
+    monkeypatch.setattr(tsLSTM._threads, "SPLIT_MACS", 1)
+    assert layer._chunk_bounds(24, 32) == [0, 16, 32]
+
+
 @pytest.mark.parametrize("cls", [LSTM, GRU])
 def test_large_batch_inference_ignores_the_thread_count(cls):
     layer = cls(2, 8, num_layers=2, bidirectional=True, random_state=0)

@@ -307,12 +307,20 @@ class Adam(Optimizer):
     def _scalars(self, dt):
         lr, beta1, beta2 = float(self.lr), float(self.beta1), float(self.beta2)
         weight_decay, t = float(self.weight_decay), float(self.n_steps)
-        w1 = dt(1.0 - beta1)
+        # the scalars that do not depend on the step, cast once per set of values
+        key = (dt, lr, beta1, beta2, float(self.eps), weight_decay)
+        cached = self.__dict__.get("_fixed_scalars")
+        if cached is None or cached[0] != key:
+            w1 = dt(1.0 - beta1)
+            fixed = (
+                w1, dt(1.0) - w1, bool(abs(w1) < 0.5), dt(beta2), dt(1.0 - beta2),
+                dt(self.eps), dt(weight_decay), dt(1.0 - lr * weight_decay),
+                weight_decay != 0.0, self._decoupled, self._amsgrad,
+            )  # fmt: skip
+            cached = self._fixed_scalars = (key, fixed)
         return rules.AdamScalars(
-            dt(-(lr / (1.0 - beta1**t))), dt(math.sqrt(1.0 - beta2**t)), w1, dt(1.0) - w1,
-            bool(abs(w1) < 0.5), dt(beta2), dt(1.0 - beta2), dt(self.eps), dt(weight_decay),
-            dt(1.0 - lr * weight_decay), weight_decay != 0.0, self._decoupled, self._amsgrad,
-        )  # fmt: skip
+            dt(-(lr / (1.0 - beta1**t))), dt(math.sqrt(1.0 - beta2**t)), *cached[1]
+        )
 
     def _hyper_parameters(self):
         return {

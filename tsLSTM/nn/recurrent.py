@@ -17,6 +17,7 @@ from typing import NamedTuple
 import numpy as np
 from sklearn.utils import check_random_state
 
+from .. import _threads
 from .._threads import (
     INFER_CHUNK_ROWS,
     MIN_SPLIT_ROWS,
@@ -305,12 +306,22 @@ class _Recurrent(Module):
         return spaces
 
     def _chunk_bounds(self, T, B, max_rows=None):
-        """Batch chunks for ``B`` sequences of ``T`` steps (see ``_threads.chunk_bounds``)."""
+        """Batch chunks for ``B`` sequences of ``T`` steps (see ``_threads.chunk_bounds``);
+        those of the last sizes asked for are kept (training asks for the same ones
+        every step), with the chunking settings they were found under."""
+        key = (T, B, max_rows, _threads.CHUNK_ROWS, _threads.SPLIT_MACS)
+        kept = self.__dict__.get("_bounds")
+        if kept is not None and kept[0] == key:
+            return kept[1]
         if B < 2 * MIN_SPLIT_ROWS:  # never split: the products' size does not matter
-            return chunk_bounds(B, 0, max_rows)
-        G, H, L = self._n_gates * self.hidden_size, self.hidden_size, self.num_layers
-        inputs = self.input_size + (L - 1) * self.num_directions * H  # all layers' inputs
-        return chunk_bounds(B, T * self.num_directions * G * (inputs + L * H), max_rows)
+            bounds = chunk_bounds(B, 0, max_rows)
+        else:
+            G, H, L = self._n_gates * self.hidden_size, self.hidden_size, self.num_layers
+            inputs = self.input_size + (L - 1) * self.num_directions * H  # all layers' inputs
+            macs = T * self.num_directions * G * (inputs + L * H)
+            bounds = chunk_bounds(B, macs, max_rows)
+        self._bounds = (key, bounds)
+        return bounds
 
     def _run_forward(self, X, h0, c0, training, lengths, keep_output):
         """Time-major forward through all layers; returns output, h_n, c_n.
@@ -325,11 +336,14 @@ class _Recurrent(Module):
         """
         T, B = X.shape[:2]
         D, H = self.num_directions, self.hidden_size
-        masks = [
-            self._dropout_mask((T, B, D * H)) if training and self.dropout_after(layer) else None
-            for layer in range(self.num_layers)
-        ]
-        if not is_grad_enabled():
+        masks = (None,) * self.num_layers
+        if training and self.dropout > 0:
+            masks = [
+                self._dropout_mask((T, B, D * H)) if self.dropout_after(layer) else None
+                for layer in range(self.num_layers)
+            ]
+        grad_enabled = is_grad_enabled()
+        if not grad_enabled:
             self._cache = None  # nothing to backpropagate (as after torch.no_grad())
             if all(m is None for m in masks):  # dropout needs the training kernels
                 return self._run_infer(X, h0, c0, lengths, keep_output is not None)
@@ -362,7 +376,7 @@ class _Recurrent(Module):
             h_n = np.concatenate([r[1] for r in results], axis=1)
             c_n = None if c0 is None else np.concatenate([r[2] for r in results], axis=1)
             self._cache = [(bounds[k], bounds[k + 1], r[3]) for k, r in enumerate(results)]
-        if not is_grad_enabled():
+        if not grad_enabled:
             self._cache = None
         if output is not None:
             output = self._zero_padding(output, lengths)
@@ -403,8 +417,9 @@ class _Recurrent(Module):
         """
         T, B = X.shape[:2]
         D, H = self.num_directions, self.hidden_size
-        h_n = np.empty_like(h0)
-        c_n = np.empty_like(h0) if self._has_cell_state else None
+        states = np.empty((1 + self._has_cell_state, *h0.shape), dtype=h0.dtype)  # h_n, c_n
+        h_n = states[0]
+        c_n = states[1] if self._has_cell_state else None
         inputs, caches = [], []
         layer_input = X
         for layer in range(self.num_layers):
@@ -502,8 +517,9 @@ class _Recurrent(Module):
         inputs, caches, masks, lengths = cache
         H, D = self.hidden_size, self.num_directions
         B = inputs[0].shape[1]
-        dh0 = np.empty_like(d_h_n)
-        dc0 = np.empty_like(d_h_n) if self._has_cell_state else None
+        states = np.empty((1 + self._has_cell_state, *d_h_n.shape), dtype=d_h_n.dtype)
+        dh0 = states[0]
+        dc0 = states[1] if self._has_cell_state else None
         dY = d_output
         if dY is None:  # zeros, read by the kernels as such without a buffer
             dY = np.empty((0, B, D * H), dtype=self.dtype)
