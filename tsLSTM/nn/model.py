@@ -159,9 +159,14 @@ class SequenceModel(Module):
             dX = rnn._backward(d_features, None, None, rnn_input_grad)[0]
         else:
             D, H = rnn.num_directions, rnn.hidden_size
-            d_h_n = np.zeros((rnn.num_layers * D, d_features.shape[0], H), dtype=self.dtype)
-            for direction in range(D):
-                d_h_n[-D + direction] = d_features[:, direction * H : (direction + 1) * H]
+            B = d_features.shape[0]
+            one_state = rnn.num_layers * D == 1 and d_features.dtype == self.dtype
+            if one_state and d_features.flags.c_contiguous:
+                d_h_n = d_features.reshape(1, B, H)  # read only: the kernels copy it
+            else:
+                d_h_n = np.zeros((rnn.num_layers * D, B, H), dtype=self.dtype)
+                for direction in range(D):
+                    d_h_n[-D + direction] = d_features[:, direction * H : (direction + 1) * H]
             dX = rnn._backward(None, d_h_n, None, rnn_input_grad, checked=True)[0]
         for block in reversed(self.frontend):
             dX = block.backward(dX)
