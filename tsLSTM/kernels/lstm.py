@@ -142,63 +142,11 @@ def lstm_step(gh, gates, bias, scale, shift, c_prev, c, h, h_prev, t, lengths):
             copy_row(h[b], h_prev[b])
 
 
-def cell_forward(z, c_prev, c, h):
-    """:func:`lstm_activate` then :func:`lstm_state` of one float32 row of whole
-    vectors (inside numba: :func:`~tsLSTM.kernels.cell_vectors.cell_forward_f32`)."""
-    scale, shift = gate_coefficients(c.shape[0], z)
-    lstm_activate(z, scale, shift)
-    lstm_state(z, c_prev, c, h)
-
-
-@overload(cell_forward, jit_options={"forceinline": True})  # see kernels._jit
-def _ol_cell_forward(z, c_prev, c, h):
-    if cell_vectors.applies(z, c_prev, c, h):
-        return lambda z, c_prev, c, h: cell_vectors.cell_forward_f32(z, c_prev, c, h)
-
-    def other_rows(z, c_prev, c, h):  # typed in the branch one_pass_cells compiles away
-        raise TypeError("cell_forward: float32 rows of whole vectors only")
-
-    return other_rows
-
-
-def one_pass_cells(Z, c_prev, c, h):
-    """Whether :func:`lstm_step_preactivated` runs each row in one pass of explicit
-    vectors (:func:`~tsLSTM.kernels.cell_vectors.cell_forward_f32`): C-contiguous
-    float32 arrays whose rows are a whole number of vectors."""
-    return False
-
-
-@overload(one_pass_cells, jit_options={"forceinline": True})  # see kernels._jit
-def _ol_one_pass_cells(Z, c_prev, c, h):
-    arrays = (Z, c_prev, c, h)
-    if not all(
-        isinstance(a, types.Array) and a.ndim == 2 and a.layout == "C" and a.dtype == types.float32
-        for a in arrays
-    ):
-        return lambda Z, c_prev, c, h: False  # a constant: the vector branch compiles away
-    return lambda Z, c_prev, c, h: c.shape[1] % cell_vectors.FLOATS32 == 0
-
-
 @njit(**JIT_OPTIONS)
-def lstm_step_preactivated(Z, scale, shift, c_prev, c, h, h_prev, t, lengths):
-    """:func:`lstm_step` when ``Z`` (B, 4H) already holds the whole pre-activations.
-
-    The kernels whose recurrent product accumulates onto the input projection plus
-    bias (:mod:`tsLSTM.kernels.lstm_tiled`, :func:`lstm_infer`) need neither a
-    separate product buffer nor a bias pass. Float32 rows of whole vectors take the
-    gates and the states in one pass of explicit vectors, with the same bits
-    (:func:`~tsLSTM.kernels.cell_vectors.cell_forward_f32`); other rows, the two
-    passes below.
-    """
+def lstm_step_two_passes(Z, scale, shift, c_prev, c, h, h_prev, t, lengths):
+    """:func:`lstm_step_preactivated` in two loops over the batch: the gate
+    activations of every row, then the states."""
     B = Z.shape[0]
-    if one_pass_cells(Z, c_prev, c, h):
-        for b in range(B):
-            if t < lengths[b]:
-                cell_forward(Z[b], c_prev[b], c[b], h[b])
-            else:
-                copy_row(c[b], c_prev[b])
-                copy_row(h[b], h_prev[b])
-        return
     for b in range(B):
         if t < lengths[b]:
             lstm_activate(Z[b], scale, shift)
@@ -208,6 +156,56 @@ def lstm_step_preactivated(Z, scale, shift, c_prev, c, h, h_prev, t, lengths):
         else:
             copy_row(c[b], c_prev[b])
             copy_row(h[b], h_prev[b])
+
+
+def lstm_step_whole_vectors(Z, scale, shift, c_prev, c, h, h_prev, t, lengths):
+    """:func:`lstm_step_preactivated` for rows of a whole number of vectors (of
+    :data:`~tsLSTM.kernels.cell_vectors.FLOATS32` units: the tiled kernels' rows).
+
+    Inside numba, chosen when it compiles: C-contiguous float32 arrays take each row
+    in one pass of explicit vectors, with the same bits as the two loops
+    (:func:`~tsLSTM.kernels.cell_vectors.cell_forward_f32`); others
+    :func:`lstm_step_two_passes`. One of the two is compiled, not both.
+    """
+    lstm_step_two_passes(Z, scale, shift, c_prev, c, h, h_prev, t, lengths)
+
+
+@overload(lstm_step_whole_vectors, jit_options={"forceinline": True})  # see kernels._jit
+def _ol_lstm_step_whole_vectors(Z, scale, shift, c_prev, c, h, h_prev, t, lengths):
+    if not all(
+        isinstance(a, types.Array) and a.ndim == 2 and a.layout == "C" and a.dtype == types.float32
+        for a in (Z, c_prev, c, h, h_prev)
+    ):
+        return lambda Z, scale, shift, c_prev, c, h, h_prev, t, lengths: lstm_step_two_passes(
+            Z, scale, shift, c_prev, c, h, h_prev, t, lengths
+        )
+
+    def one_pass(Z, scale, shift, c_prev, c, h, h_prev, t, lengths):
+        for b in range(Z.shape[0]):
+            if t < lengths[b]:
+                cell_vectors.cell_forward_f32(Z[b], c_prev[b], c[b], h[b])
+            else:
+                copy_row(c[b], c_prev[b])
+                copy_row(h[b], h_prev[b])
+
+    return one_pass
+
+
+@njit(**JIT_OPTIONS)
+def lstm_step_preactivated(Z, scale, shift, c_prev, c, h, h_prev, t, lengths):
+    """:func:`lstm_step` when ``Z`` (B, 4H) already holds the whole pre-activations.
+
+    The kernels whose recurrent product accumulates onto the input projection plus
+    bias (:mod:`tsLSTM.kernels.lstm_tiled`, :func:`lstm_infer`) need neither a
+    separate product buffer nor a bias pass. Rows of a whole number of vectors take
+    :func:`lstm_step_whole_vectors` (in one pass of explicit vectors for float32),
+    others :func:`lstm_step_two_passes`; the tiled kernels, whose rows always are,
+    call the former directly.
+    """
+    if c.shape[1] % cell_vectors.FLOATS32 == 0:
+        lstm_step_whole_vectors(Z, scale, shift, c_prev, c, h, h_prev, t, lengths)
+    else:
+        lstm_step_two_passes(Z, scale, shift, c_prev, c, h, h_prev, t, lengths)
 
 
 @njit(**JIT_OPTIONS)

@@ -10,8 +10,8 @@ register tiles of :func:`~tsLSTM.kernels.gemm.matmul_panels`:
 
 - forward, the product accumulates directly onto the step's pre-activations, which
   already hold ``x_t @ W_ihT + b_ih + b_hh`` (no separate ``(B, 4H)`` buffer and no
-  bias pass), and the gate and state passes of
-  :func:`~tsLSTM.kernels.lstm.lstm_step_preactivated` follow on the same block;
+  bias pass), and the cell of :func:`~tsLSTM.kernels.lstm.lstm_step_whole_vectors`
+  (for float32, each row in one pass of explicit vectors) follows on the same block;
 - backward, the cell backward of the step, then ``dh = dgates @ W_hh``.
 
 The products over all ``T * B`` rows (input projection, weight gradients, input
@@ -48,7 +48,7 @@ from .gemm import (
     matmul_whole_panels,
     pack_panels,
 )
-from .lstm import gate_coefficients, lstm_step_backward, lstm_step_preactivated
+from .lstm import gate_coefficients, lstm_step_backward, lstm_step_whole_vectors
 
 # The T * B-row products use the tiles when the hidden size and the input size are at
 # most LONG_TILES_MAX (beyond, OpenBLAS's cache blocking wins); inputs of fewer than
@@ -265,7 +265,9 @@ def lstm_recurrence(W_hhT, h0, c0, reverse, lengths, Hs, Cs, G):
         prev = prev_start + t
         cur = out_start + t
         matmul_whole_panels(Hs[prev], P_hh, G[t], True)
-        lstm_step_preactivated(G[t], scale, shift, Cs[prev], Cs[cur], Hs[cur], Hs[prev], t, lengths)
+        lstm_step_whole_vectors(
+            G[t], scale, shift, Cs[prev], Cs[cur], Hs[cur], Hs[prev], t, lengths
+        )
 
 
 @njit(**JIT_OPTIONS)
