@@ -49,7 +49,7 @@ from .gemm import matmul_panels, pack_panels
 # One fused loop over the H units of a row chained two activations per unit and, for
 # small H, waited on their latency (timings in the README's "Measurements behind the
 # design"). Float32 rows of whole vectors take one pass of explicit vectors instead
-# (lstm_step_preactivated): there each unit's four gates are independent vector
+# (lstm_step_whole_vectors): there each unit's four gates are independent vector
 # chains, and the pass carries none of the loop vectoriser's run-time overlap checks.
 
 
