@@ -128,6 +128,21 @@ def test_one_feature_projection_is_the_two_pass_bits(dtype):
     np.testing.assert_array_equal(one, two)
 
 
+def test_tiled_forward_refuses_hidden_sizes_of_partial_panels():
+    """float32 H = 24: 4H is six whole panels, but the one-pass cell's 16-unit vectors
+    would leave 8 units of every row unwritten; the kernel names the problem instead."""
+    B, T, I, H = 3, 4, 2, 24
+    f32 = np.float32
+    X, W_ihT, W_hhT = np.ones((T, B, I), f32), np.ones((I, 4 * H), f32), np.ones((H, 4 * H), f32)
+    bias, h0 = np.zeros(4 * H, f32), np.zeros((B, H), f32)
+    Hs, G = np.empty((T + 1, B, H), f32), np.empty((T, B, 4 * H), f32)
+    lengths = np.full(B, T, np.int64)
+    with pytest.raises(ValueError, match="whole number of panels"):
+        lstm_tiled.lstm_forward_tiled(
+            X, W_ihT, W_hhT, bias, bias, h0, h0, False, lengths, Hs, Hs.copy(), G
+        )
+
+
 def test_layer_picks_the_kernels_by_hidden_size():
     """A whole number of panels (16 float32 or 8 float64 units): tiles; else BLAS."""
     assert LSTM(2, 16)._tiled() and LSTM(2, 256)._tiled() and LSTM(2, 48)._tiled()

@@ -47,6 +47,7 @@ from .gemm import (
     matmul_panels,
     matmul_whole_panels,
     pack_panels,
+    panel_width,
 )
 from .lstm import gate_coefficients, lstm_step_backward, lstm_step_whole_vectors
 
@@ -255,6 +256,8 @@ def lstm_recurrence(W_hhT, h0, c0, reverse, lengths, Hs, Cs, G):
     activations ``i, f, g, o`` on exit (at padded steps of a row, unspecified)."""
     T = G.shape[0]
     nh = W_hhT.shape[0]
+    if nh % panel_width(G):  # the cell's vectors cover whole panels only
+        raise ValueError("lstm_recurrence: the hidden size is not a whole number of panels")
     P_hh = pack_panels(W_hhT)
     scale, shift = gate_coefficients(nh, G)
     init, out_start, prev_start = state_slots(T, reverse)
