@@ -14,7 +14,8 @@ AVX2-only processor, predictions of a given model are still bit-identical (infer
 calls no BLAS) and fits agree to a stated tolerance.
 
 ``tests/determinism_matrix.py`` (run by CI) runs these tests under every OpenBLAS core
-type the processor can execute and with an empty and a warm numba cache.
+type the processor can execute, with an empty and a warm numba cache (the older core
+types with the cache the newest one filled).
 """
 
 import json
