@@ -391,20 +391,27 @@ def test_training_steps_reuse_the_workspace(cell):
     layer = make(cell, I=3, H=4, num_layers=2, bidirectional=True, dtype=np.float32)
     X = random_inputs(layer, 70, 5)[0]
 
+    def buffers():  # the batch chunks' workspaces and the one of W_hh's row-major copies
+        spaces = [*layer._workspaces, layer._weights_workspace]
+        return [id(b) for ws in spaces for b in ws._buffers.values()]
+
     def step():
         out = run(layer, X, training=True)[0]
         back(layer, np.ones_like(out))
-        return [id(b) for ws in layer._workspaces for b in ws._buffers.values()]
+        return buffers()
 
     first = step()
     assert first and step() == first  # the same buffers, nothing new allocated
+    assert len(layer._weights_workspace._buffers) == 4  # one W_hh per direction, not per chunk
     smaller = random_inputs(layer, 66, 5)[0]  # a smaller last minibatch fits in them too
     out = run(layer, smaller, training=True)[0]
     back(layer, np.ones_like(out))
-    assert [id(b) for ws in layer._workspaces for b in ws._buffers.values()] == first
+    assert buffers() == first
     layer.clear_cache()  # frees them
     assert sum(ws.nbytes for ws in layer._workspaces) == 0
-    assert "_workspaces" not in layer.__getstate__()
+    assert layer._weights_workspace.nbytes == 0
+    state = layer.__getstate__()
+    assert "_workspaces" not in state and "_weights_workspace" not in state
 
 
 @pytest.mark.parametrize("cell", ["lstm", "gru"])

@@ -107,7 +107,8 @@ class Module:
         # become independent copies, detached from the flat buffers.
         state = dict(self.__dict__)
         # views and scratch buffers are not state
-        scratch = ("_workspaces", "_all_steps", "_zeros", "_kernels", "_bounds")
+        scratch = ("_workspaces", "_all_steps", "_zeros", "_kernels", "_bounds",
+                   "_weights_workspace")  # fmt: skip
         for key in ("_params", "_grads", "_by_direction", "_infer_plan", *scratch):
             state.pop(key, None)
         return state

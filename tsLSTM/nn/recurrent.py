@@ -462,6 +462,8 @@ class _Recurrent(Module):
         self._cache = None
         for ws in self.__dict__.get("_workspaces", ()):
             ws.clear()
+        if "_weights_workspace" in self.__dict__:
+            self._weights_workspace.clear()
 
     # -- backward ------------------------------------------------------------------
 
@@ -476,12 +478,13 @@ class _Recurrent(Module):
         spaces = self._chunk_workspaces(len(chunks))
         first_inputs = chunks[0][2][0]  # a chunk's cache: (inputs, caches, masks, lengths)
         T = first_inputs[0].shape[0]
+        W_hh = self._contiguous_W_hh()
         if len(chunks) == 1:
             B = d_h_n.shape[1]
             dX = np.empty((T if input_grad else 0, B, self.input_size), dtype=self.dtype)
             with self._one_blas_thread():
                 _, dh0, dc0 = self._backward_chunk(
-                    chunks[0][2], d_output, d_h_n, d_c_n, self._grads, spaces[0], dX
+                    chunks[0][2], d_output, d_h_n, d_c_n, self._grads, spaces[0], dX, W_hh
                 )
             return (dX if input_grad else None), dh0, dc0
 
@@ -495,7 +498,7 @@ class _Recurrent(Module):
                 cache, None if d_output is None else _copy_into(ws, "d_output", d_output[:, rows]),
                 np.ascontiguousarray(d_h_n[:, rows]),
                 None if d_c_n is None else np.ascontiguousarray(d_c_n[:, rows]),
-                self.named_views(flat), ws, ws.empty("dX", shape, self.dtype),
+                self.named_views(flat), ws, ws.empty("dX", shape, self.dtype), W_hh,
             )  # fmt: skip
             return (*result, flat)
 
@@ -508,11 +511,27 @@ class _Recurrent(Module):
         dc0 = None if d_c_n is None else np.concatenate([r[2] for r in results], axis=1)
         return dX, dh0, dc0
 
-    def _backward_chunk(self, cache, d_output, d_h_n, d_c_n, grads, ws, dX_input):
+    def _contiguous_W_hh(self):
+        """Each direction's ``W_hh`` (G * H, H), C-contiguous, by parameter suffix.
+
+        The parameters hold its transpose; the backward kernels read it row-major. It is
+        copied once per backward pass, for all the batch chunks, into a workspace of the
+        layer's (the chunks only read it).
+        """
+        ws = self.__dict__.get("_weights_workspace")
+        if ws is None:
+            ws = self._weights_workspace = Workspace()
+        return {
+            d.suffix: _copy_into(ws, f"W_hh{d.suffix}", self._weights(d.suffix)[1].T)
+            for d in self.directions()
+        }
+
+    def _backward_chunk(self, cache, d_output, d_h_n, d_c_n, grads, ws, dX_input, W_hh):
         """Backward of one chunk, accumulating parameter gradients into ``grads`` views.
 
         ``d_output`` None means zeros; the first layer's input gradient is written
         into ``dX_input`` (not computed when it has zero length), which is returned.
+        ``W_hh``: :meth:`_contiguous_W_hh`.
         """
         inputs, caches, masks, lengths = cache
         H, D = self.hidden_size, self.num_directions
@@ -540,7 +559,7 @@ class _Recurrent(Module):
                 dc_n = d_c_n[idx] if self._has_cell_state else None
                 dh, dc = self._backward_direction(
                     X, sfx, caches[layer][direction], dH, d_h_n[idx], dc_n, direction == 1,
-                    lengths, dX_dir, grads, ws,
+                    lengths, dX_dir, grads, ws, W_hh[sfx],
                 )  # fmt: skip
                 dh0[idx] = dh
                 if self._has_cell_state:
@@ -550,7 +569,9 @@ class _Recurrent(Module):
             dY = dX
         return dX_input, dh0, dc0
 
-    def _backward_direction(self, X, sfx, cache, dH, dh_n, dc_n, reverse, lengths, dX, grads, ws):
+    def _backward_direction(
+        self, X, sfx, cache, dH, dh_n, dc_n, reverse, lengths, dX, grads, ws, W_hh
+    ):
         raise NotImplementedError
 
     # -- public API ----------------------------------------------------------------
@@ -845,9 +866,10 @@ class LSTM(_Recurrent):
         forward(X, W_ihT, W_hhT, b_ih, b_hh, h0, c0, reverse, lengths, Hs, Cs, G)
         return _DirectionCache(Hs, Cs, G)
 
-    def _backward_direction(self, X, sfx, cache, dH, dh_n, dc_n, reverse, lengths, dX, grads, ws):
-        W_ihT, W_hhT, _, _ = self._weights(sfx)
-        W_hh = _copy_into(ws, "W_hh", W_hhT.T)
+    def _backward_direction(
+        self, X, sfx, cache, dH, dh_n, dc_n, reverse, lengths, dX, grads, ws, W_hh
+    ):
+        W_ihT = self._weights(sfx)[0]
         dG = ws.empty("dG", cache.G.shape, self.dtype)
         return self._training_kernels()[1](
             X, W_ihT, W_hh, cache.Hs, cache.Cs, cache.G, dH, dh_n, dc_n, reverse, lengths, dG,
@@ -913,9 +935,10 @@ class GRU(_Recurrent):
         forward(X, W_ihT, W_hhT, b_ih, b_hh, h0, reverse, lengths, Hs, G, HN)
         return _DirectionCache(Hs, G=G, HN=HN)
 
-    def _backward_direction(self, X, sfx, cache, dH, dh_n, dc_n, reverse, lengths, dX, grads, ws):
-        W_ihT, W_hhT, _, _ = self._weights(sfx)
-        W_hh = _copy_into(ws, "W_hh", W_hhT.T)
+    def _backward_direction(
+        self, X, sfx, cache, dH, dh_n, dc_n, reverse, lengths, dX, grads, ws, W_hh
+    ):
+        W_ihT = self._weights(sfx)[0]
         dGx = ws.empty("dGx", cache.G.shape, self.dtype)
         dGh = ws.empty("dGh", cache.G.shape, self.dtype)
         dh0 = self._training_kernels()[1](
