@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from numba import njit
 
-from tsLSTM.kernels import cell_vectors
+from tsLSTM.kernels import activations, cell_vectors
 from tsLSTM.kernels._jit import JIT_OPTIONS
 from tsLSTM.kernels.lstm import (
     cell_backward,
@@ -113,6 +113,49 @@ def test_cell_forward_equals_the_loops_bit_for_bit(H, dtype):
     np.testing.assert_array_equal(h[[2, 7]], H_prev[[2, 7]])
 
 
+def _preactivations_everywhere(H):
+    """Float32 pre-activations (B, 4H) spanning what the gates can see: a dense range
+    across tanh's clamp (at 7.99 for g and c, twice that for the sigmoid gates), its
+    boundaries to the ulp, magnitudes from the subnormals up, both signs, and zeros."""
+    f32 = np.float32
+    rng = np.random.default_rng(3)
+    clamp = float(activations.TANH32_CLAMP)
+    edges = []
+    for bound in (clamp, 2 * clamp):
+        for sign in (-1, 1):
+            x = f32(sign * bound)
+            edges += [np.nextafter(x, f32(0)), x, np.nextafter(x, f32(sign * np.inf))]
+    tiny = np.finfo(f32).smallest_subnormal * np.array([1, 2, 3, 1000, 2**22])
+    values = np.concatenate([
+        rng.uniform(-20, 20, 40_000),
+        np.logspace(-45, 2, 4_000),
+        -np.logspace(-45, 2, 4_000),
+        tiny, -tiny, edges, [0.0, -0.0],
+    ]).astype(f32)  # fmt: skip
+    values = np.resize(values, -(-values.size // (4 * H)) * 4 * H)
+    return values.reshape(-1, 4 * H)
+
+
+@pytest.mark.parametrize("H", [16, 32])
+def test_sigmoid_with_folded_halvings_has_the_loops_bits(H):
+    """The one-pass cell computes the sigmoid gates with the halvings of ``0.5 + 0.5 *
+    tanh(0.5 * z)`` folded into tanh's coefficients: every activation, cell and hidden
+    state equals the loops' bit for bit over the whole float32 range."""
+    Z = _preactivations_everywhere(H)
+    B = Z.shape[0]
+    rng = np.random.default_rng(4)
+    C_prev = (rng.standard_normal((B, H)) * 3).astype(np.float32)
+    H_prev = np.zeros((B, H), np.float32)
+    lengths = np.full(B, 1, dtype=np.int64)
+    results = []
+    for step in (_step_dispatched, _step_two_loops):
+        z, c, h = Z.copy(), np.empty_like(C_prev), np.empty_like(C_prev)
+        step(z, C_prev, c, h, H_prev, 0, lengths)
+        results.append((z, c, h))
+    for one_pass, two_loops in zip(*results, strict=True):
+        np.testing.assert_array_equal(one_pass, two_loops)
+
+
 @pytest.mark.parametrize(
     "target",
     [
@@ -135,6 +178,7 @@ def test_cell_vectors_bits_under_other_targets(target, tmp_path):
         "for H in (16, 32, 64, 24):\n"
         "    t.test_cell_forward_equals_the_loops_bit_for_bit(H, np.float32)\n"
         "    t.test_cell_backward_equals_the_loop_bit_for_bit(H, np.float32)\n"
+        "t.test_sigmoid_with_folded_halvings_has_the_loops_bits(16)\n"
         "print('ok')\n"
     )
     env = {**os.environ, **target, "NUMBA_CACHE_DIR": str(tmp_path)}
