@@ -194,3 +194,22 @@ def test_parameter_layout_is_the_built_models_without_building_it(
     assert sum(spec.size for spec in layout.values()) == model.n_parameters
     huge = cls.parameter_layout(10**6, 10**6, num_layers=100, bidirectional=True)  # no memory
     assert sum(spec.size for spec in huge) > 10**15
+
+
+@pytest.mark.parametrize("input_size", [1, 3, 8])
+def test_inference_has_the_bits_of_the_tiled_forward(input_size):
+    """Where the LSTM trains with tsLSTM's own products (hidden size of whole panels,
+    sizes up to 128), inference runs the same operations in the same order: the input
+    projection starts from the bias, the recurrent product accumulates onto it, the
+    same cell follows. Its outputs and final states are the forward pass's bit for bit,
+    a univariate input (one multiply-add per gate, in one pass) included."""
+    rnn = LSTM(input_size, 32, num_layers=2, bidirectional=True, random_state=0)
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((70, 9, input_size)).astype(np.float32)  # several chunks
+    lengths = rng.integers(1, 10, size=70)
+    expected = rnn.forward(X, lengths=lengths)
+    np.testing.assert_array_equal(rnn.infer(X, True, lengths), expected[0])
+    with no_grad():
+        inferred = rnn.forward(X, lengths=lengths)
+    for got, want in zip(_arrays(inferred), _arrays(expected), strict=True):
+        np.testing.assert_array_equal(got, want)

@@ -79,18 +79,34 @@ def projection_steps(T, B, G):
 
 
 @njit(**JIT_OPTIONS)
-def project_block(X, P_ih, GX, step, reverse):
-    """``GX[:n] = X[t0:t0 + n] @ W_ihT`` for the block of steps that starts at ``step``.
+def project_block(X, P_ih, bias, GX, step, reverse):
+    """``GX[:n] = bias + X[t0:t0 + n] @ W_ihT`` for the block of steps that starts at
+    ``step``.
 
-    ``P_ih`` is ``W_ihT`` packed by :func:`~tsLSTM.kernels.gemm.pack_panels`; each row
-    of the product depends on its own input row only. ``step`` counts in processing
-    order (``t = T - 1 - step`` for the reverse direction); the block holds the next
-    ``n = min(len(GX), T - step)`` steps. Returns ``t0``, the time index of ``GX[0]``:
-    step ``t`` reads ``GX[t - t0]``.
+    ``P_ih`` is ``W_ihT`` packed by :func:`~tsLSTM.kernels.gemm.pack_panels`; each
+    element starts from its bias and accumulates the products in order (the order of
+    :func:`~tsLSTM.kernels.gemm.matmul_panels`), so a row depends on its own input row
+    only. A zero-length ``bias`` means none: the products alone. ``step`` counts in
+    processing order (``t = T - 1 - step`` for the reverse direction); the block holds
+    the next ``n = min(len(GX), T - step)`` steps. Returns ``t0``, the time index of
+    ``GX[0]``: step ``t`` reads ``GX[t - t0]``.
     """
     T, B, I = X.shape
     n = min(GX.shape[0], T - step)
     t0 = T - step - n if reverse else step
     A = X[t0 : t0 + n].reshape(n * B, I)
-    matmul_panels(A, P_ih, GX[:n].reshape(n * B, GX.shape[2]), False)
+    Z = GX[:n].reshape(n * B, GX.shape[2])
+    if bias.shape[0] == 0:
+        matmul_panels(A, P_ih, Z, False)
+    elif I == 1:  # a univariate series: the one multiply-add, in one pass
+        w = P_ih.reshape(P_ih.size)  # K = 1: the panels side by side are W_ihT's row
+        for r in range(Z.shape[0]):
+            z = Z[r]
+            x = A[r, 0]
+            for k in range(Z.shape[1]):
+                z[k] = bias[k] + x * w[k]
+    else:
+        for r in range(Z.shape[0]):
+            copy_row(Z[r], bias)
+        matmul_panels(A, P_ih, Z, True)
     return t0

@@ -259,12 +259,13 @@ def gru_infer(X, W_ihT, W_hhT, b_ih, b_hh, h0, reverse, lengths, H_out):
     gh = np.empty((B, 3 * nh), dtype=h0.dtype)
     hn = np.empty((B, nh), dtype=h0.dtype)
     P_ih, P_hh = pack_panels(W_ihT), pack_panels(W_hhT)
+    no_bias = b_ih[:0]  # the cell adds both biases
     store = H_out.shape[0] == T
     t0 = 0
     for step in range(T):
         t = T - 1 - step if reverse else step
         if step % GX.shape[0] == 0:
-            t0 = project_block(X, P_ih, GX, step, reverse)
+            t0 = project_block(X, P_ih, no_bias, GX, step, reverse)
         h_prev, h = hs[step % 2], hs[(step + 1) % 2]
         matmul_panels(h_prev, P_hh, gh, False)
         gx = GX[t - t0]

@@ -447,10 +447,7 @@ def lstm_infer(X, W_ihT, W_hhT, b_ih, b_hh, h0, c0, reverse, lengths, H_out, h_n
     for step in range(T):
         t = T - 1 - step if reverse else step
         if step % GX.shape[0] == 0:
-            t0 = project_block(X, P_ih, GX, step, reverse)
-            for k in range(min(GX.shape[0], T - step)):
-                for b in range(B):
-                    add_into(GX[k, b], bias)
+            t0 = project_block(X, P_ih, bias, GX, step, reverse)
         h_prev, h = hs[step % 2], hs[(step + 1) % 2]
         c_prev, c = cs[step % 2], cs[(step + 1) % 2]
         # the recurrent product accumulates onto x_t @ W_ihT + b_ih + b_hh
