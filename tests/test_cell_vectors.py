@@ -14,6 +14,7 @@ from tsLSTM.kernels.lstm import (
     lstm_cell_backward,
     lstm_state,
     lstm_step_preactivated,
+    lstm_step_whole_vectors,
 )
 
 _UNCACHED = {**JIT_OPTIONS, "cache": False}  # compiled as the kernels are
@@ -113,6 +114,37 @@ def test_cell_forward_equals_the_loops_bit_for_bit(H, dtype):
     np.testing.assert_array_equal(h[[2, 7]], H_prev[[2, 7]])
 
 
+@njit(**_UNCACHED)
+def _step_blocks_of_one_vector(Z, C_prev, C, Hh, H_prev, t, lengths):
+    scale, shift = gate_coefficients(C.shape[1], Z)
+    lstm_step_whole_vectors(Z, scale, shift, C_prev, C, Hh, H_prev, t, lengths, False)
+
+
+@njit(**_UNCACHED)
+def _step_blocks_of_two_vectors(Z, C_prev, C, Hh, H_prev, t, lengths):
+    scale, shift = gate_coefficients(C.shape[1], Z)
+    lstm_step_whole_vectors(Z, scale, shift, C_prev, C, Hh, H_prev, t, lengths, True)
+
+
+@pytest.mark.parametrize("H", [16, 32, 48, 64, 128])
+def test_one_pass_cell_has_the_same_bits_in_blocks_of_one_or_two_vectors(H):
+    """Training's cell (blocks of one vector) and inference's under AVX-512 (two, the
+    last of one where H is an odd number of vectors) compute the same bits."""
+    rng = np.random.default_rng(2)
+    B = 5
+    Z = (rng.standard_normal((B, 4 * H)) * 6).astype(np.float32)
+    C_prev = (rng.standard_normal((B, H)) * 3).astype(np.float32)
+    H_prev = rng.standard_normal((B, H)).astype(np.float32)
+    lengths = np.array([3, 3, 1, 3, 3], dtype=np.int64)  # row 2: a padded step
+    results = []
+    for step in (_step_blocks_of_one_vector, _step_blocks_of_two_vectors):
+        z, c, h = Z.copy(), np.full_like(C_prev, np.nan), np.full_like(C_prev, np.nan)
+        step(z, C_prev, c, h, H_prev, 2, lengths)
+        results.append((z, c, h))
+    for one, two in zip(*results, strict=True):
+        np.testing.assert_array_equal(one, two)
+
+
 def _preactivations_everywhere(H):
     """Float32 pre-activations (B, 4H) spanning what the gates can see: a dense range
     across tanh's clamp (at 7.99 for g and c, twice that for the sigmoid gates), its
@@ -179,6 +211,7 @@ def test_cell_vectors_bits_under_other_targets(target, tmp_path):
         "    t.test_cell_forward_equals_the_loops_bit_for_bit(H, np.float32)\n"
         "    t.test_cell_backward_equals_the_loop_bit_for_bit(H, np.float32)\n"
         "t.test_sigmoid_with_folded_halvings_has_the_loops_bits(16)\n"
+        "t.test_one_pass_cell_has_the_same_bits_in_blocks_of_one_or_two_vectors(48)\n"
         "print('ok')\n"
     )
     env = {**os.environ, **target, "NUMBA_CACHE_DIR": str(tmp_path)}

@@ -44,22 +44,23 @@ def _at_quarter(coefficients, factor):
 
 
 class _Vectors:
-    """IR helpers for one intrinsic: float32 vectors of :data:`FLOATS32` lanes."""
+    """IR helpers for one intrinsic: float32 vectors of ``lanes`` lanes."""
 
-    def __init__(self, context, builder):
+    def __init__(self, builder, lanes=FLOATS32):
         self.builder = builder
+        self.lanes = lanes
         f32 = llvm_ir.FloatType()
-        self.vec = llvm_ir.VectorType(f32, FLOATS32)
+        self.vec = llvm_ir.VectorType(f32, lanes)
         self.i64 = llvm_ir.IntType(64)
         self.fmuladd = cgutils.get_or_insert_function(
             builder.module,
             llvm_ir.FunctionType(self.vec, [self.vec, self.vec, self.vec]),
-            f"llvm.fmuladd.v{FLOATS32}f32",
+            f"llvm.fmuladd.v{lanes}f32",
         )
         self.one = self.splat(1.0)
 
     def splat(self, value):
-        return llvm_ir.Constant(self.vec, [float(value)] * FLOATS32)
+        return llvm_ir.Constant(self.vec, [float(value)] * self.lanes)
 
     def index(self, value):
         return llvm_ir.Constant(self.i64, value)
@@ -121,21 +122,32 @@ class _Vectors:
         half_tanh = self._rational(z, 2.0 * float(act.TANH32_CLAMP), p, q)
         return self.builder.fadd(self.splat(0.5), half_tanh)
 
-    def blocks(self, nh):
-        """Loop over the row's vectors: yields the offset ``j`` of each, and the offsets
-        of the gate blocks ``(j, nh + j, 2 nh + j, 3 nh + j)``."""
-        b = self.builder
-        n_vectors = b.udiv(nh, self.index(FLOATS32))
-        with cgutils.for_range(b, n_vectors) as loop:
-            j = b.mul(loop.index, self.index(FLOATS32))
-            yield j, [b.add(j, b.mul(nh, self.index(q))) for q in range(4)]
+
+def _each_block(builder, nh, body, lanes=FLOATS32):
+    """Emit ``body(v, j, gate)`` for every block of a row of ``nh`` units (a multiple of
+    :data:`FLOATS32`): ``v`` the :class:`_Vectors` of the block's width, ``j`` its
+    first unit and ``gate`` the offsets ``(j, nh + j, 2 nh + j, 3 nh + j)`` of its four
+    gates.
+
+    The blocks are ``lanes`` wide (a multiple of :data:`FLOATS32`), then
+    :data:`FLOATS32` wide for what is left. Every operation is lane by lane, so the
+    width does not change a bit.
+    """
+    start = llvm_ir.Constant(llvm_ir.IntType(64), 0)
+    for width in dict.fromkeys((lanes, FLOATS32)):  # each width once
+        v = _Vectors(builder, width)
+        n_blocks = builder.udiv(builder.sub(nh, start), v.index(width))
+        with cgutils.for_range(builder, n_blocks) as loop:
+            j = builder.add(start, builder.mul(loop.index, v.index(width)))
+            body(v, j, [builder.add(j, builder.mul(nh, v.index(q))) for q in range(4)])
+        start = builder.add(start, builder.mul(n_blocks, v.index(width)))
 
 
 def _pointers_and_length(context, builder, sig, args, length_of):
-    data = [
-        context.make_array(ty)(context, builder, a).data
-        for ty, a in zip(sig.args, args, strict=True)
-    ]
+    """The data pointers of the array arguments, and the length of argument
+    ``length_of``."""
+    arrays = [(ty, a) for ty, a in zip(sig.args, args, strict=True) if isinstance(ty, types.Array)]
+    data = [context.make_array(ty)(context, builder, a).data for ty, a in arrays]
     shape = context.make_array(sig.args[length_of])(context, builder, args[length_of]).shape
     return data, cgutils.unpack_tuple(builder, shape)[0]
 
@@ -152,11 +164,11 @@ def cell_backward_f32(typingctx, gates, c_prev, c, dh_out, dh_rec, dc, dgates):
     signature = types.void(gates, c_prev, c, dh_out, dh_rec, dc, dgates)
 
     def codegen(context, builder, sig, args):
-        v = _Vectors(context, builder)
         data, nh = _pointers_and_length(context, builder, sig, args, 2)
         p_gates, p_cprev, p_c, p_dhout, p_dhrec, p_dc, p_dgates = data
-        one = v.one
-        for j, gate in v.blocks(nh):
+
+        def block(v, j, gate):
+            one = v.one
             i, f, g, o = (v.load(p_gates, offset) for offset in gate)
             tc = v.tanh(v.load(p_c, j))
             dh = builder.fadd(v.load(p_dhout, j), v.load(p_dhrec, j))
@@ -169,13 +181,15 @@ def cell_backward_f32(typingctx, gates, c_prev, c, dh_out, dh_rec, dc, dgates):
             do = v.mul(dh, tc, o, builder.fsub(one, o))
             for value, offset in zip((di, df, dg, do), gate, strict=True):
                 v.store(value, p_dgates, offset)
+
+        _each_block(builder, nh, block)
         return context.get_dummy_value()
 
     return signature, codegen
 
 
 @intrinsic
-def cell_forward_f32(typingctx, z, c_prev, c, h):
+def cell_forward_f32(typingctx, z, c_prev, c, h, wide):
     """:func:`~tsLSTM.kernels.lstm.lstm_activate` then
     :func:`~tsLSTM.kernels.lstm.lstm_state` for one float32 row, in one pass.
 
@@ -183,18 +197,22 @@ def cell_forward_f32(typingctx, z, c_prev, c, h):
     on exit; ``c`` and ``h`` (H,) receive the new states. The bits of the two loops,
     with the gate coefficients of :func:`~tsLSTM.kernels.lstm.gate_coefficients` as
     constants (``1, 0`` for ``g``; ``0.5, 0.5`` for ``i, f, o``, folded into their
-    ``tanh``: ``_Vectors.sigmoid``). All arguments are 1-D C-contiguous float32 arrays
-    that do not overlap, and ``H`` must be a multiple of :data:`FLOATS32`.
+    ``tanh``: ``_Vectors.sigmoid``). The arrays are 1-D, C-contiguous, float32 and do
+    not overlap, and ``H`` must be a multiple of :data:`FLOATS32`. ``wide``, a
+    compile-time constant, takes the units in blocks of two vectors rather than one
+    (the same bits): more independent chains for the processor to overlap, which only
+    some kernels gain from (see :data:`~tsLSTM.kernels.lstm.INFER_WIDE_CELL`).
     """
-    if not applies(z, c_prev, c, h):
+    if not applies(z, c_prev, c, h) or not isinstance(wide, types.BooleanLiteral):
         return None  # numba then reports a typing error naming the arguments
-    signature = types.void(z, c_prev, c, h)
+    lanes = 2 * FLOATS32 if wide.literal_value else FLOATS32
+    signature = types.void(z, c_prev, c, h, wide)
 
     def codegen(context, builder, sig, args):
-        v = _Vectors(context, builder)
         data, nh = _pointers_and_length(context, builder, sig, args, 2)
         p_z, p_cprev, p_c, p_h = data
-        for j, gate in v.blocks(nh):
+
+        def block(v, j, gate):
             acts = []
             for q, offset in enumerate(gate):
                 z = v.load(p_z, offset)
@@ -209,6 +227,8 @@ def cell_forward_f32(typingctx, z, c_prev, c, h):
             c_new = builder.call(v.fmuladd, [f, v.load(p_cprev, j), builder.fmul(i, g)])
             v.store(c_new, p_c, j)
             v.store(builder.fmul(o, v.tanh(c_new)), p_h, j)
+
+        _each_block(builder, nh, block, lanes)
         return context.get_dummy_value()
 
     return signature, codegen

@@ -37,7 +37,7 @@ from ._common import (
     projection_steps,
     state_slots,
 )
-from ._jit import JIT_OPTIONS
+from ._jit import JIT_OPTIONS, WIDE_VECTORS
 from .activations import tanh
 from .gemm import matmul_panels, pack_panels
 
@@ -158,37 +158,48 @@ def lstm_step_two_passes(Z, scale, shift, c_prev, c, h, h_prev, t, lengths):
             copy_row(h[b], h_prev[b])
 
 
-def lstm_step_whole_vectors(Z, scale, shift, c_prev, c, h, h_prev, t, lengths):
+def lstm_step_whole_vectors(Z, scale, shift, c_prev, c, h, h_prev, t, lengths, wide):
     """:func:`lstm_step_preactivated` for rows of a whole number of vectors (of
     :data:`~tsLSTM.kernels.cell_vectors.FLOATS32` units: the tiled kernels' rows).
 
     Inside numba, chosen when it compiles: C-contiguous float32 arrays take each row
     in one pass of explicit vectors, with the same bits as the two loops
-    (:func:`~tsLSTM.kernels.cell_vectors.cell_forward_f32`); others
+    (:func:`~tsLSTM.kernels.cell_vectors.cell_forward_f32`, whose blocks are two
+    vectors wide with ``wide``, a compile-time constant); others
     :func:`lstm_step_two_passes`. One of the two is compiled, not both.
     """
     lstm_step_two_passes(Z, scale, shift, c_prev, c, h, h_prev, t, lengths)
 
 
-@overload(lstm_step_whole_vectors, jit_options={"forceinline": True})  # see kernels._jit
-def _ol_lstm_step_whole_vectors(Z, scale, shift, c_prev, c, h, h_prev, t, lengths):
+@overload(lstm_step_whole_vectors, jit_options={"forceinline": True}, prefer_literal=True)
+def _ol_lstm_step_whole_vectors(Z, scale, shift, c_prev, c, h, h_prev, t, lengths, wide):
     if not all(
         isinstance(a, types.Array) and a.ndim == 2 and a.layout == "C" and a.dtype == types.float32
         for a in (Z, c_prev, c, h, h_prev)
     ):
-        return lambda Z, scale, shift, c_prev, c, h, h_prev, t, lengths: lstm_step_two_passes(
+        return lambda Z, scale, shift, c_prev, c, h, h_prev, t, lengths, wide: lstm_step_two_passes(
             Z, scale, shift, c_prev, c, h, h_prev, t, lengths
         )
+    if not isinstance(wide, types.BooleanLiteral):
+        return None  # numba then retries with the constant's literal type
 
-    def one_pass(Z, scale, shift, c_prev, c, h, h_prev, t, lengths):
+    def one_pass(Z, scale, shift, c_prev, c, h, h_prev, t, lengths, wide):
         for b in range(Z.shape[0]):
             if t < lengths[b]:
-                cell_vectors.cell_forward_f32(Z[b], c_prev[b], c[b], h[b])
+                cell_vectors.cell_forward_f32(Z[b], c_prev[b], c[b], h[b], wide)
             else:
                 copy_row(c[b], c_prev[b])
                 copy_row(h[b], h_prev[b])
 
     return one_pass
+
+
+# Whether inference's one-pass cell takes blocks of two vectors (the same bits): faster
+# under AVX-512, where one vector is one register. With AVX2 code (two registers a
+# vector) they gained nothing in inference and slowed training down, and in the
+# training kernels they were slower under AVX-512 too (the README's "Measurements
+# behind the design"), so those keep blocks of one vector.
+INFER_WIDE_CELL = WIDE_VECTORS
 
 
 @njit(**JIT_OPTIONS)
@@ -203,7 +214,7 @@ def lstm_step_preactivated(Z, scale, shift, c_prev, c, h, h_prev, t, lengths):
     call the former directly.
     """
     if c.shape[1] % cell_vectors.FLOATS32 == 0:
-        lstm_step_whole_vectors(Z, scale, shift, c_prev, c, h, h_prev, t, lengths)
+        lstm_step_whole_vectors(Z, scale, shift, c_prev, c, h, h_prev, t, lengths, INFER_WIDE_CELL)
     else:
         lstm_step_two_passes(Z, scale, shift, c_prev, c, h, h_prev, t, lengths)
 

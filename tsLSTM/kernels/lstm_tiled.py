@@ -269,7 +269,7 @@ def lstm_recurrence(W_hhT, h0, c0, reverse, lengths, Hs, Cs, G):
         cur = out_start + t
         matmul_whole_panels(Hs[prev], P_hh, G[t], True)
         lstm_step_whole_vectors(
-            G[t], scale, shift, Cs[prev], Cs[cur], Hs[cur], Hs[prev], t, lengths
+            G[t], scale, shift, Cs[prev], Cs[cur], Hs[cur], Hs[prev], t, lengths, False
         )
 
 
