@@ -331,3 +331,60 @@ def test_concurrent_estimators_leave_the_blas_setting_as_it_was():
         t.join()
     assert not errors, errors
     assert _blas_threads() == before
+
+
+@pytest.mark.parametrize("output", ["last", "sequence"])
+def test_predict_of_many_batches_runs_its_chunks_on_one_pool(output, monkeypatch):
+    """More rows than ``batch_size``: the model's chunks (at most half a batch each, so
+    that two threads share one) all go to one ``parallel_map``, capped at
+    ``batch_size`` rows in flight; each runs the layer on its own thread without
+    splitting again. The result is the one-batch prediction's, bit for bit, whatever
+    ``batch_size`` and the thread count."""
+    import tsLSTM.nn.model
+
+    rnn = LSTM(2, 16, num_layers=2, random_state=0)
+    model = SequenceModel(rnn, Linear(16, 3, random_state=1), output=output)
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(700, 6, 2)).astype(np.float32)
+    lengths = rng.integers(1, 7, size=700)
+    whole = model.predict(X, batch_size=700, lengths=lengths)
+    pools, inner, in_tasks = [], [], []
+    model_map, layer_map = tsLSTM.nn.model.parallel_map, tsLSTM.nn.recurrent.parallel_map
+
+    def recorded_model_map(function, n_tasks, max_threads=None):
+        pools.append((n_tasks, max_threads))
+        return model_map(function, n_tasks, max_threads)
+
+    def recorded_layer_map(function, n_tasks, max_threads=None):
+        inner.append(n_tasks)
+        return layer_map(function, n_tasks, max_threads)
+
+    head_infer = model.head.infer
+
+    def recorded_head(features, validate=True):
+        in_tasks.append((len(features), tsLSTM._threads.threads_in_effect()))
+        return head_infer(features, validate)
+
+    monkeypatch.setattr(tsLSTM.nn.model, "parallel_map", recorded_model_map)
+    monkeypatch.setattr(tsLSTM.nn.recurrent, "parallel_map", recorded_layer_map)
+    monkeypatch.setattr(model.head, "infer", recorded_head)
+    for batch_size, n_jobs, chunks, cap in [(300, 2, 5, 2), (256, 1, 6, 2), (100, 2, 14, 2),
+                                            (10, 2, 88, 1)]:  # fmt: skip
+        pools.clear(), inner.clear(), in_tasks.clear()
+        with thread_limits(n_jobs):
+            got = model.predict(X, batch_size=batch_size, lengths=lengths)
+        np.testing.assert_array_equal(got, whole)
+        assert pools == [(chunks, cap)]  # one pool for all the batches
+        assert inner == []  # no chunk split again inside the layer
+        assert all(n <= batch_size and threads == 1 for n, threads in in_tasks)
+        assert sum(n for n, _ in in_tasks) == len(X)
+
+
+def test_predict_of_many_batches_reports_bad_rows_of_any_chunk():
+    model = SequenceModel(LSTM(2, 8, random_state=0), Linear(8, 1, random_state=1))
+    X = np.zeros((900, 4, 2), dtype=np.float32)
+    X[850, 2, 1] = np.nan  # in the last chunk
+    with pytest.raises(ValueError, match="NaN or infinity"):
+        model.predict(X, batch_size=256)
+    with pytest.raises(ValueError, match="lengths"):
+        model.predict(np.zeros((900, 4, 2)), batch_size=256, lengths=np.full(900, 5))

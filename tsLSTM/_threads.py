@@ -256,16 +256,24 @@ def chunk_bounds(batch_size, macs_per_row=0, max_rows=None):
     return [k * batch_size // n_chunks for k in range(n_chunks + 1)]
 
 
-def parallel_map(function, n_tasks):
+def threads_in_effect():
+    """The chunk thread count of the current context: that of the enclosing
+    :func:`chunk_threads`, all CPUs available to the process outside one."""
+    return _n_threads.get() or _cpu_count()
+
+
+def parallel_map(function, n_tasks, max_threads=None):
     """``[function(k) for k in range(n_tasks)]`` on up to ``n_jobs`` threads, in order.
 
-    The thread count is that of the enclosing :func:`chunk_threads` (all CPUs outside
-    one); the numba kernels release the GIL, so the tasks run in parallel. The calling
-    thread takes tasks too, next to ``n_jobs - 1`` pool threads: every participant
+    The thread count is :func:`threads_in_effect`, at most ``max_threads`` (when
+    given); the numba kernels release the GIL, so the tasks run in parallel. The
+    calling thread takes tasks too, next to the pool's threads: every participant
     takes the next task until none is left. Which thread runs a task does not change
-    its result. All tasks have finished when this returns or raises.
+    its result. All tasks have finished when this returns or raises. The pool's
+    threads do not inherit the caller's context: a task that calls ``parallel_map``
+    itself should set its own with :func:`chunk_threads`.
     """
-    workers = min(n_tasks, _n_threads.get() or _cpu_count())
+    workers = min(n_tasks, threads_in_effect(), max_threads or n_tasks)
     if workers <= 1:
         return [function(k) for k in range(n_tasks)]
     with _pools_lock:

@@ -2,6 +2,13 @@
 
 import numpy as np
 
+from .._threads import (
+    INFER_CHUNK_ROWS,
+    MIN_SPLIT_ROWS,
+    chunk_bounds,
+    chunk_threads,
+    parallel_map,
+)
 from ..kernels.checks import all_finite
 from .conv import Conv1dBlock
 from .linear import Linear
@@ -128,10 +135,19 @@ class SequenceModel(Module):
         is O(batch_size * H) (times T for ``output='sequence'`` or stacked layers).
         No product goes through BLAS, so each row of the result is bit-identical
         whatever the other rows, their order, ``batch_size`` or the thread count.
+
+        More rows than ``batch_size`` (and no front-end) run as chunks of at most
+        ``INFER_CHUNK_ROWS`` rows, each through the recurrent layer and the head on one
+        thread, all on one pool (:func:`~tsLSTM._threads.parallel_map`): one thread's
+        Python overlaps another's kernels, and the threads meet once, not once per
+        batch. At most ``batch_size`` rows are in flight at a time.
         """
+        sequence = self.output == "sequence"
         if not self.frontend and len(X) <= batch_size:  # one batch: no slicing, no joining
-            features = self.rnn.infer(X, self.output == "sequence", lengths=lengths)
+            features = self.rnn.infer(X, sequence, lengths=lengths)
             return self.head.infer(features, validate=False)
+        if not self.frontend:
+            return self._predict_in_chunks(X, batch_size, lengths, sequence)
         chunks = []
         for start in range(0, len(X), batch_size):
             part = None if lengths is None else lengths[start : start + batch_size]
@@ -141,6 +157,24 @@ class SequenceModel(Module):
             features = self.rnn.infer(inputs, self.output == "sequence", lengths=part)
             chunks.append(self.head.infer(features, validate=False))
         return chunks[0] if len(chunks) == 1 else np.concatenate(chunks, axis=0)
+
+    def _predict_in_chunks(self, X, batch_size, lengths, sequence):
+        """:meth:`predict` of more than ``batch_size`` rows without a front-end."""
+        # chunks of at most half a batch, so that two threads can share one batch
+        rows = min(batch_size, INFER_CHUNK_ROWS, max(MIN_SPLIT_ROWS, -(-batch_size // 2)))
+        bounds = chunk_bounds(len(X), 0, rows)
+
+        def chunk(k):
+            part = slice(bounds[k], bounds[k + 1])
+            with chunk_threads(1):  # each chunk on the thread that takes it
+                features = self.rnn.infer(
+                    X[part], sequence, lengths=None if lengths is None else lengths[part]
+                )
+                return self.head.infer(features, validate=False)
+
+        # chunks in flight: at most batch_size rows
+        parts = parallel_map(chunk, len(bounds) - 1, max_threads=max(1, batch_size // rows))
+        return np.concatenate(parts, axis=0)
 
     def backward(self, dY, input_grad=True):
         """Backpropagate ``dY`` (gradient w.r.t. the predictions).

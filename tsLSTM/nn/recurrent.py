@@ -24,6 +24,7 @@ from .._threads import (
     chunk_bounds,
     parallel_map,
     single_threaded_blas,
+    threads_in_effect,
 )
 from ..kernels.gru import gru_backward, gru_forward, gru_infer
 from ..kernels.gru_tiled import gru_backward_tiled, gru_forward_tiled
@@ -683,6 +684,8 @@ class _Recurrent(Module):
         T, B, _ = X.shape
         if B < 2 * MIN_SPLIT_ROWS:  # one chunk, whatever the products' size
             bounds = (0, B)
+        elif threads_in_effect() == 1:  # no second thread to split a chunk for
+            bounds = chunk_bounds(B, 0, INFER_CHUNK_ROWS)
         else:
             bounds = self._chunk_bounds(T, B, INFER_CHUNK_ROWS)
         if len(bounds) == 2:
