@@ -10,11 +10,13 @@ import pytest
 
 from tsLSTM.kernels.gemm import (
     TALL_TILE_ROWS,
+    add_long_product,
     add_transposed_product,
     affine_rows,
     matmul_panels,
     pack_panels,
     panel_width,
+    transpose_into,
 )
 
 # (M, K, N): lone rows, whole and partial row tiles, whole and partial panels
@@ -123,3 +125,36 @@ def test_mismatched_shapes_are_refused():
         matmul_panels(np.ones((3, 4), np.float32), P, np.empty((3, 20), np.float32), False)
     with pytest.raises(ValueError, match="disagree"):
         matmul_panels(np.ones((3, 5), np.float32), P, np.empty((3, 40), np.float32), False)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(1, 1), (15, 17), (16, 64), (128, 512), (33, 3)])
+def test_transpose_into_copies_the_transpose(dtype, shape):
+    rng = np.random.default_rng(0)
+    src = rng.standard_normal(shape).astype(dtype)
+    dst = np.full(shape[::-1], np.nan, dtype=dtype)
+    transpose_into(src, dst)
+    np.testing.assert_array_equal(dst, src.T)
+    strided = rng.standard_normal((shape[0], 2 * shape[1])).astype(dtype)[:, ::2]
+    transpose_into(strided, dst)
+    np.testing.assert_array_equal(dst, strided.T)
+    with pytest.raises(ValueError, match="shape reversed"):
+        transpose_into(src, np.empty(shape, dtype=dtype) if shape[0] != shape[1] else dst[:0])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("M, K", [(4, 1), (9, 127), (13, 128), (28, 700), (3, 1600)])
+def test_long_products_in_blocks_of_k_have_one_sweeps_bits(dtype, M, K):
+    """``add_long_product`` (weight gradients) runs the inner dimension in blocks of
+    ``K_BLOCK``: the same bits as one sweep, accumulated onto what ``out`` holds."""
+    rng = np.random.default_rng(0)
+    V = panel_width(np.empty(0, dtype))
+    A = rng.standard_normal((K, M)).astype(dtype).T  # strided, as X2.T is
+    W = rng.standard_normal((K, 2 * V)).astype(dtype)
+    start = rng.standard_normal((M, 2 * V)).astype(dtype)
+    one_sweep, blocks = start.copy(), start.copy()
+    matmul_panels(A, pack_panels(W), one_sweep, True)
+    add_long_product(A, pack_panels(W), blocks)
+    np.testing.assert_array_equal(blocks, one_sweep)
+    with pytest.raises(ValueError, match="disagree"):
+        add_long_product(A[:, :-1] if K > 1 else A[:-1], pack_panels(W), blocks)

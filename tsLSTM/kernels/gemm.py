@@ -207,6 +207,27 @@ def pack_panels(W):
 
 
 @njit(**JIT_OPTIONS)
+def transpose_into(src, dst):
+    """``dst[:, :] = src.T`` for ``src`` (K, N) and a C-contiguous ``dst`` (N, K).
+
+    In blocks of 16 x 16 elements: copying the transposed view row by row (as
+    ``np.copyto`` does) reads a whole column of ``src`` per row of ``dst``, several
+    times slower for the recurrent weights of 128 hidden units (the README's
+    "Measurements behind the design").
+    """
+    K, N = src.shape
+    if dst.shape[0] != N or dst.shape[1] != K:
+        raise ValueError("transpose_into: dst must have src's shape reversed")
+    for i0 in range(0, K, 16):
+        i1 = min(i0 + 16, K)
+        for j0 in range(0, N, 16):
+            for j in range(j0, min(j0 + 16, N)):
+                row = dst[j]
+                for i in range(i0, i1):
+                    row[i] = src[i, j]
+
+
+@njit(**JIT_OPTIONS)
 def _full_panels(A, P, n_panels, out, accumulate):
     """``out[:, :n_panels * V] (+)= A @ W[:, :n_panels * V]``, in register tiles.
 
@@ -284,6 +305,32 @@ def matmul_whole_panels(A, P, out, accumulate):
     if A.shape[0] != M or A.shape[1] != P.shape[1] or N != P.shape[0] * P.shape[2]:
         raise ValueError("matmul_whole_panels: A (M, K), W (K, N) and out (M, N) disagree")
     _full_panels(A, P, P.shape[0], out, accumulate)
+
+
+# Rows of the packed operand per block of a long product (add_long_product): a block of
+# a panel, K_BLOCK * 64 bytes, stays in the L1 cache while every row tile uses it.
+K_BLOCK = 128
+
+
+@njit(**JIT_OPTIONS)
+def add_long_product(A, P, out):
+    """``out += A @ W`` for a long inner dimension ``K``, ``W`` (K, N) packed as ``P``
+    and ``N`` a whole number of panels (a weight gradient: ``K`` counts the rows of
+    a batch chunk's steps).
+
+    :func:`matmul_whole_panels` with ``accumulate``, over blocks of
+    :data:`K_BLOCK` rows of ``W`` in turn: a tile sweeping all of ``K`` reads its panel
+    from the L2 cache, one block at a time it reads it from L1. Each element still
+    takes its multiply-adds in order of ``k`` (kept in ``out`` between blocks, which
+    rounds nothing), so the bits are those of one sweep.
+    """
+    M, N = out.shape
+    K = P.shape[1]
+    if A.shape[0] != M or A.shape[1] != K or N != P.shape[0] * P.shape[2]:
+        raise ValueError("add_long_product: A (M, K), W (K, N) and out (M, N) disagree")
+    for k0 in range(0, K, K_BLOCK):
+        k1 = min(K, k0 + K_BLOCK)
+        _full_panels(A[:, k0:k1], P[:, k0:k1], P.shape[0], out, True)
 
 
 @njit(**JIT_OPTIONS)

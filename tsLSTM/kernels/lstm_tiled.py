@@ -43,6 +43,7 @@ from ._common import add_into, column_sums, copy_row, copy_rows, state_slots
 from ._jit import JIT_OPTIONS
 from .gemm import (
     PANEL_BYTES,
+    add_long_product,
     add_transposed_product,
     matmul_panels,
     matmul_whole_panels,
@@ -153,8 +154,8 @@ def _bias_grads(dG2, db_ih, db_hh):
 def weight_grads_tiled(X2, H_prev, dG2, dW_ihT, dW_hhT, db_ih, db_hh):
     """Both weight gradients in the register tiles, ``dG2`` packed once."""
     P_dG = pack_panels(dG2)
-    matmul_whole_panels(X2.T, P_dG, dW_ihT, True)
-    matmul_whole_panels(H_prev.T, P_dG, dW_hhT, True)
+    add_long_product(X2.T, P_dG, dW_ihT)
+    add_long_product(H_prev.T, P_dG, dW_hhT)
     _bias_grads(dG2, db_ih, db_hh)
 
 
@@ -177,7 +178,7 @@ def _add_narrow_input_grads(X2, dG2, dW_ihT):
 def weight_grads_narrow(X2, H_prev, dG2, dW_ihT, dW_hhT, db_ih, db_hh):
     """The recurrent weights' gradient in the tiles; the input weights' (few features)
     by a loop that adds the rows' terms in order."""
-    matmul_whole_panels(H_prev.T, pack_panels(dG2), dW_hhT, True)
+    add_long_product(H_prev.T, pack_panels(dG2), dW_hhT)
     _add_narrow_input_grads(X2, dG2, dW_ihT)
     _bias_grads(dG2, db_ih, db_hh)
 

@@ -26,6 +26,7 @@ from .._threads import (
     single_threaded_blas,
     threads_in_effect,
 )
+from ..kernels.gemm import transpose_into
 from ..kernels.gru import gru_backward, gru_forward, gru_infer
 from ..kernels.gru_tiled import gru_backward_tiled, gru_forward_tiled
 from ..kernels.lstm import lstm_backward, lstm_forward, lstm_infer
@@ -522,10 +523,13 @@ class _Recurrent(Module):
         ws = self.__dict__.get("_weights_workspace")
         if ws is None:
             ws = self._weights_workspace = Workspace()
-        return {
-            d.suffix: _copy_into(ws, f"W_hh{d.suffix}", self._weights(d.suffix)[1].T)
-            for d in self.directions()
-        }
+        copies = {}
+        for d in self.directions():
+            W_hhT = self._weights(d.suffix)[1]
+            W_hh = ws.empty(f"W_hh{d.suffix}", W_hhT.shape[::-1], W_hhT.dtype)
+            transpose_into(W_hhT, W_hh)
+            copies[d.suffix] = W_hh
+        return copies
 
     def _backward_chunk(self, cache, d_output, d_h_n, d_c_n, grads, ws, dX_input, W_hh):
         """Backward of one chunk, accumulating parameter gradients into ``grads`` views.
