@@ -44,6 +44,7 @@ from tsLSTM._threads import (
     parallel_map,
     single_threaded_blas,
 )
+from tsLSTM.kernels._common import project_block, projection_steps
 from tsLSTM.kernels.gemm import matmul_panels, matmul_whole_panels, pack_panels
 from tsLSTM.kernels.lstm import lstm_backward, lstm_forward, lstm_infer
 from tsLSTM.kernels.lstm_tiled import (
@@ -109,13 +110,19 @@ def train_products_tiled(X, W_ihT, W_hhT, W_hh, Hs, G, gh, dG, dh, dW_ihT, dW_hh
 
 
 @njit(nogil=True)
-def infer_products(X, W_ihT, W_hhT, GX, h, gh):
-    """The matrix products of ``lstm_infer`` for one direction (projection in one pass)."""
-    T, B, I = X.shape
+def infer_products(X, W_ihT, W_hhT, bias, h):
+    """The matrix products of ``lstm_infer`` for one direction, as it runs them: the
+    input projection from the bias per block of steps (``project_block``), and each
+    step's recurrent product accumulated onto it."""
+    T, B, _ = X.shape
+    G = W_hhT.shape[1]
     P_ih, P_hh = pack_panels(W_ihT), pack_panels(W_hhT)
-    matmul_panels(X.reshape(T * B, I), P_ih, GX.reshape(T * B, GX.shape[2]), False)
-    for _ in range(T):
-        matmul_panels(h, P_hh, gh, False)
+    GX = np.empty((projection_steps(T, B, G), B, G), dtype=X.dtype)
+    t0 = 0
+    for step in range(T):
+        if step % GX.shape[0] == 0:
+            t0 = project_block(X, P_ih, bias, GX, step, False)
+        matmul_panels(h, P_hh, GX[step - t0], True)
 
 
 def case_chunks(name):
@@ -151,8 +158,7 @@ def floor_function(name):
                           np.empty((rows, H), f32), np.zeros_like(W_ihT), np.zeros_like(W_hhT),
                           np.empty((T, rows, inp), f32), layer > 0)  # fmt: skip
             else:
-                arrays = (X, W_ihT, W_hhT, np.empty((T, rows, 4 * H), f32),
-                          np.zeros((rows, H), f32), np.empty((rows, 4 * H), f32))  # fmt: skip
+                arrays = (X, W_ihT, W_hhT, np.zeros(4 * H, f32), np.zeros((rows, H), f32))
             layers.extend([arrays] * D)
         return layers
 

@@ -213,3 +213,10 @@ def test_inference_has_the_bits_of_the_tiled_forward(input_size):
         inferred = rnn.forward(X, lengths=lengths)
     for got, want in zip(_arrays(inferred), _arrays(expected), strict=True):
         np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("batch_size", [0, -3, 2.5, True, "8"])
+def test_predict_refuses_a_batch_size_that_is_not_a_positive_integer(batch_size):
+    model = SequenceModel(LSTM(2, 4, random_state=0), Linear(4, 1, random_state=1))
+    with pytest.raises(ValueError, match="batch_size must be a positive integer"):
+        model.predict(np.zeros((40, 3, 2)), batch_size=batch_size)

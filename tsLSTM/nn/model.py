@@ -1,5 +1,7 @@
 """A model as "recurrent stack + dense head"."""
 
+import numbers
+
 import numpy as np
 
 from .._threads import (
@@ -142,6 +144,10 @@ class SequenceModel(Module):
         Python overlaps another's kernels, and the threads meet once, not once per
         batch. At most ``batch_size`` rows are in flight at a time.
         """
+        if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral):
+            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be a positive integer, got {batch_size}")
         sequence = self.output == "sequence"
         if not self.frontend and len(X) <= batch_size:  # one batch: no slicing, no joining
             features = self.rnn.infer(X, sequence, lengths=lengths)
