@@ -86,6 +86,19 @@ def _step_two_loops(Z, C_prev, C, Hh, H_prev, t, lengths):
             Hh[b] = H_prev[b]
 
 
+def _same_bits(steps, Z, C_prev, H_prev, t, lengths):
+    """Run each forward step on copies of the same inputs; assert that the activations,
+    cell and hidden states agree bit for bit, and return the first step's."""
+    results = []
+    for step in steps:
+        z, c, h = Z.copy(), np.full_like(C_prev, np.nan), np.full_like(C_prev, np.nan)
+        step(z, C_prev, c, h, H_prev, t, lengths)
+        results.append((z, c, h))
+    for first, other in zip(*results, strict=True):
+        np.testing.assert_array_equal(first, other)
+    return results[0]
+
+
 @pytest.mark.parametrize("H", [16, 32, 48, 64, 128, 24, 5])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_cell_forward_equals_the_loops_bit_for_bit(H, dtype):
@@ -101,14 +114,7 @@ def test_cell_forward_equals_the_loops_bit_for_bit(H, dtype):
     Z, C_prev, H_prev = (a.astype(dtype) for a in (Z, C_prev, H_prev))
     lengths = np.full(B, 5, dtype=np.int64)
     lengths[[2, 7]] = 3  # step 4 is padding for these rows
-    results = []
-    for step in (_step_dispatched, _step_two_loops):
-        z, c, h = Z.copy(), np.full_like(C_prev, np.nan), np.full_like(C_prev, np.nan)
-        step(z, C_prev, c, h, H_prev, 4, lengths)
-        results.append((z, c, h))
-    for one_pass, two_loops in zip(*results, strict=True):
-        np.testing.assert_array_equal(one_pass, two_loops)
-    z, c, h = results[0]
+    _, c, h = _same_bits((_step_dispatched, _step_two_loops), Z, C_prev, H_prev, 4, lengths)
     assert np.isfinite(c).all() and np.isfinite(h).all()  # every state written
     np.testing.assert_array_equal(c[[2, 7]], C_prev[[2, 7]])
     np.testing.assert_array_equal(h[[2, 7]], H_prev[[2, 7]])
@@ -136,13 +142,9 @@ def test_one_pass_cell_has_the_same_bits_in_blocks_of_one_or_two_vectors(H):
     C_prev = (rng.standard_normal((B, H)) * 3).astype(np.float32)
     H_prev = rng.standard_normal((B, H)).astype(np.float32)
     lengths = np.array([3, 3, 1, 3, 3], dtype=np.int64)  # row 2: a padded step
-    results = []
-    for step in (_step_blocks_of_one_vector, _step_blocks_of_two_vectors):
-        z, c, h = Z.copy(), np.full_like(C_prev, np.nan), np.full_like(C_prev, np.nan)
-        step(z, C_prev, c, h, H_prev, 2, lengths)
-        results.append((z, c, h))
-    for one, two in zip(*results, strict=True):
-        np.testing.assert_array_equal(one, two)
+    steps = (_step_blocks_of_one_vector, _step_blocks_of_two_vectors)
+    _, c, h = _same_bits(steps, Z, C_prev, H_prev, 2, lengths)
+    assert np.isfinite(c).all() and np.isfinite(h).all()
 
 
 def _preactivations_everywhere(H):
@@ -179,13 +181,7 @@ def test_sigmoid_with_folded_halvings_has_the_loops_bits(H):
     C_prev = (rng.standard_normal((B, H)) * 3).astype(np.float32)
     H_prev = np.zeros((B, H), np.float32)
     lengths = np.full(B, 1, dtype=np.int64)
-    results = []
-    for step in (_step_dispatched, _step_two_loops):
-        z, c, h = Z.copy(), np.empty_like(C_prev), np.empty_like(C_prev)
-        step(z, C_prev, c, h, H_prev, 0, lengths)
-        results.append((z, c, h))
-    for one_pass, two_loops in zip(*results, strict=True):
-        np.testing.assert_array_equal(one_pass, two_loops)
+    _same_bits((_step_dispatched, _step_two_loops), Z, C_prev, H_prev, 0, lengths)
 
 
 @pytest.mark.parametrize(
